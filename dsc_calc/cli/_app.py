@@ -1,0 +1,141 @@
+"""The Typer application, its error handling and the options every command shares."""
+
+from __future__ import annotations
+
+import sys
+from enum import IntEnum
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from dsc_calc import __version__
+from dsc_calc.errors import DscCalcError
+from dsc_calc.render import Format, render
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dsc_calc.tabular import Report
+
+
+class ExitCode(IntEnum):
+    """What the process exit status means."""
+
+    OK = 0
+    BAD_INPUT = 1  # a value the core refused (DscCalcError)
+    USAGE = 2  # an option Typer could not parse, or a missing one
+    INTERRUPTED = 130
+
+
+def fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> NoReturn:
+    """Write ``Error: message`` as one line on stderr and exit with ``code``."""
+    sys.stderr.write(f"Error: {' '.join(message.split())}\n")
+    sys.stderr.flush()
+    raise SystemExit(int(code))
+
+
+class DscCalcGroup(TyperGroup):
+    """Turns every expected failure into one line on stderr and an exit code: no tracebacks."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args=args,
+                prog_name=prog_name or "dsc-calc",
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        except DscCalcError as error:
+            fail(str(error))
+        except typer.TyperException as error:
+            if type(error).__name__ == "NoArgsIsHelpError":
+                sys.stderr.write(error.format_message() + "\n")
+                raise SystemExit(int(ExitCode.USAGE)) from None
+            context = getattr(error, "ctx", None)
+            hint = f" (see '{context.command_path} --help')" if context is not None else ""
+            fail(error.format_message() + hint, ExitCode(getattr(error, "exit_code", 1)))
+        except (KeyboardInterrupt, typer.Abort):
+            fail("interrupted", ExitCode.INTERRUPTED)
+        if not standalone_mode:
+            return result
+        raise SystemExit(result if isinstance(result, int) else 0)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"dsc-calc {__version__}\n")
+        raise typer.Exit
+
+
+app = typer.Typer(
+    cls=DscCalcGroup,
+    name="dsc-calc",
+    help=(
+        "Exact params, multiply-accumulates and FLOPs of convolutions and whole networks, beside "
+        "their depthwise separable replacements. No PyTorch needed."
+    ),
+    epilog="Example: dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["--help", "-h"]},
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Exact params, MACs and FLOPs of convolutions beside their depthwise separable form."""
+
+
+FormatOption = Annotated[
+    Format,
+    typer.Option(
+        "--format", "-f", help="Output format: a Rich table, JSON for scripts, CSV or Markdown."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+
+
+def emit(report: Report, fmt: Format, as_json: bool) -> None:
+    """Render ``report`` on stdout in the chosen format (``--json`` wins)."""
+    render(report, Format.json if as_json else fmt)
+
+
+def parse_pair(text: str, option: str, *, allow_zero: bool = False) -> int | tuple[int, int]:
+    """``"3"`` -> 3, ``"5x3"`` or ``"5,3"`` -> (5, 3); anything else: an error naming ``option``."""
+    parts = text.replace("\u00d7", "x").replace(",", "x").lower().split("x")
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (1, 2) or any(n < (0 if allow_zero else 1) for n in numbers):
+        kind = "'same', 'valid', a non-negative integer" if allow_zero else "a positive integer"
+        raise DscCalcError(option, f"must be {kind} or a pair such as 5x3, got {text!r}")
+    return numbers[0] if len(numbers) == 1 else (numbers[0], numbers[1])
+
+
+def main() -> None:
+    """The console-script entry point."""
+    app()

@@ -1,0 +1,205 @@
+"""The one renderer: a report drawn as a Rich table, JSON, CSV or Markdown.
+
+Rich is imported only when a table is drawn, so ``--json`` and ``--format csv`` start as fast as
+Python itself. JSON is ``report.to_dict()`` and nothing else; CSV is the report's first (main) table
+with exact values; Markdown and Rich show every table with its notes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dsc_calc.tabular import Cell, ColumnKind, Report, Table
+
+
+class Format(StrEnum):
+    """The output formats every command offers."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+_COUNT_UNITS = (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3))
+_BYTE_UNITS = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+_TIME_UNITS = (("s", 1.0), ("ms", 1e-3), ("\u00b5s", 1e-6), ("ns", 1e-9))
+
+
+def format_count(value: int) -> str:
+    """An exact count in readable units: ``108``, ``4.232M``, ``568.7M``, ``1.2G``."""
+    for unit, scale in _COUNT_UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g}{unit}"
+    return str(value)
+
+
+def format_bytes(value: int) -> str:
+    """A byte count in binary units: ``512 B``, ``1.5 KiB``, ``3.06 MiB``."""
+    for unit, scale in _BYTE_UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value} B"
+
+
+def format_seconds(value: float) -> str:
+    """A duration in the largest unit that keeps it at or above 1: ``1.23 ms``."""
+    for unit, scale in _TIME_UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def format_cell(value: Cell, kind: ColumnKind, *, exact: bool = False) -> str:
+    """One cell as text; ``exact`` (CSV) keeps full precision and drops units."""
+    if value is None:
+        return ""
+    if isinstance(value, str) or kind == "text":
+        return str(value)
+    if exact:
+        return str(value) if isinstance(value, int) else repr(float(value))
+    match kind:
+        case "count":
+            return format_count(int(value))
+        case "bytes":
+            return format_bytes(int(value))
+        case "seconds":
+            return format_seconds(float(value))
+        case "share":
+            return f"{100 * value:.2f}%"
+        case "times":
+            return f"\u00d7{value:.3g}"
+        case "ratio" | "number":
+            return f"{value:.4g}"
+        case _:
+            return str(value)
+
+
+_EIGHTHS = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589\u2588"
+
+
+def share_bar(fraction: float, width: int = 10) -> str:
+    """A bar of ``width`` cells filled to ``fraction`` (0..1), in eighths of a cell."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    bar = "\u2588" * full + (_EIGHTHS[part] if part else "")
+    return bar.ljust(width)
+
+
+def render(report: Report, fmt: Format, file: TextIO | None = None) -> None:
+    """Write ``report`` to ``file`` (standard output by default) in ``fmt``."""
+    out = file if file is not None else sys.stdout
+    if fmt is Format.json:
+        out.write(to_json(report))
+    elif fmt is Format.csv:
+        out.write(to_csv(report.tables()[0]))
+    elif fmt is Format.markdown:
+        out.write(to_markdown(report.tables()))
+    else:
+        print_tables(report.tables(), file=out)
+
+
+def to_json(report: Report) -> str:
+    """The report's JSON document, exact integers, one trailing newline."""
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """One table as CSV with exact values; the totals row, if any, comes last."""
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([column.header for column in table.columns])
+    for row in _all_rows(table):
+        writer.writerow(
+            [
+                format_cell(cell, column.kind, exact=True)
+                for cell, column in zip(row, table.columns, strict=True)
+            ]
+        )
+    return buffer.getvalue()
+
+
+def to_markdown(tables: list[Table]) -> str:
+    """Every table as a GitHub-flavoured Markdown table under a bold title, notes beneath."""
+    blocks: list[str] = []
+    for table in tables:
+        lines = [f"**{table.title}**", ""]
+        lines.append("| " + " | ".join(_md_escape(c.header) for c in table.columns) + " |")
+        lines.append(
+            "|" + "|".join(":--" if c.kind == "text" else "--:" for c in table.columns) + "|"
+        )
+        for index, row in enumerate(_all_rows(table)):
+            cells = [
+                _md_escape(format_cell(cell, col.kind))
+                for cell, col in zip(row, table.columns, strict=True)
+            ]
+            if table.footer is not None and index == len(table.rows):
+                cells = [f"**{cell}**" if cell else cell for cell in cells]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.extend(["", *(f"{note}  " for note in table.notes)] if table.notes else [])
+        blocks.append("\n".join(lines).rstrip())
+    return "\n\n".join(blocks) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _all_rows(table: Table) -> list[tuple[Cell, ...]]:
+    return [*table.rows, table.footer] if table.footer is not None else list(table.rows)
+
+
+def make_console(file: TextIO | None = None, *, stderr: bool = False) -> Console:
+    """A Rich console on ``file``; colour follows the terminal and ``NO_COLOR``."""
+    from rich.console import Console
+
+    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
+    """Draw every table with Rich: numbers right-aligned, shares as bars, notes dimmed beneath."""
+    from rich import box
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    console = make_console(file)
+    for position, table in enumerate(tables):
+        if position:
+            console.print()
+        rich_table = RichTable(
+            title=table.title,
+            title_justify="left",
+            title_style="bold",
+            box=box.SIMPLE_HEAD,
+            show_footer=table.footer is not None,
+        )
+        footer = table.footer if table.footer is not None else (None,) * len(table.columns)
+        for column, foot in zip(table.columns, footer, strict=True):
+            rich_table.add_column(
+                column.header,
+                justify="left" if column.kind == "text" else "right",
+                footer=_rich_cell(foot, column.kind),
+                no_wrap=column.kind != "text",
+            )
+        for row in table.rows:
+            rich_table.add_row(
+                *(_rich_cell(cell, col.kind) for cell, col in zip(row, table.columns, strict=True))
+            )
+        console.print(rich_table)
+        for note in table.notes:
+            console.print(Text(note, style="dim"))
+
+
+def _rich_cell(value: Cell, kind: ColumnKind) -> str:
+    if kind == "share" and isinstance(value, int | float):
+        return f"{format_cell(value, kind)} {share_bar(float(value))}"
+    return format_cell(value, kind)

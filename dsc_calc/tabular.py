@@ -1,0 +1,50 @@
+"""Plain-data tables: what a result shows, with no idea of how it is drawn.
+
+A result (``LayerComparison``, a network report, a benchmark) offers ``to_dict()`` for JSON and
+``tables()`` for everything else; :mod:`dsc_calc.render` is the one place that draws them as a Rich
+table, CSV or Markdown. Cells hold raw values (exact integers, floats); the column ``kind`` says how
+to show them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+#: How a column's cells are shown. ``count``: an exact integer, in readable units (K, M, G) in
+#: tables and Markdown, exact in CSV. ``integer``: always exact. ``ratio`` / ``number``: a float
+#: to 4 significant digits. ``share``: a fraction 0..1 shown as a percentage (with a bar in Rich).
+#: ``times``: a float shown as ``×7.9``. ``seconds``: a duration shown in s/ms/µs/ns. ``bytes``: a
+#: byte count in B/KiB/MiB/GiB. ``text``: as is.
+ColumnKind = Literal[
+    "text", "count", "integer", "ratio", "number", "share", "times", "seconds", "bytes"
+]
+
+Cell = str | int | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: its header and how its cells are shown."""
+
+    header: str
+    kind: ColumnKind = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A titled table: rows of raw cells, an optional totals row, and notes shown beneath it."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    footer: tuple[Cell, ...] | None = None
+    notes: tuple[str, ...] = ()
+
+
+class Report(Protocol):
+    """What every command's result offers the renderer."""
+
+    def to_dict(self) -> dict[str, object]: ...
+
+    def tables(self) -> list[Table]: ...

@@ -5,7 +5,11 @@ Command modules import only the standard library, Typer and the pure core at imp
 NumPy and msgspec are imported inside the command that needs them.
 """
 
+from dsc_calc.cli import bench as bench
+from dsc_calc.cli import kernel as kernel
 from dsc_calc.cli import layer as layer
+from dsc_calc.cli import network as network
+from dsc_calc.cli import sweep as sweep
 from dsc_calc.cli._app import app, main
 
 __all__ = ["app", "main"]

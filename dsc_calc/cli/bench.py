@@ -1,0 +1,1 @@
+"""``dsc-calc bench``: being written; registers its commands on import."""

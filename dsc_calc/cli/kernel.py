@@ -1,0 +1,1 @@
+"""``dsc-calc kernel``: being written; registers its commands on import."""

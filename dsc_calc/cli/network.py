@@ -1,0 +1,1 @@
+"""``dsc-calc network``: being written; registers its commands on import."""

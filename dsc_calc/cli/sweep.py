@@ -1,0 +1,1 @@
+"""``dsc-calc sweep``: being written; registers its commands on import."""

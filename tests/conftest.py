@@ -1,0 +1,55 @@
+"""Shared fixtures: a CLI runner that keeps stdout and stderr apart, at a fixed width, colour off."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dsc_calc.cli import app
+
+#: Environment for every CLI test: a fixed width and no colour, so tables are byte-stable.
+CLI_ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one CLI run printed and returned."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    def json(self) -> Any:
+        """stdout parsed as JSON (fails the test if it is not exactly one JSON document)."""
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, input: str | None = None) -> Outcome:
+    """Run ``dsc-calc ARGS`` in-process and capture stdout and stderr separately."""
+    result = CliRunner().invoke(app, list(args), input=input, env=CLI_ENV)
+    exception = result.exception if not isinstance(result.exception, SystemExit) else None
+    return Outcome(result.exit_code, result.stdout, result.stderr, exception)
+
+
+@pytest.fixture
+def cli() -> Any:
+    """The :func:`run_cli` helper as a fixture."""
+    return run_cli
+
+
+def assert_clean_error(outcome: Outcome, *fragments: str, code: int = 1) -> None:
+    """An error run: the exit code, nothing on stdout, one ``Error:`` line naming every fragment."""
+    assert outcome.exception is None, f"unexpected exception {outcome.exception!r}"
+    assert outcome.exit_code == code, (outcome.exit_code, outcome.stderr)
+    assert outcome.stdout == ""
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1, outcome.stderr
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in outcome.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

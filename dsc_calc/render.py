@@ -201,5 +201,5 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
 
 def _rich_cell(value: Cell, kind: ColumnKind) -> str:
     if kind == "share" and isinstance(value, int | float):
-        return f"{format_cell(value, kind)} {share_bar(float(value))}"
+        return f"{share_bar(float(value))} {format_cell(value, kind):>7}"
     return format_cell(value, kind)

@@ -138,10 +138,8 @@ def layer(
 ) -> None:
     """Params, MACs and FLOPs of a standard conv beside its depthwise separable replacement.
 
-    The replacement is a depthwise k x k conv (groups = Cin, with the layer's stride, padding and
-    dilation) followed by a pointwise 1 x 1 conv Cin -> Cout. Shows the exact ratios and the
-    textbook approximation 1/N + 1/Dk².
-    """
+    The replacement is a depthwise k x k conv (groups = Cin, with the layer's stride, padding and dilation) followed by a pointwise 1 x 1 conv Cin -> Cout. Shows the exact ratios and the textbook approximation 1/N + 1/Dk².
+    """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )

@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -198,3 +199,24 @@ def test_python_dash_m_runs_the_same_cli() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert '"params": 108' in done.stdout
+
+
+def test_output_file_is_written_whole(tmp_path: Path) -> None:
+    """--output writes exactly what stdout would have shown, and prints nothing."""
+    target = tmp_path / "layer.json"
+    outcome = run_cli(*SEED, "--json", "-o", str(target))
+    assert outcome.exit_code == 0
+    assert outcome.stdout == ""
+    assert target.read_text(encoding="utf-8") == run_cli(*SEED, "--json").stdout
+
+
+def test_output_error_leaves_no_partial_file(tmp_path: Path) -> None:
+    """A refused value or an unwritable path leaves the old file untouched and no temporary files."""
+    target = tmp_path / "layer.csv"
+    target.write_text("old", encoding="utf-8")
+    bad = run_cli("layer", "--cin", "3", "--cout", "4", "--hw", "8", "-g", "2", "-o", str(target))
+    assert_clean_error(bad, "--groups")
+    assert target.read_text(encoding="utf-8") == "old"
+    missing = run_cli(*SEED, "-o", str(tmp_path / "no" / "such" / "dir.csv"))
+    assert_clean_error(missing, "--output", "No such file or directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer.csv"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -11,6 +13,7 @@ from typer.core import TyperGroup
 
 from dsc_calc import __version__
 from dsc_calc.errors import DscCalcError
+from dsc_calc.files import write_atomic
 from dsc_calc.render import Format, render
 
 if TYPE_CHECKING:
@@ -116,11 +119,26 @@ FormatOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write the result to FILE (atomically: never a partial file) instead of stdout.",
+        dir_okay=False,
+    ),
+]
 
 
-def emit(report: Report, fmt: Format, as_json: bool) -> None:
-    """Render ``report`` on stdout in the chosen format (``--json`` wins)."""
-    render(report, Format.json if as_json else fmt)
+def emit(report: Report, fmt: Format, as_json: bool, output: Path | None = None) -> None:
+    """Render ``report`` as ``fmt`` (``--json`` wins) on stdout, or atomically to ``output``."""
+    chosen = Format.json if as_json else fmt
+    if output is None:
+        render(report, chosen)
+        return
+    buffer = io.StringIO()
+    render(report, chosen, buffer)
+    write_atomic(output, buffer.getvalue())
 
 
 def parse_pair(text: str, option: str, *, allow_zero: bool = False) -> int | tuple[int, int]:

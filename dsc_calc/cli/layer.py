@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, app, emit, parse_pair
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, parse_pair
 from dsc_calc.conv import Conv2d, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.render import Format
@@ -135,6 +135,7 @@ def layer(
     batch: BatchOption = 1,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
+    output: OutputOption = None,
 ) -> None:
     """Params, MACs and FLOPs of a standard conv beside its depthwise separable replacement.
 
@@ -147,4 +148,4 @@ def layer(
         result = compare(conv, shape, batch)
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None
-    emit(result, fmt, as_json)
+    emit(result, fmt, as_json, output)

@@ -81,3 +81,19 @@ def golden(request: pytest.FixtureRequest) -> Any:
         assert text == path.read_text(encoding="utf-8")
 
     return check
+
+
+#: How many generated cases each fuzz test ran, printed at the end of the session.
+FUZZ_CASES: dict[str, int] = {}
+
+
+def count_fuzz_case(name: str) -> None:
+    """Record one generated case of the fuzz test ``name``."""
+    FUZZ_CASES[name] = FUZZ_CASES.get(name, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FUZZ_CASES:
+        total = sum(FUZZ_CASES.values())
+        parts = ", ".join(f"{name} {count}" for name, count in sorted(FUZZ_CASES.items()))
+        terminalreporter.write_line(f"fuzz: {total} generated cases ran ({parts})")

@@ -1,0 +1,428 @@
+"""Spatial separability of a 2-D kernel: its rank, readable factors and the cost it saves.
+
+A ``kh x kw`` kernel ``K`` that factors as ``K = a · bᵀ`` (rank 1) can be applied as a ``kh x 1``
+conv followed by a ``1 x kw`` conv: ``kh + kw`` multiplications per output pixel instead of
+``kh · kw``. A kernel of rank ``r`` is a sum of ``r`` such outer products and costs ``r·(kh + kw)``.
+
+The kernel is read from JSON text with the standard :mod:`json` module (never evaluated). Numbers
+are kept exactly (``0.1`` is the fraction 1/10, not a binary float) so that a kernel such as Sobel
+comes back with exact integer factors ``K = scale · a · bᵀ``. The rank is computed in floating
+point by SVD, with NumPy's tolerance ``max(kh, kw) · eps · σ₁`` (stated in the report).
+
+Pure: no I/O beyond the text it is given, no Typer, no Rich. NumPy is imported inside
+:func:`analyse`, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from dsc_calc.errors import DscCalcError
+from dsc_calc.tabular import Column, Table
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+#: The largest kernel side accepted (an SVD of 1024 x 1024 takes about a second on one core).
+MAX_SIDE = 1024
+#: The largest number of kernel entries accepted.
+MAX_ENTRIES = 2**18
+#: The longest kernel text accepted, in characters (also the most a file or stdin is read for).
+MAX_TEXT = 2**22
+#: Number literals longer than this are read as floats only (no exact fraction, no integer factors).
+_MAX_EXACT_LITERAL = 60
+_EXPONENT = re.compile(r"[eE]([+-]?\d+)$")
+
+Number = Fraction | float
+
+
+class _NonFinite(str):
+    """A number literal that is not a finite float (``NaN``, ``Infinity``, ``1e999``, huge ints)."""
+
+    __slots__ = ()
+
+
+def _parse_float(text: str) -> Number | _NonFinite:
+    value = float(text)
+    if not math.isfinite(value):
+        return _NonFinite(text)
+    match = _EXPONENT.search(text)
+    if len(text) > _MAX_EXACT_LITERAL or (match is not None and abs(int(match.group(1))) > 400):
+        return value
+    return Fraction(text)
+
+
+def _parse_int(text: str) -> Fraction | _NonFinite:
+    if len(text) > 309:  # beyond ±1.8e308 whatever the digits; int() would be slow for no use
+        return _NonFinite(text[:20] + "...")
+    value = int(text)
+    if abs(value) > 2**1023 * 2:
+        return _NonFinite(text[:20] + "...")
+    return Fraction(value)
+
+
+def _show(value: object) -> str:
+    """A short JSON-like rendering of a bad value for an error message."""
+    if isinstance(value, _NonFinite):
+        return str(value)
+    text = json.dumps(value, default=_plain)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _plain(value: object) -> int | float:
+    """A parsed exact number as plain JSON, for error messages."""
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else float(value)
+    raise TypeError(type(value).__name__)  # pragma: no cover - json.loads yields only these
+
+
+def parse_kernel(text: str, where: str = "kernel") -> list[list[Number]]:
+    """Read a kernel from JSON text: a list of equal-length rows of finite numbers (or one row).
+
+    Errors name the position, e.g. ``kernel[1][2]: must be a finite number, got "x"``.
+    """
+    if len(text) > MAX_TEXT:
+        raise DscCalcError(
+            where, f"the kernel text is longer than {MAX_TEXT} characters; give a smaller kernel"
+        )
+    if not text.strip():
+        raise DscCalcError(where, "is empty; give a JSON array such as [[1,2,1],[2,4,2],[1,2,1]]")
+    try:
+        data: object = json.loads(
+            text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_NonFinite
+        )
+    except json.JSONDecodeError as error:
+        raise DscCalcError(
+            where,
+            f"is not valid JSON ({error.msg} at line {error.lineno} column {error.colno}); "
+            "give a JSON array such as [[1,2,1],[2,4,2],[1,2,1]]",
+        ) from None
+    except RecursionError:
+        raise DscCalcError(
+            where, "is nested too deeply; a kernel is a list of rows of numbers"
+        ) from None
+    return validate_kernel(data, where)
+
+
+def validate_kernel(data: object, where: str = "kernel") -> list[list[Number]]:
+    """Check parsed JSON is a 1-D or 2-D array of finite numbers; a 1-D array is one row."""
+    names, rows = _rows(data, where)
+    width = len(rows[0])
+    if width > MAX_SIDE:
+        raise DscCalcError(
+            names[0], f"has {width} entries; at most {MAX_SIDE} rows and columns are accepted"
+        )
+    if len(rows) * width > MAX_ENTRIES:
+        raise DscCalcError(
+            where, f"has {len(rows)}\u00d7{width} entries; at most {MAX_ENTRIES} are accepted"
+        )
+    checked: list[list[Number]] = []
+    for name, row in zip(names, rows, strict=True):
+        if len(row) != width:
+            raise DscCalcError(
+                name,
+                f"has {_entries(len(row))} but {names[0]} has {width}; every row needs the same "
+                "length (the kernel must be rectangular)",
+            )
+        checked.append([_check_number(value, f"{name}[{j}]") for j, value in enumerate(row)])
+    return checked
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
+
+
+def _rows(data: object, where: str) -> tuple[list[str], list[list[object]]]:
+    """The rows of a 1-D or 2-D array with their names; non-empty, at most MAX_SIDE of them."""
+    if not isinstance(data, list):
+        raise DscCalcError(
+            where,
+            f"must be a JSON array of rows such as [[1,2,1],[2,4,2],[1,2,1]], got {_show(data)}",
+        )
+    if not data:
+        raise DscCalcError(where, "is empty; a kernel needs at least one number")
+    if not any(isinstance(item, list) for item in data):
+        return [where], [data]
+    if len(data) > MAX_SIDE:
+        raise DscCalcError(
+            where, f"has {len(data)} rows; at most {MAX_SIDE} rows and columns are accepted"
+        )
+    names: list[str] = []
+    rows: list[list[object]] = []
+    for index, row in enumerate(data):
+        name = f"{where}[{index}]"
+        if not isinstance(row, list):
+            raise DscCalcError(
+                name, f"must be a row (a list of numbers) like the other rows, got {_show(row)}"
+            )
+        if not row:
+            raise DscCalcError(name, "is an empty row; every row needs at least one number")
+        names.append(name)
+        rows.append(row)
+    return names, rows
+
+
+def _check_number(value: object, where: str) -> Number:
+    if isinstance(value, list):
+        raise DscCalcError(
+            where, "is a nested list; a kernel has at most 2 dimensions (a list of rows)"
+        )
+    if isinstance(value, Fraction | float) and not isinstance(value, bool):
+        return value
+    raise DscCalcError(where, f"must be a finite number, got {_show(value)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Factors:
+    """``K ≈ scale · a · bᵀ``: ``a`` is the column (height) factor, ``b`` the row (width) factor.
+
+    ``exact`` factors are integers with no common divisor (``scale`` an exact fraction); otherwise
+    ``a`` and ``b`` are unit vectors and ``scale`` is the largest singular value.
+    """
+
+    a: tuple[int | float, ...]
+    b: tuple[int | float, ...]
+    scale: Fraction | float
+    exact: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "a": list(self.a),
+            "b": list(self.b),
+            "scale": float(self.scale),
+            "scale_exact": str(self.scale) if isinstance(self.scale, Fraction) else None,
+            "exact": self.exact,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class KernelReport:
+    """Rank, factors and per-pixel cost of a kernel, as plain data."""
+
+    kernel: tuple[tuple[float, ...], ...]
+    singular_values: tuple[float, ...]
+    tolerance: float
+    rank: int
+    factors: Factors
+    max_abs_error: float
+    relative_error: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.kernel), len(self.kernel[0])
+
+    @property
+    def direct_cost(self) -> int:
+        """Multiplications per output pixel of the kernel applied as it is: ``kh · kw``."""
+        kh, kw = self.shape
+        return kh * kw
+
+    @property
+    def separable_cost(self) -> int:
+        """Multiplications per output pixel as a ``kh x 1`` then a ``1 x kw`` conv: ``kh + kw``."""
+        kh, kw = self.shape
+        return kh + kw
+
+    @property
+    def rank_cost(self) -> int:
+        """Multiplications per output pixel of an exact rank-r decomposition: ``r · (kh + kw)``."""
+        return self.rank * self.separable_cost
+
+    def to_dict(self) -> dict[str, object]:
+        kh, kw = self.shape
+        rank_one = self.rank <= 1
+        return {
+            "shape": [kh, kw],
+            "kernel": [list(row) for row in self.kernel],
+            "rank": self.rank,
+            "tolerance": self.tolerance,
+            "tolerance_rule": "max(kh, kw) * eps * sigma_max",
+            "singular_values": list(self.singular_values),
+            "separable": self.rank == 1,
+            "factors": self.factors.to_dict(),
+            "reconstruction": {
+                "max_abs_error": self.max_abs_error,
+                "relative_error": self.relative_error,
+                "approximation": not rank_one,
+            },
+            "cost": {
+                "direct": self.direct_cost,
+                "separable": self.separable_cost,
+                "rank": self.rank_cost,
+                "saving_separable": self.direct_cost / self.separable_cost,
+                "saving_rank": (self.direct_cost / self.rank_cost) if self.rank else None,
+            },
+        }
+
+    def tables(self) -> list[Table]:
+        kh, kw = self.shape
+        factors = self.factors
+        if factors.exact:
+            form = "K = scale \u00b7 a \u00b7 b\u1d40, exact integers"
+        elif self.rank <= 1:
+            form = "K = scale \u00b7 a \u00b7 b\u1d40, unit vectors, scale = \u03c3\u2081"
+        else:
+            form = "best rank-1 approximation \u03c3\u2081 \u00b7 u\u2081 \u00b7 v\u2081\u1d40"
+        if self.rank == 0:
+            verdict = "0 (the zero kernel)"
+        elif self.rank == 1:
+            verdict = "1: separable"
+        else:
+            verdict = f"{self.rank}: not separable"
+        rows: list[tuple[str, str]] = [
+            ("shape", f"{kh}\u00d7{kw}"),
+            ("rank", verdict),
+            ("tolerance", f"{self.tolerance:.3g} = max(kh, kw)\u00b7eps\u00b7\u03c3\u2081"),
+            ("singular values", _vector_text(self.singular_values)),
+            (f"a (column, {kh})", _vector_text(factors.a)),
+            (f"b (row, {kw})", _vector_text(factors.b)),
+            ("scale", _number_text(factors.scale)),
+            ("factors", form),
+            ("max |error|", f"{self.max_abs_error:.4g}"),
+            ("relative error", f"{self.relative_error:.4g} (Frobenius)"),
+        ]
+        summary = Table(
+            title=f"Kernel {kh}\u00d7{kw}: rank {self.rank}",
+            columns=(Column("Property"), Column("Value")),
+            rows=tuple(rows),
+        )
+        cost_rows: list[tuple[str, int, float]] = [
+            (f"direct kh\u00b7kw = {kh}\u00b7{kw}", self.direct_cost, 1.0),
+            (
+                f"separable kh + kw = {kh} + {kw}"
+                + ("" if self.rank <= 1 else " (rank-1 approx.)"),
+                self.separable_cost,
+                self.direct_cost / self.separable_cost,
+            ),
+        ]
+        if self.rank > 1:
+            cost_rows.append(
+                (
+                    f"exact rank-{self.rank} r\u00b7(kh + kw) = {self.rank}\u00b7{kh + kw}",
+                    self.rank_cost,
+                    self.direct_cost / self.rank_cost,
+                )
+            )
+        notes = ["Multiplications per output pixel of one channel."]
+        if self.rank > 1:
+            notes.append(
+                f"Rank {self.rank}: the 1-D pair is exact only as a sum of {self.rank} pairs; "
+                f"one pair is the best rank-1 approximation, relative error "
+                f"{self.relative_error:.4g}."
+            )
+            if self.rank_cost >= self.direct_cost:
+                notes.append("The exact decomposition costs no less than the direct kernel here.")
+        cost = Table(
+            title="Cost per output pixel",
+            columns=(
+                Column("Form"),
+                Column("Multiplications", "integer"),
+                Column("Saving", "times"),
+            ),
+            rows=tuple(cost_rows),
+            notes=tuple(notes),
+        )
+        return [summary, cost]
+
+
+def _number_text(value: float | Fraction) -> str:
+    if isinstance(value, Fraction):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def _vector_text(values: Sequence[int | float]) -> str:
+    return "[" + ", ".join(_number_text(v) for v in values) + "]"
+
+
+def _fewest_negatives(
+    a: Sequence[Fraction], b: Sequence[Fraction]
+) -> tuple[list[Fraction], list[Fraction]]:
+    """Choose the sign of (a, b) with fewer negative entries; on a tie, a's first non-zero > 0."""
+    negatives = sum(x < 0 for x in a) + sum(x < 0 for x in b)
+    flipped = sum(x > 0 for x in a) + sum(x > 0 for x in b)
+    first = next((x for x in a if x != 0), Fraction(0))
+    if flipped < negatives or (flipped == negatives and first < 0):
+        return [-x for x in a], [-x for x in b]
+    return list(a), list(b)
+
+
+def _primitive(vector: Sequence[Fraction]) -> tuple[list[int], Fraction]:
+    """``vector = content · integers`` with coprime integers; returns (integers, content)."""
+    denominator = math.lcm(*(x.denominator for x in vector))
+    scaled = [int(x * denominator) for x in vector]
+    divisor = math.gcd(*scaled) or 1
+    return [n // divisor for n in scaled], Fraction(divisor, denominator)
+
+
+def exact_rank_one_factors(kernel: Sequence[Sequence[Number]]) -> Factors | None:
+    """Integer factors ``K = scale · a · bᵀ`` when the exact kernel has rank 1, else ``None``."""
+    if not all(isinstance(x, Fraction) for row in kernel for x in row):
+        return None
+    exact: list[list[Fraction]] = [[Fraction(x) for x in row] for row in kernel]
+    pivot_row = next((row for row in exact if any(row)), None)
+    if pivot_row is None:
+        return None
+    b, _ = _primitive(pivot_row)
+    j0 = next(j for j, x in enumerate(b) if x)
+    column = [row[j0] / b[j0] for row in exact]  # K[i][j] = column[i] · b[j] if rank 1
+    if any(row[j] != column[i] * b[j] for i, row in enumerate(exact) for j in range(len(b))):
+        return None
+    a, scale = _primitive(column)
+    signed_a, signed_b = _fewest_negatives([Fraction(x) for x in a], [Fraction(x) for x in b])
+    return Factors(
+        a=tuple(int(x) for x in signed_a),
+        b=tuple(int(x) for x in signed_b),
+        scale=scale,
+        exact=True,
+    )
+
+
+def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
+    """Rank by SVD, readable factors, reconstruction error and cost of a validated kernel."""
+    import numpy as np
+
+    matrix = np.array([[float(x) for x in row] for row in kernel], dtype=np.float64)
+    kh, kw = matrix.shape
+    u, sigma, vt = np.linalg.svd(matrix)
+    top = float(sigma[0]) if sigma.size else 0.0
+    tolerance = max(kh, kw) * float(np.finfo(np.float64).eps) * top
+    rank = int(np.count_nonzero(sigma > tolerance))
+    factors = exact_rank_one_factors(kernel)
+    norm = float(np.linalg.norm(matrix))
+    if factors is not None:  # K == scale · a · bᵀ exactly, checked in fractions
+        max_abs_error = relative_error = 0.0
+    else:
+        a = [Fraction(float(x)) for x in u[:, 0]]
+        b = [Fraction(float(x)) for x in vt[0, :]]
+        signed_a, signed_b = _fewest_negatives(a, b)
+        factors = Factors(
+            a=tuple(float(x) for x in signed_a),
+            b=tuple(float(x) for x in signed_b),
+            scale=top,
+            exact=False,
+        )
+        residual = matrix - top * np.outer(np.array(factors.a), np.array(factors.b))
+        max_abs_error = float(np.max(np.abs(residual)))
+        relative_error = float(np.linalg.norm(residual)) / norm if norm else 0.0
+    return KernelReport(
+        kernel=tuple(tuple(float(x) for x in row) for row in kernel),
+        singular_values=tuple(float(s) for s in sigma),
+        tolerance=tolerance,
+        rank=rank,
+        factors=factors,
+        max_abs_error=max_abs_error,
+        relative_error=relative_error,
+    )
+
+
+def analyse_text(text: str, where: str = "kernel") -> KernelReport:
+    """Parse, validate and analyse a kernel given as JSON text."""
+    return analyse(parse_kernel(text, where))

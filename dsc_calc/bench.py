@@ -1,0 +1,661 @@
+"""The timing engine of ``dsc-calc bench``: how much of the theoretical saving is real on this CPU.
+
+Pure: no Typer, no Rich, no printing. :func:`run_bench` returns a plain-data :class:`BenchReport`
+(``to_dict()`` / ``tables()``). NumPy and threadpoolctl are imported inside the functions that use
+them, so importing this module is cheap.
+
+How it measures (see the README): every kernel runs once before any is timed (fresh multi-MB
+buffers are slower until the allocator has recycled them); inputs and weights come from a fixed
+seed and are made outside the timed region; the kernels are then timed round-robin (interleaved, so
+a burst of load from another process hits all of them alike) until each has ``repeat`` samples and
+``min_time`` seconds, or the ``budget`` for the whole run is spent. The median is reported, with
+the minimum and the spread (interquartile range / median).
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dsc_calc.conv import Conv2d, LayerComparison, Shape, compare
+from dsc_calc.errors import DscCalcError
+from dsc_calc.memory import MachineProfile, Traffic, arithmetic_intensity, conv_traffic
+from dsc_calc.tabular import Column, Table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+#: The kernels timed for one layer, in table order.
+KERNELS = ("standard", "depthwise", "pointwise", "separable")
+
+#: Default limit on the memory one run may allocate (inputs, buffers, machine probes).
+DEFAULT_MEMORY_LIMIT = 2 * 2**30
+
+#: A deliberately pessimistic rate used to refuse, before allocating anything, a layer whose
+#: single warm-up run alone would overrun the budget.
+PESSIMISTIC_GFLOPS = 5.0
+
+#: Array sizes of the machine probes: a square GEMM and a STREAM-like copy well past the caches.
+GEMM_SIZE = 1024
+COPY_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Wall-clock samples of one kernel, in seconds."""
+
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def minimum(self) -> float:
+        return min(self.samples)
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range / median (0 with fewer than 4 samples to split)."""
+        if len(self.samples) < 4:
+            return (max(self.samples) - min(self.samples)) / self.median if self.median else 0.0
+        q1, _, q3 = statistics.quantiles(self.samples, n=4)
+        return (q3 - q1) / self.median if self.median else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class KernelResult:
+    """One timed kernel: what it computes, what it moves, how long it took."""
+
+    name: str
+    layer: str
+    macs: int
+    flops: int
+    traffic: Traffic
+    timing: Timing
+    roofline: tuple[float, str] | None = None
+
+    @property
+    def gflops(self) -> float:
+        return self.flops / self.timing.median / 1e9
+
+    @property
+    def intensity(self) -> float:
+        return arithmetic_intensity(self.flops, self.traffic.access_cost)
+
+    @property
+    def percent_of_bound(self) -> float | None:
+        """Roofline time / measured median, as a percentage (100 = at the roof)."""
+        if self.roofline is None:
+            return None
+        return 100.0 * self.roofline[0] / self.timing.median
+
+    def to_dict(self) -> dict[str, object]:
+        roofline: dict[str, object] | None = None
+        if self.roofline is not None:
+            roofline = {
+                "time_s": self.roofline[0],
+                "bound": self.roofline[1],
+                "percent_of_bound": self.percent_of_bound,
+            }
+        return {
+            "layer": self.layer,
+            "median_s": self.timing.median,
+            "min_s": self.timing.minimum,
+            "spread": self.timing.spread,
+            "samples": len(self.timing.samples),
+            "macs": self.macs,
+            "flops": self.flops,
+            "gflops": self.gflops,
+            "bytes": self.traffic.access_cost,
+            "memory": self.traffic.to_dict(),
+            "intensity": self.intensity,
+            "roofline": roofline,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MachineMeasurement:
+    """This machine's measured GEMM peak and copy bandwidth, and the roofline they make."""
+
+    profile: MachineProfile
+    gemm: dict[str, float | int]
+    copy: dict[str, float | int]
+
+    def profile_document(self, blas: dict[str, object], threads: int) -> dict[str, object]:
+        """The ``--save-profile`` JSON: name, peak_gflops, bandwidth_gbs, source, details."""
+        return {
+            "name": self.profile.name,
+            "peak_gflops": self.profile.peak_gflops,
+            "bandwidth_gbs": self.profile.bandwidth_gbs,
+            "source": self.profile.source,
+            "details": {
+                "gemm": self.gemm,
+                "copy": self.copy,
+                "threads": threads,
+                "blas": blas,
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    """Timings of a standard conv, its depthwise and pointwise parts and the separable pair."""
+
+    comparison: LayerComparison
+    kernels: dict[str, KernelResult]
+    threads: int
+    blas: dict[str, object]
+    numpy_version: str
+    seed: int
+    budget_s: float
+    elapsed_s: float
+    machine: MachineMeasurement | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def speedup_measured(self) -> float:
+        """Standard time / separable pair time (the pair timed as one run)."""
+        return self.kernels["standard"].timing.median / self.kernels["separable"].timing.median
+
+    @property
+    def speedup_parts(self) -> float:
+        """Standard time / (depthwise time + pointwise time), each timed alone."""
+        parts = self.kernels["depthwise"].timing.median + self.kernels["pointwise"].timing.median
+        return self.kernels["standard"].timing.median / parts
+
+    @property
+    def speedup_theoretical(self) -> float:
+        """Standard MACs / separable MACs."""
+        return float(1 / self.comparison.macs_ratio)
+
+    @property
+    def carried_over(self) -> float:
+        """Measured speedup / theoretical speedup: the share of the MAC saving that is real."""
+        return self.speedup_measured / self.speedup_theoretical
+
+    def to_dict(self) -> dict[str, object]:
+        full = self.comparison.to_dict()
+        machine: dict[str, object] = {
+            "threads": self.threads,
+            "blas": self.blas,
+            "numpy": self.numpy_version,
+            "profile": None,
+            "gemm": None,
+            "copy": None,
+        }
+        if self.machine is not None:
+            machine.update(
+                profile={
+                    **self.machine.profile.to_dict(),
+                    "ridge_intensity": self.machine.profile.ridge_intensity,
+                },
+                gemm=self.machine.gemm,
+                copy=self.machine.copy,
+            )
+        return {
+            "input": full["input"],
+            "output": full["output"],
+            "config": full["config"],
+            "kernels": {name: result.to_dict() for name, result in self.kernels.items()},
+            "speedup": {
+                "measured": self.speedup_measured,
+                "measured_parts": self.speedup_parts,
+                "theoretical": self.speedup_theoretical,
+                "carried_over": self.carried_over,
+            },
+            "machine": machine,
+            "settings": {
+                "dtype": "fp32",
+                "layout": "NHWC",
+                "seed": self.seed,
+                "budget_s": self.budget_s,
+                "elapsed_s": self.elapsed_s,
+            },
+            "notes": list(self.notes),
+        }
+
+    def tables(self) -> list[Table]:
+        """Timing per kernel, the speedup, and (with a machine profile) the roofline tables."""
+        rows = tuple(
+            (
+                result.name,
+                result.timing.median,
+                result.timing.minimum,
+                result.timing.spread,
+                len(result.timing.samples),
+                result.gflops,
+                result.traffic.access_cost,
+                result.intensity,
+            )
+            for result in self.kernels.values()
+        )
+        blas = self.blas
+        layers = "; ".join(
+            f"{name} = {self.kernels[name].layer}"
+            for name in ("standard", "depthwise", "pointwise")
+        )
+        timing = Table(
+            title=f"Timing {self.comparison.input} \u2192 {self.comparison.output}, float32 NHWC"
+            + (f", batch {self.comparison.batch}" if self.comparison.batch != 1 else ""),
+            columns=(
+                Column("Kernel"),
+                Column("Median", "seconds"),
+                Column("Min", "seconds"),
+                Column("Spread", "ratio"),
+                Column("Runs", "integer"),
+                Column("GFLOP/s", "number"),
+                Column("Bytes", "bytes"),
+                Column("FLOP/B", "number"),
+            ),
+            rows=rows,
+            notes=(
+                f"{layers}.",
+                f"{self.threads} thread(s); BLAS {blas.get('internal_api', '?')} "
+                f"{blas.get('version', '?')} ({blas.get('num_threads', '?')} thread(s)); "
+                f"NumPy {self.numpy_version}; seed {self.seed}; run took {self.elapsed_s:.2f} s.",
+                "Median of interleaved runs after one warm-up run of every kernel; spread = "
+                "interquartile range / median. Bytes: input + weights + output, each read or "
+                "written once (the ShuffleNetV2 memory access cost); FLOP/B = FLOPs / bytes.",
+                *self.notes,
+            ),
+        )
+        speedup = Table(
+            title="Speedup of the separable pair over the standard conv",
+            columns=(Column("Measure"), Column("Speedup", "times")),
+            rows=(
+                ("theoretical (standard MACs / separable MACs)", self.speedup_theoretical),
+                ("measured (standard time / pair time)", self.speedup_measured),
+                ("measured (standard / (depthwise + pointwise))", self.speedup_parts),
+            ),
+            notes=(
+                f"{100 * self.carried_over:.1f}% of the theoretical speedup carried over "
+                "(measured / theoretical).",
+            ),
+        )
+        tables = [timing, speedup]
+        if self.machine is not None:
+            profile = self.machine.profile
+            tables.append(
+                Table(
+                    title="Roofline: predicted beside measured",
+                    columns=(
+                        Column("Kernel"),
+                        Column("Measured", "seconds"),
+                        Column("Predicted", "seconds"),
+                        Column("% of bound", "number"),
+                        Column("Bound"),
+                        Column("FLOP/B", "number"),
+                    ),
+                    rows=tuple(
+                        (
+                            result.name,
+                            result.timing.median,
+                            result.roofline[0] if result.roofline else None,
+                            result.percent_of_bound,
+                            result.roofline[1] if result.roofline else None,
+                            result.intensity,
+                        )
+                        for result in self.kernels.values()
+                    ),
+                    notes=(
+                        f"Predicted = max(FLOPs / {profile.peak_gflops:.1f} GFLOP/s, bytes / "
+                        f"{profile.bandwidth_gbs:.1f} GB/s); % of bound = predicted / measured; "
+                        f"below {profile.ridge_intensity:.2f} FLOP/B a kernel is memory-bound.",
+                    ),
+                )
+            )
+            tables.append(
+                Table(
+                    title=f"Machine roofline: {profile.name}",
+                    columns=(Column("Measure"), Column("Value", "number"), Column("How")),
+                    rows=(
+                        (
+                            "peak GFLOP/s",
+                            profile.peak_gflops,
+                            f"float32 GEMM {GEMM_SIZE}\u00b3, best of "
+                            f"{self.machine.gemm['runs']} run(s)",
+                        ),
+                        (
+                            "bandwidth GB/s",
+                            profile.bandwidth_gbs,
+                            f"copy of {COPY_BYTES // 2**20} MiB (read + write), best of "
+                            f"{self.machine.copy['runs']} run(s)",
+                        ),
+                        ("ridge FLOP/B", profile.ridge_intensity, "peak / bandwidth"),
+                    ),
+                    notes=(profile.source,),
+                )
+            )
+        return tables
+
+
+def blas_info() -> dict[str, object]:
+    """The BLAS library NumPy uses: API, version, thread count, threading layer."""
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            return {
+                key: pool.get(key)
+                for key in ("internal_api", "version", "num_threads", "threading_layer")
+            }
+    return {"internal_api": "unknown", "version": None, "num_threads": None}
+
+
+def estimate_memory(conv: Conv2d, source: Shape, batch: int, *, machine: bool) -> int:
+    """Bytes a run allocates: input, weights, kernel buffers, and the machine probes if asked."""
+    from dsc_calc.kernels import ITEM, estimate_workspace_bytes
+
+    depthwise = conv.depthwise()
+    middle = depthwise.output_shape(source)
+    total = ITEM * batch * source.numel  # the input
+    total += ITEM * (conv.params + depthwise.params + conv.pointwise().params)  # raw weights
+    total += estimate_workspace_bytes(conv, source, batch)
+    total += estimate_workspace_bytes(depthwise, source, batch)
+    total += estimate_workspace_bytes(conv.pointwise(), middle, batch)
+    if machine:
+        total += 3 * ITEM * GEMM_SIZE * GEMM_SIZE + 2 * COPY_BYTES
+    return total
+
+
+def run_bench(
+    conv: Conv2d,
+    source: Shape,
+    batch: int = 1,
+    *,
+    threads: int = 1,
+    budget: float = 10.0,
+    min_time: float = 0.2,
+    repeat: int = 5,
+    seed: int = 0,
+    machine: bool = False,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    progress: Callable[[str, float], None] | None = None,
+) -> BenchReport:
+    """Time ``conv`` and its depthwise separable replacement on ``batch`` samples of ``source``."""
+    from threadpoolctl import threadpool_limits
+
+    started = time.perf_counter()
+    deadline = started + budget
+    comparison = compare(conv, source, batch)
+    _check_limits(comparison, threads, budget, min_time, repeat, seed, machine, memory_limit)
+    report = _step(progress)
+    with threadpool_limits(limits=threads):
+        import numpy as np
+
+        from dsc_calc.kernels import SeparablePlan, plan_conv
+
+        report("preparing inputs and buffers", 0.0)
+        rng = np.random.default_rng(seed)
+
+        def weights(layer: Conv2d) -> tuple[Any, Any]:
+            shape = (layer.out_channels, layer.in_channels // layer.groups, *layer.kernel)
+            fan_in = shape[1] * shape[2] * shape[3]
+            w = rng.standard_normal(shape, dtype=np.float32) / np.float32(fan_in**0.5)
+            b = rng.standard_normal(layer.out_channels, dtype=np.float32) if layer.bias else None
+            return w, b
+
+        x = rng.standard_normal((batch, source.height, source.width, source.channels), np.float32)
+        depthwise_conv = conv.depthwise()
+        middle = depthwise_conv.output_shape(source)
+        standard = plan_conv(conv, source, batch, *weights(conv))
+        depthwise = plan_conv(depthwise_conv, source, batch, *weights(depthwise_conv))
+        pointwise = plan_conv(conv.pointwise(), middle, batch, *weights(conv.pointwise()))
+        separable = SeparablePlan(depthwise, pointwise)
+        middle_input = depthwise(x).copy()
+        runs: dict[str, Callable[[], object]] = {
+            "standard": lambda: standard(x),
+            "depthwise": lambda: depthwise(x),
+            "pointwise": lambda: pointwise(middle_input),
+            "separable": lambda: separable(x),
+        }
+        for position, name in enumerate(KERNELS):
+            report(f"warm-up: {name}", 0.05 * position / len(KERNELS))
+            runs[name]()
+        if time.perf_counter() > deadline:
+            raise DscCalcError(
+                "--budget",
+                f"the warm-up run alone took {time.perf_counter() - started:.2f} s, more than the "
+                f"budget of {budget:g} s; raise --budget or time a smaller layer",
+            )
+        probe: MachineMeasurement | None = None
+        if machine:
+            probe_deadline = time.perf_counter() + 0.25 * (deadline - time.perf_counter())
+            report("measuring the machine: GEMM peak and copy bandwidth", 0.05)
+            probe = measure_machine(threads, probe_deadline)
+        samples = _interleave(runs, deadline, min_time, repeat, report)
+        blas = blas_info()
+    kernels = _results(comparison, samples, probe)
+    notes: list[str] = []
+    short = [name for name in KERNELS if len(samples[name]) < repeat]
+    if short:
+        notes.append(
+            f"The budget ran out before {', '.join(short)} reached {repeat} runs; "
+            "raise --budget for steadier figures."
+        )
+    report("done", 1.0)
+    return BenchReport(
+        comparison=comparison,
+        kernels=kernels,
+        threads=threads,
+        blas=blas,
+        numpy_version=np.__version__,
+        seed=seed,
+        budget_s=budget,
+        elapsed_s=time.perf_counter() - started,
+        machine=probe,
+        notes=tuple(notes),
+    )
+
+
+def _results(
+    comparison: LayerComparison,
+    samples: dict[str, list[float]],
+    probe: MachineMeasurement | None,
+) -> dict[str, KernelResult]:
+    """Each kernel's work, traffic, timing and (with a machine profile) roofline prediction."""
+    conv, source, batch = comparison.conv, comparison.input, comparison.batch
+    depthwise_conv = conv.depthwise()
+    middle = depthwise_conv.output_shape(source)
+    costs = {
+        "standard": (conv, comparison.standard, conv_traffic(conv, source, batch=batch)),
+        "depthwise": (
+            depthwise_conv,
+            comparison.depthwise,
+            conv_traffic(depthwise_conv, source, batch=batch),
+        ),
+        "pointwise": (
+            conv.pointwise(),
+            comparison.pointwise,
+            conv_traffic(conv.pointwise(), middle, batch=batch),
+        ),
+    }
+    kernels: dict[str, KernelResult] = {}
+    for name in KERNELS:
+        if name == "separable":
+            traffic = costs["depthwise"][2] + costs["pointwise"][2]
+            cost = comparison.separable
+            label = "depthwise then pointwise"
+            roofline = _pair_roofline(probe, costs) if probe else None
+        else:
+            layer, cost, traffic = costs[name]
+            label = layer.describe()
+            roofline = probe.profile.predict(cost.flops, traffic.access_cost) if probe else None
+        kernels[name] = KernelResult(
+            name, label, cost.macs, cost.flops, traffic, Timing(tuple(samples[name])), roofline
+        )
+    return kernels
+
+
+def _step(progress: Callable[[str, float], None] | None) -> Callable[[str, float], None]:
+    def report(text: str, fraction: float) -> None:
+        if progress is not None:
+            progress(text, min(1.0, max(0.0, fraction)))
+
+    return report
+
+
+def _check_limits(
+    comparison: LayerComparison,
+    threads: int,
+    budget: float,
+    min_time: float,
+    repeat: int,
+    seed: int,
+    machine: bool,
+    memory_limit: int,
+) -> None:
+    """Refuse bad settings, and layers too big for the memory limit or the budget, up front."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
+        raise DscCalcError("--threads", f"must be an integer in 1..1024, got {threads!r}")
+    if not 0 < budget <= 3600:
+        raise DscCalcError(
+            "--budget", f"must be more than 0 and at most 3600 seconds, got {budget}"
+        )
+    if not 0 <= min_time <= budget:
+        raise DscCalcError("--min-time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
+    if not 1 <= repeat <= 100_000:
+        raise DscCalcError("--repeat", f"must be in 1..100000, got {repeat}")
+    if not 0 <= seed < 2**63:
+        raise DscCalcError("--seed", f"must be a non-negative integer below 2**63, got {seed}")
+    needed = estimate_memory(comparison.conv, comparison.input, comparison.batch, machine=machine)
+    if needed > memory_limit:
+        raise DscCalcError(
+            "--max-memory",
+            f"this run needs about {needed / 2**20:,.0f} MiB (input, weights, im2col and output "
+            f"buffers), more than the limit of {memory_limit / 2**20:,.0f} MiB; time a smaller "
+            "layer (--hw, --cin, --batch) or raise --max-memory",
+        )
+    flops = comparison.standard.flops + 2 * comparison.separable.flops
+    pessimistic = flops / (PESSIMISTIC_GFLOPS * 1e9)
+    if pessimistic > budget:
+        raise DscCalcError(
+            "--budget",
+            f"one warm-up run of the four kernels is {flops / 1e9:,.1f} GFLOP, which may take up "
+            f"to {pessimistic:,.1f} s, more than the budget of {budget:g} s; raise --budget or "
+            "time a smaller layer",
+        )
+
+
+def _interleave(
+    runs: dict[str, Callable[[], object]],
+    deadline: float,
+    min_time: float,
+    repeat: int,
+    report: Callable[[str, float], None],
+) -> dict[str, list[float]]:
+    """Time the kernels round-robin until each has ``repeat`` runs and ``min_time`` s, or time's up.
+
+    A kernel is only started when its last run fits before the deadline, so the budget holds; every
+    kernel gets at least one timed run if the warm-up left any time at all.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    start = time.perf_counter()
+    clock = time.perf_counter
+    while True:
+        pending = [
+            name for name, taken in samples.items() if len(taken) < repeat or sum(taken) < min_time
+        ]
+        if not pending:
+            break
+        ran = False
+        for name in pending:
+            taken = samples[name]
+            expected = taken[-1] if taken else 0.0
+            if taken and clock() + expected > deadline:
+                continue
+            begin = clock()
+            runs[name]()
+            taken.append(clock() - begin)
+            ran = True
+        if not ran:
+            break
+        by_runs = min(min(1.0, len(taken) / repeat) for taken in samples.values())
+        by_time = min(
+            min(1.0, sum(taken) / min_time) if min_time else 1.0 for taken in samples.values()
+        )
+        by_deadline = (clock() - start) / max(deadline - start, 1e-9)
+        report("timing (interleaved)", 0.1 + 0.9 * max(min(by_runs, by_time), by_deadline))
+    return samples
+
+
+def _pair_roofline(
+    probe: MachineMeasurement, costs: dict[str, tuple[Conv2d, Any, Traffic]]
+) -> tuple[float, str]:
+    """Roofline of the pair: the sum of its parts' times; the bound names each part's."""
+    total = 0.0
+    bounds: list[str] = []
+    for name in ("depthwise", "pointwise"):
+        _, cost, traffic = costs[name]
+        seconds, bound = probe.profile.predict(cost.flops, traffic.access_cost)
+        total += seconds
+        bounds.append(bound)
+    return total, bounds[0] if bounds[0] == bounds[1] else f"{bounds[0]} + {bounds[1]}"
+
+
+def measure_machine(threads: int, deadline: float) -> MachineMeasurement:
+    """This machine's float32 GEMM peak and STREAM-like copy bandwidth (best of several runs)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((GEMM_SIZE, GEMM_SIZE), dtype=np.float32)
+    b = rng.standard_normal((GEMM_SIZE, GEMM_SIZE), dtype=np.float32)
+    c = np.empty((GEMM_SIZE, GEMM_SIZE), dtype=np.float32)
+    gemm_times = _best_of(lambda: np.matmul(a, b, out=c), deadline, runs=5, share=0.6)
+    gemm_flops = 2 * GEMM_SIZE**3
+    source = np.ones(COPY_BYTES // 4, dtype=np.float32)
+    target = np.empty_like(source)
+    copy_times = _best_of(lambda: np.copyto(target, source), deadline, runs=10, share=1.0)
+    peak = gemm_flops / min(gemm_times) / 1e9
+    bandwidth = 2 * COPY_BYTES / min(copy_times) / 1e9
+    profile = MachineProfile(
+        name=f"{platform.machine() or 'this machine'} ({threads} thread(s), measured)",
+        peak_gflops=peak,
+        bandwidth_gbs=bandwidth,
+        source=(
+            f"dsc-calc bench --machine on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+            f"float32 GEMM {GEMM_SIZE}\u00b3 and a {COPY_BYTES // 2**20} MiB copy"
+        ),
+    )
+    return MachineMeasurement(
+        profile,
+        gemm={
+            "m": GEMM_SIZE,
+            "n": GEMM_SIZE,
+            "k": GEMM_SIZE,
+            "flops": gemm_flops,
+            "best_s": min(gemm_times),
+            "median_s": statistics.median(gemm_times),
+            "runs": len(gemm_times),
+            "gflops": peak,
+        },
+        copy={
+            "bytes": 2 * COPY_BYTES,
+            "best_s": min(copy_times),
+            "median_s": statistics.median(copy_times),
+            "runs": len(copy_times),
+            "gbs": bandwidth,
+        },
+    )
+
+
+def _best_of(
+    run: Callable[[], object], deadline: float, *, runs: int, share: float
+) -> Sequence[float]:
+    """Time ``run`` once to warm it, then up to ``runs`` times within ``share`` of the time left."""
+    run()
+    stop = time.perf_counter() + share * max(deadline - time.perf_counter(), 0.0)
+    times: list[float] = []
+    while len(times) < runs:
+        begin = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - begin)
+        if time.perf_counter() + times[-1] > stop:
+            break
+    return times

@@ -1,0 +1,386 @@
+"""NumPy float32 convolution kernels for ``dsc-calc bench``: standard, depthwise and pointwise.
+
+Only the ``bench`` command imports this module (lazily), so importing NumPy at the top is fine.
+
+Layout: activations are channels-last, ``(batch, height, width, channels)`` (NHWC), because it is
+the fastest layout for every kernel here: a pointwise conv is then one GEMM with no transpose, the
+im2col patches of a standard conv are contiguous rows, and every shifted slice a depthwise conv
+reads keeps a whole row of ``width * channels`` values contiguous, so NumPy's inner loops run over
+thousands of elements instead of ``width`` (measured here: NCHW depthwise was 3-10x slower).
+Weights are given in PyTorch's layout ``(out, in / groups, kh, kw)`` and reordered once, when a
+kernel is planned.
+
+A *plan* (:func:`plan_conv`) owns its buffers (padded input, im2col patches, output) and its
+reordered weights, allocated once: calling it only computes. That keeps allocation and page faults
+(which made fresh multi-MB buffers ~2.5x slower here) out of the timed region, as an inference
+engine does. The array a plan returns is its own output buffer, overwritten by the next call.
+
+Kernels:
+
+* **standard** (any groups, stride, padding, dilation): im2col into a preallocated patch buffer,
+  blocked over output rows so a block stays in cache, then one BLAS GEMM per block and group.
+* **depthwise** (``groups == in == out``): one ``einsum`` over a strided view holding all
+  ``kh * kw`` shifted copies of the padded input, ``out[r, w] = sum_ij x[r+i, w+j] * wt[i, j, w]``
+  with the weights pre-tiled along the row, so each tap is one fused multiply-accumulate pass
+  (NumPy has no FMA ufunc; multiply + add in place was ~1.5x slower, and row/column blocking did not
+  help because the einsum inner loop already streams whole rows).
+* **pointwise** (1x1, stride 1, no padding, groups 1): one GEMM ``(N*H*W, Cin) @ (Cin, Cout)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from dsc_calc.conv import Conv2d, Shape
+from dsc_calc.errors import DscCalcError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Array = NDArray[np.float32]
+
+FLOAT32 = np.dtype(np.float32)
+ITEM = FLOAT32.itemsize
+
+#: The im2col patch buffer of a standard conv is filled and multiplied in blocks of output rows of
+#: at most about this many bytes, so a block stays in the last-level cache between the copy and the
+#: GEMM, but never fewer than :data:`MIN_BLOCK_PIXELS` pixels, below which BLAS loses efficiency.
+PATCH_BLOCK_BYTES = 8 * 2**20
+MIN_BLOCK_PIXELS = 512
+
+
+class ConvPlan(Protocol):
+    """A convolution ready to run on NHWC float32 input of one fixed shape."""
+
+    kind: str
+
+    def __call__(self, x: Array) -> Array: ...
+
+    @property
+    def workspace_bytes(self) -> int: ...
+
+
+def plan_conv(
+    conv: Conv2d,
+    source: Shape,
+    batch: int,
+    weight: Array,
+    bias: Array | None = None,
+) -> ConvPlan:
+    """The fastest kernel for ``conv`` on ``batch`` samples of ``source``, buffers allocated.
+
+    ``weight`` has PyTorch's layout ``(out, in / groups, kh, kw)``; ``bias`` is ``(out,)`` and is
+    required exactly when ``conv.bias`` is true.
+    """
+    out_shape = conv.output_shape(source)
+    expected = (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel)
+    if tuple(weight.shape) != expected:
+        raise DscCalcError("weight", f"must have shape {expected}, got {tuple(weight.shape)}")
+    if conv.bias != (bias is not None):
+        raise DscCalcError(
+            "bias", "give a bias vector exactly when the layer has a bias (conv.bias is true)"
+        )
+    if bias is not None and tuple(bias.shape) != (conv.out_channels,):
+        raise DscCalcError("bias", f"must have shape ({conv.out_channels},), got {bias.shape}")
+    geometry = _Geometry.of(conv, source, out_shape, batch)
+    if conv.groups == conv.in_channels == conv.out_channels:
+        return DepthwisePlan(geometry, weight, bias)
+    if conv.is_pointwise and conv.stride == (1, 1) and geometry.no_padding:
+        return PointwisePlan(geometry, weight, bias)
+    return StandardPlan(geometry, weight, bias)
+
+
+def conv2d_nhwc(x: Array, conv: Conv2d, weight: Array, bias: Array | None = None) -> Array:
+    """One-shot convolution of NHWC ``x`` (a fresh output array; plans are faster when repeated)."""
+    if x.ndim != 4:
+        raise DscCalcError("x", f"must be NHWC (batch, height, width, channels), got {x.shape}")
+    batch, height, width, channels = x.shape
+    plan = plan_conv(conv, Shape(channels, height, width), batch, weight, bias)
+    return plan(np.ascontiguousarray(x, dtype=np.float32)).copy()
+
+
+def estimate_workspace_bytes(conv: Conv2d, source: Shape, batch: int) -> int:
+    """Bytes a plan for ``conv`` allocates (padded input, patches, output, reordered weights)."""
+    out = conv.output_shape(source)
+    (top, bottom), (left, right) = conv.padding_sides(source.height, source.width)
+    padded = batch * (source.height + top + bottom) * (source.width + left + right)
+    padded *= source.channels
+    kh, kw = conv.kernel
+    weights = conv.params
+    output = batch * out.numel
+    if conv.groups == conv.in_channels == conv.out_channels:
+        tiled = kh * kw * out.width * conv.in_channels
+        return ITEM * (padded + output + weights + tiled)
+    if conv.is_pointwise and conv.stride == (1, 1) and top + bottom + left + right == 0:
+        return ITEM * (output + weights)
+    rows = _rows_per_block(out.width, kh * kw * conv.in_channels, out.height)
+    patches = rows * out.width * kh * kw * conv.in_channels
+    grouped_out = rows * out.width * conv.out_channels if conv.groups > 1 else 0
+    return ITEM * (padded + patches + grouped_out + output + weights)
+
+
+def _rows_per_block(width: int, depth: int, rows: int) -> int:
+    """Output rows per im2col block: within the byte budget, but at least MIN_BLOCK_PIXELS."""
+    by_bytes = PATCH_BLOCK_BYTES // (ITEM * width * depth)
+    by_pixels = -(-MIN_BLOCK_PIXELS // width)
+    return max(1, min(rows, max(by_bytes, by_pixels)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Geometry:
+    """Everything a kernel needs to know about the shapes, resolved once."""
+
+    conv: Conv2d
+    batch: int
+    channels: int
+    height: int
+    width: int
+    out_channels: int
+    out_height: int
+    out_width: int
+    top: int
+    left: int
+    padded_height: int
+    padded_width: int
+
+    @classmethod
+    def of(cls, conv: Conv2d, source: Shape, out: Shape, batch: int) -> _Geometry:
+        (top, bottom), (left, right) = conv.padding_sides(source.height, source.width)
+        return cls(
+            conv,
+            batch,
+            source.channels,
+            source.height,
+            source.width,
+            out.channels,
+            out.height,
+            out.width,
+            top,
+            left,
+            source.height + top + bottom,
+            source.width + left + right,
+        )
+
+    @property
+    def no_padding(self) -> bool:
+        return self.padded_height == self.height and self.padded_width == self.width
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.height, self.width, self.channels)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.out_height, self.out_width, self.out_channels)
+
+
+class _Padded:
+    """A zero-bordered input buffer: each call copies only the interior; borders stay zero."""
+
+    def __init__(self, g: _Geometry) -> None:
+        self.geometry = g
+        self.buffer: Array | None = None
+        if not g.no_padding:
+            self.buffer = np.zeros(
+                (g.batch, g.padded_height, g.padded_width, g.channels), dtype=np.float32
+            )
+
+    def fill(self, x: Array) -> Array:
+        g = self.geometry
+        if x.shape != g.input_shape:
+            raise DscCalcError("x", f"must have NHWC shape {g.input_shape}, got {x.shape}")
+        if self.buffer is None:
+            return np.ascontiguousarray(x, dtype=np.float32)
+        self.buffer[:, g.top : g.top + g.height, g.left : g.left + g.width, :] = x
+        return self.buffer
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.buffer is None else self.buffer.nbytes
+
+
+class DepthwisePlan:
+    """Depthwise conv as one einsum over the ``kh * kw`` shifted views of the padded input."""
+
+    kind = "depthwise"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+        self.geometry = g
+        self.padded = _Padded(g)
+        kh, kw = g.conv.kernel
+        channels = g.channels
+        taps = np.ascontiguousarray(weight.reshape(channels, kh, kw).transpose(1, 2, 0))
+        self.strided_width = g.conv.stride[1] != 1
+        if self.strided_width:
+            # The row is not contiguous across pixels: broadcast (kh, kw, C) over pixels.
+            self.weights: Array = taps.astype(np.float32)
+            self.subscripts = "ijnrwc,ijc->nrwc"
+        else:
+            # Tile the taps along the row so each tap is one contiguous (width * C) stream.
+            tiled = np.tile(taps.reshape(kh, kw, 1, channels), (1, 1, g.out_width, 1))
+            self.weights = np.ascontiguousarray(
+                tiled.reshape(kh, kw, g.out_width * channels), dtype=np.float32
+            )
+            self.subscripts = "ijnrw,ijw->nrw"
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.padded.nbytes + self.out.nbytes + self.weights.nbytes
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        padded = self.padded.fill(x)
+        (sh, sw), (dh, dw) = g.conv.stride, g.conv.dilation
+        c = g.channels
+        row = g.padded_width * c
+        image = g.padded_height * row
+        if self.strided_width:
+            shape: tuple[int, ...] = (*g.conv.kernel, g.batch, g.out_height, g.out_width, c)
+            strides: tuple[int, ...] = (dh * row, dw * c, image, sh * row, sw * c, 1)
+            out = self.out
+        else:
+            shape = (*g.conv.kernel, g.batch, g.out_height, g.out_width * c)
+            strides = (dh * row, dw * c, image, sh * row, 1)
+            out = self.out.reshape(g.batch, g.out_height, g.out_width * c)
+        view = as_strided(
+            padded, shape=shape, strides=tuple(ITEM * s for s in strides), writeable=False
+        )
+        np.einsum(self.subscripts, view, self.weights, out=out)
+        if self.bias is not None:
+            np.add(self.out, self.bias, out=self.out)
+        return self.out
+
+
+class PointwisePlan:
+    """A 1x1 conv as one GEMM over all pixels: ``(N*H*W, Cin) @ (Cin, Cout)``."""
+
+    kind = "pointwise"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+        self.geometry = g
+        self.weights: Array = np.ascontiguousarray(
+            weight.reshape(g.out_channels, g.channels).T, dtype=np.float32
+        )
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.out.nbytes + self.weights.nbytes
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        if x.shape != g.input_shape:
+            raise DscCalcError("x", f"must have NHWC shape {g.input_shape}, got {x.shape}")
+        pixels = g.batch * g.height * g.width
+        flat = np.ascontiguousarray(x).reshape(pixels, g.channels)
+        out = self.out.reshape(pixels, g.out_channels)
+        np.matmul(flat, self.weights, out=out)
+        if self.bias is not None:
+            np.add(out, self.bias, out=out)
+        return self.out
+
+
+class StandardPlan:
+    """im2col + GEMM, blocked over output rows; groups run as one batched GEMM per block."""
+
+    kind = "standard"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+        self.geometry = g
+        self.padded = _Padded(g)
+        conv = g.conv
+        kh, kw = conv.kernel
+        groups = conv.groups
+        cg = g.channels // groups
+        og = g.out_channels // groups
+        # (out, cg, kh, kw) -> (groups, kh, kw, cg, og) -> (groups, kh*kw*cg, og): the patch order.
+        reordered = weight.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 2, 1)
+        self.weights: Array = np.ascontiguousarray(
+            reordered.reshape(groups, kh * kw * cg, og), dtype=np.float32
+        )
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.rows = _rows_per_block(g.out_width, kh * kw * g.channels, g.out_height)
+        self.patches: Array = np.empty(
+            (groups, self.rows, g.out_width, kh, kw, cg), dtype=np.float32
+        )
+        self.grouped: Array | None = None
+        if groups > 1:
+            self.grouped = np.empty((groups, self.rows * g.out_width, og), dtype=np.float32)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        extra = 0 if self.grouped is None else self.grouped.nbytes
+        return (
+            self.padded.nbytes + self.patches.nbytes + extra + self.out.nbytes + self.weights.nbytes
+        )
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        padded = self.padded.fill(x)
+        (sh, sw), (dh, dw) = g.conv.stride, g.conv.dilation
+        kh, kw = g.conv.kernel
+        groups = g.conv.groups
+        cg = g.channels // groups
+        og = g.out_channels // groups
+        depth = kh * kw * cg
+        for n in range(g.batch):
+            image = padded[n]
+            for r0 in range(0, g.out_height, self.rows):
+                rows = min(self.rows, g.out_height - r0)
+                patches = self.patches[:, :rows]
+                for i in range(kh):
+                    top = r0 * sh + i * dh
+                    for j in range(kw):
+                        left = j * dw
+                        tap = image[
+                            top : top + sh * (rows - 1) + 1 : sh,
+                            left : left + sw * (g.out_width - 1) + 1 : sw,
+                        ]
+                        grouped = tap.reshape(rows, g.out_width, groups, cg).transpose(2, 0, 1, 3)
+                        patches[:, :, :, i, j, :] = grouped
+                pixels = rows * g.out_width
+                out = self.out[n, r0 : r0 + rows].reshape(pixels, g.out_channels)
+                if self.grouped is None:
+                    np.matmul(patches.reshape(pixels, depth), self.weights[0], out=out)
+                else:
+                    result = self.grouped[:, :pixels]
+                    np.matmul(patches.reshape(groups, pixels, depth), self.weights, out=result)
+                    out.reshape(pixels, groups, og)[...] = result.transpose(1, 0, 2)
+        if self.bias is not None:
+            np.add(self.out, self.bias, out=self.out)
+        return self.out
+
+
+class SeparablePlan:
+    """The depthwise plan then the pointwise plan, the pointwise reading the depthwise buffer."""
+
+    kind = "separable"
+
+    def __init__(self, depthwise: ConvPlan, pointwise: ConvPlan) -> None:
+        self.depthwise = depthwise
+        self.pointwise = pointwise
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.depthwise.workspace_bytes + self.pointwise.workspace_bytes
+
+    def __call__(self, x: Array) -> Array:
+        return self.pointwise(self.depthwise(x))
+
+
+def to_nhwc(x: Array) -> Array:
+    """An NCHW array as a contiguous NHWC copy."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def to_nchw(x: Array) -> Array:
+    """An NHWC array as a contiguous NCHW copy."""
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))

@@ -113,8 +113,8 @@ def estimate_workspace_bytes(conv: Conv2d, source: Shape, batch: int) -> int:
     weights = conv.params
     output = batch * out.numel
     if conv.groups == conv.in_channels == conv.out_channels:
-        tiled = kh * kw * out.width * conv.in_channels
-        return ITEM * (padded + output + weights + tiled)
+        tiled = kh * kw * conv.in_channels * (out.width if conv.stride[1] == 1 else 1)
+        return ITEM * (padded + output + tiled)
     if conv.is_pointwise and conv.stride == (1, 1) and top + bottom + left + right == 0:
         return ITEM * (output + weights)
     rows = _rows_per_block(out.width, kh * kw * conv.in_channels, out.height)

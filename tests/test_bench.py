@@ -1,0 +1,210 @@
+"""``dsc-calc bench`` and its timing engine: the JSON contract, the work and byte counts, the
+machine profile, and clean refusals. Never asserts on timings."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import assert_clean_error, run_cli
+
+from dsc_calc.bench import BenchReport, Timing, run_bench
+from dsc_calc.conv import Conv2d, Shape
+
+#: A small layer and a tiny budget, so each run takes a fraction of a second.
+QUICK = ("--cin", "4", "--cout", "8", "--hw", "10", "--budget", "2", "--min-time", "0.005")
+
+
+def quick_json(*extra: str) -> Any:
+    """Run the quick bench with ``extra`` options and return its JSON."""
+    outcome = run_cli("bench", *QUICK, *extra, "--json")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.stderr == ""
+    return outcome.json()
+
+
+@pytest.fixture(scope="module")
+def machine_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """One quick bench run with --machine and --save-profile, shared by the tests that read it."""
+    path = tmp_path_factory.mktemp("profile") / "cpu.json"
+    return quick_json("--save-profile", str(path)), path
+
+
+def test_json_has_the_issue_keys() -> None:
+    """JSON has kernels{standard,depthwise,pointwise,separable}{median_s,min_s,gflops,bytes,intensity},
+    speedup{measured,theoretical} and machine{...}."""
+    data = quick_json("--repeat", "3")
+    kernels = data["kernels"]
+    assert list(kernels) == ["standard", "depthwise", "pointwise", "separable"]
+    for entry in kernels.values():
+        for key in ("median_s", "min_s", "gflops", "bytes", "intensity", "spread", "samples"):
+            assert key in entry
+        assert entry["min_s"] <= entry["median_s"]
+        assert entry["samples"] >= 3
+        assert entry["roofline"] is None
+    assert {"measured", "theoretical", "carried_over"} <= set(data["speedup"])
+    machine = data["machine"]
+    assert machine["threads"] == 1
+    assert machine["blas"]["num_threads"] == 1
+
+
+def test_work_and_bytes_follow_closed_forms() -> None:
+    """MACs, FLOPs and bytes of each kernel equal the closed-form counts for a 3x3 'same' conv."""
+    cin, cout, size, k = 4, 8, 10, 3
+    data = quick_json()
+    kernels = data["kernels"]
+    standard, depthwise, pointwise = (kernels[n] for n in ("standard", "depthwise", "pointwise"))
+    pixels = size * size
+    assert standard["macs"] == pixels * cout * cin * k * k
+    assert depthwise["macs"] == pixels * cin * k * k
+    assert pointwise["macs"] == pixels * cin * cout
+    assert standard["flops"] == 2 * standard["macs"]
+    assert standard["bytes"] == 4 * (cout * cin * k * k + cin * pixels + cout * pixels)
+    assert depthwise["bytes"] == 4 * (cin * k * k + cin * pixels + cin * pixels)
+    assert pointwise["bytes"] == 4 * (cin * cout + cin * pixels + cout * pixels)
+    assert kernels["separable"]["bytes"] == depthwise["bytes"] + pointwise["bytes"]
+    assert standard["intensity"] == pytest.approx(standard["flops"] / standard["bytes"])
+    theoretical = 1 / (Fraction(1, cout) + Fraction(1, k * k))
+    assert data["speedup"]["theoretical"] == pytest.approx(float(theoretical))
+
+
+def test_machine_profile_gives_roofline_per_kernel(
+    machine_run: tuple[Any, Path],
+) -> None:
+    """--machine (implied by --save-profile) gives each kernel max(FLOPs/peak, bytes/bandwidth)."""
+    data, _ = machine_run
+    profile = data["machine"]["profile"]
+    peak, bandwidth = profile["peak_gflops"], profile["bandwidth_gbs"]
+    assert peak > 0
+    assert bandwidth > 0
+    for name in ("standard", "depthwise", "pointwise"):
+        entry = data["kernels"][name]
+        compute = entry["flops"] / (peak * 1e9)
+        memory = entry["bytes"] / (bandwidth * 1e9)
+        assert entry["roofline"]["time_s"] == pytest.approx(max(compute, memory))
+        assert entry["roofline"]["bound"] == ("compute" if compute >= memory else "memory")
+        assert entry["roofline"]["percent_of_bound"] == pytest.approx(
+            100 * max(compute, memory) / entry["median_s"]
+        )
+
+
+def test_save_profile_writes_exactly_the_profile_format(
+    machine_run: tuple[Any, Path],
+) -> None:
+    """--save-profile writes {name, peak_gflops, bandwidth_gbs, source, details}, and no temp file."""
+    data, path = machine_run
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert list(saved) == ["name", "peak_gflops", "bandwidth_gbs", "source", "details"]
+    assert isinstance(saved["name"], str)
+    assert isinstance(saved["source"], str)
+    assert isinstance(saved["details"], dict)
+    assert saved["peak_gflops"] == data["machine"]["profile"]["peak_gflops"]
+    assert saved["bandwidth_gbs"] == data["machine"]["profile"]["bandwidth_gbs"]
+    assert [p.name for p in path.parent.iterdir()] == ["cpu.json"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "markdown"])
+def test_other_formats_render_without_noise(fmt: str) -> None:
+    """Table, CSV and Markdown render every kernel; stderr stays empty when it is not a terminal."""
+    outcome = run_cli("bench", *QUICK, "-f", fmt)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.stderr == ""
+    for name in ("standard", "depthwise", "pointwise", "separable"):
+        assert name in outcome.stdout
+    if fmt == "csv":
+        assert outcome.stdout.splitlines()[0].startswith("Kernel,Median,Min,Spread")
+
+
+def test_layer_options_are_shared_with_layer() -> None:
+    """Stride, padding, dilation, groups, bias and batch reach the kernels as in `layer`."""
+    args = ("-k", "5x3", "-s", "2", "-p", "valid", "-d", "1x2", "-g", "2", "--bias", "-b", "2")
+    data = quick_json(*args)
+    layer = run_cli("layer", "--cin", "4", "--cout", "8", "--hw", "10", *args, "--json").json()
+    assert data["output"] == layer["output"]
+    assert data["config"] == layer["config"]
+    assert data["kernels"]["standard"]["flops"] == layer["standard"]["flops"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--cin", "512", "--cout", "512", "--hw", "2048"), ("--max-memory", "MiB")),
+        (("--cin", "4", "--cout", "8", "--hw", "10", "--max-memory", "0"), ("--max-memory",)),
+        (("--cin", "4", "--cout", "8", "--hw", "10", "--budget", "0"), ("--budget",)),
+        (("--cin", "4", "--cout", "8", "--hw", "10", "--threads", "0"), ("--threads",)),
+        (("--cin", "4", "--cout", "8", "--hw", "10", "--repeat", "0"), ("--repeat",)),
+        (("--cin", "4", "--cout", "8", "--hw", "10", "--min-time", "99"), ("--min-time",)),
+        (("--cin", "4", "--cout", "8"), ("--hw", "missing")),
+        (("--cin", "4", "--cout", "6", "--hw", "10", "-g", "4"), ("--groups",)),
+        (("--cin", "4", "--cout", "8", "--hw", "2", "-p", "valid"), ("--kernel",)),
+        (
+            (
+                "--cin",
+                "256",
+                "--cout",
+                "256",
+                "--hw",
+                "128",
+                "--budget",
+                "1",
+                "--max-memory",
+                "9000",
+            ),
+            ("--budget", "GFLOP"),
+        ),
+    ],
+    ids=[
+        "memory",
+        "max-memory",
+        "budget",
+        "threads",
+        "repeat",
+        "min-time",
+        "no size",
+        "groups",
+        "kernel",
+        "too slow",
+    ],
+)
+def test_bad_input_is_one_clean_error(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
+    """Bad values and runs too big for the memory limit or budget are refused before any work."""
+    assert_clean_error(run_cli("bench", *args, "--json"), *fragments)
+
+
+def test_save_profile_to_a_folder_is_refused(tmp_path: Path) -> None:
+    """--save-profile naming a directory fails cleanly, naming the option."""
+    outcome = run_cli("bench", *QUICK, "--save-profile", str(tmp_path))
+    assert outcome.exit_code != 0
+    assert outcome.stdout == ""
+    assert "--save-profile" in outcome.stderr
+
+
+def test_engine_reports_progress_and_keeps_the_seed() -> None:
+    """The engine's progress callback goes 0..1 and ends at 1; the seed is reported back."""
+    seen: list[float] = []
+    report = run_bench(
+        Conv2d(2, 4, 3),
+        Shape(2, 6, 6),
+        budget=1.0,
+        min_time=0.001,
+        repeat=2,
+        seed=7,
+        progress=lambda _text, fraction: seen.append(fraction),
+    )
+    assert isinstance(report, BenchReport)
+    assert seen[-1] == 1.0
+    assert all(0.0 <= value <= 1.0 for value in seen)
+    assert report.to_dict()["settings"]["seed"] == 7
+    assert [table.title for table in report.tables()][1].startswith("Speedup")
+
+
+def test_timing_statistics() -> None:
+    """Median, minimum and spread (IQR / median) follow their definitions on known samples."""
+    timing = Timing((4.0, 1.0, 3.0, 2.0, 5.0))
+    assert timing.median == 3.0
+    assert timing.minimum == 1.0
+    assert timing.spread == pytest.approx((4.5 - 1.5) / 3.0)
+    assert Timing((2.0, 4.0)).spread == pytest.approx(2.0 / 3.0)

@@ -1,0 +1,270 @@
+"""The NumPy conv kernels of ``dsc-calc bench`` against a naive reference, the separable identity
+and PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsc_calc.conv import Conv2d, Shape
+from dsc_calc.errors import DscCalcError
+from dsc_calc.kernels import (
+    DepthwisePlan,
+    PointwisePlan,
+    SeparablePlan,
+    StandardPlan,
+    conv2d_nhwc,
+    estimate_workspace_bytes,
+    plan_conv,
+    to_nchw,
+    to_nhwc,
+)
+
+
+def naive_conv(
+    x: np.ndarray, conv: Conv2d, weight: np.ndarray, bias: np.ndarray | None
+) -> np.ndarray:
+    """The textbook definition, one output value at a time, in float64 and NCHW."""
+    batch, channels, height, width = x.shape
+    (top, bottom), (left, right) = conv.padding_sides(height, width)
+    padded = np.zeros((batch, channels, height + top + bottom, width + left + right))
+    padded[:, :, top : top + height, left : left + width] = x
+    out = conv.output_shape(Shape(channels, height, width))
+    (sh, sw), (dh, dw), (kh, kw) = conv.stride, conv.dilation, conv.kernel
+    per_group_in = channels // conv.groups
+    per_group_out = conv.out_channels // conv.groups
+    result = np.zeros((batch, out.channels, out.height, out.width))
+    for n in range(batch):
+        for o in range(out.channels):
+            first = (o // per_group_out) * per_group_in
+            for r in range(out.height):
+                for c in range(out.width):
+                    total = 0.0
+                    for ci in range(per_group_in):
+                        for i in range(kh):
+                            for j in range(kw):
+                                total += (
+                                    float(weight[o, ci, i, j])
+                                    * padded[n, first + ci, r * sh + i * dh, c * sw + j * dw]
+                                )
+                    result[n, o, r, c] = total + (float(bias[o]) if bias is not None else 0.0)
+    return result
+
+
+def run(
+    conv: Conv2d, batch: int, height: int, width: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Our kernel's NCHW output and the naive reference's, on random inputs."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, conv.in_channels, height, width), dtype=np.float32)
+    weight = rng.standard_normal(
+        (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel), dtype=np.float32
+    )
+    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    ours = to_nchw(conv2d_nhwc(to_nhwc(x), conv, weight, bias))
+    return ours, naive_conv(x, conv, weight, bias)
+
+
+CASES = [
+    pytest.param(Conv2d(3, 4, 3), 1, 7, 9, id="3x3 same"),
+    pytest.param(Conv2d(4, 6, 3, stride=2, groups=2, bias=True), 2, 8, 7, id="s2 g2 bias"),
+    pytest.param(Conv2d(3, 5, (3, 5), padding="valid", dilation=(1, 2)), 1, 9, 12, id="valid d"),
+    pytest.param(Conv2d(4, 4, 3, padding=(2, 0), dilation=2), 1, 6, 8, id="explicit pad"),
+    pytest.param(Conv2d(6, 9, 2, padding=(1, 1), groups=3), 2, 5, 4, id="k2 g3"),
+    pytest.param(Conv2d(5, 5, 3, groups=5), 1, 6, 6, id="depthwise"),
+    pytest.param(Conv2d(5, 5, 3, stride=2, groups=5, bias=True), 2, 7, 8, id="depthwise s2"),
+    pytest.param(Conv2d(6, 6, (3, 5), (2, 1), "valid", (1, 2), 6), 1, 11, 12, id="dw mixed"),
+    pytest.param(Conv2d(4, 4, 3, stride=(1, 2), dilation=(2, 1), groups=4), 1, 9, 9, id="dw s1x2"),
+    pytest.param(Conv2d(4, 8, 1, padding=(0, 0), bias=True), 3, 5, 5, id="pointwise"),
+    pytest.param(Conv2d(4, 8, 1, stride=2, padding=(0, 0)), 1, 5, 6, id="1x1 s2"),
+    pytest.param(Conv2d(4, 8, 3, groups=4), 1, 5, 5, id="dw multiplier 2"),
+]
+
+
+@pytest.mark.parametrize(("conv", "batch", "height", "width"), CASES)
+def test_kernels_match_naive_reference(conv: Conv2d, batch: int, height: int, width: int) -> None:
+    """Every kernel (standard, depthwise, pointwise) equals the textbook loop definition."""
+    ours, reference = run(conv, batch, height, width)
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_plan_picks_kernel_by_shape() -> None:
+    """Depthwise and plain 1x1 convs get their own kernels; everything else im2col + GEMM."""
+    source = Shape(8, 6, 6)
+    rng = np.random.default_rng(0)
+
+    def plan(conv: Conv2d) -> object:
+        shape = (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel)
+        return plan_conv(conv, source, 1, rng.standard_normal(shape, dtype=np.float32))
+
+    assert isinstance(plan(Conv2d(8, 8, 3, groups=8)), DepthwisePlan)
+    assert isinstance(plan(Conv2d(8, 16, 1, padding=(0, 0))), PointwisePlan)
+    assert isinstance(plan(Conv2d(8, 16, 1, padding="same")), PointwisePlan)
+    assert isinstance(plan(Conv2d(8, 16, 1, stride=2, padding=(0, 0))), StandardPlan)
+    assert isinstance(plan(Conv2d(8, 16, 3, groups=2)), StandardPlan)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    cin_per_group=st.integers(1, 3),
+    cout_per_group=st.integers(1, 3),
+    groups=st.integers(1, 3),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    bias=st.booleans(),
+    batch=st.integers(1, 2),
+)
+def test_kernels_match_reference_on_random_shapes(
+    data: st.DataObject,
+    cin_per_group: int,
+    cout_per_group: int,
+    groups: int,
+    kh: int,
+    kw: int,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    bias: bool,
+    batch: int,
+) -> None:
+    """On random small shapes, paddings, strides, dilations and groups, kernels equal the reference."""
+    padding = data.draw(
+        st.one_of(
+            st.sampled_from(["same", "valid"]),
+            st.tuples(st.integers(0, 2), st.integers(0, 2)),
+        )
+    )
+    height = data.draw(st.integers(dilation[0] * (kh - 1) + 1, 8))
+    width = data.draw(st.integers(dilation[1] * (kw - 1) + 1, 8))
+    conv = Conv2d(
+        cin_per_group * groups,
+        cout_per_group * groups,
+        (kh, kw),
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+    )
+    ours, reference = run(conv, batch, height, width, seed=height * 31 + width)
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cin=st.integers(1, 6),
+    cout=st.integers(1, 6),
+    k=st.integers(1, 4),
+    size=st.integers(4, 9),
+    stride=st.integers(1, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_separable_equals_standard_with_product_kernel(
+    cin: int, cout: int, k: int, size: int, stride: int, seed: int
+) -> None:
+    """Depthwise then pointwise equals one standard conv with W[o,c,i,j] = Wp[o,c] * Wd[c,i,j]."""
+    rng = np.random.default_rng(seed)
+    conv = Conv2d(cin, cout, k, stride=stride)
+    source = Shape(cin, size, size)
+    depthwise_weight = rng.standard_normal((cin, 1, k, k), dtype=np.float32)
+    pointwise_weight = rng.standard_normal((cout, cin, 1, 1), dtype=np.float32)
+    product = pointwise_weight[:, :, 0, 0, None, None] * depthwise_weight[None, :, 0, :, :]
+    x = rng.standard_normal((1, size, size, cin), dtype=np.float32)
+    depthwise = plan_conv(conv.depthwise(), source, 1, depthwise_weight)
+    middle = conv.depthwise().output_shape(source)
+    pointwise = plan_conv(conv.pointwise(), middle, 1, pointwise_weight)
+    separable = SeparablePlan(depthwise, pointwise)(x).copy()
+    standard = plan_conv(conv, source, 1, product.astype(np.float32))(x)
+    np.testing.assert_allclose(separable, standard, rtol=1e-4, atol=1e-4)
+
+
+def test_plan_reuses_its_output_buffer() -> None:
+    """A plan returns its own output buffer, overwritten by the next call (documented)."""
+    conv = Conv2d(2, 2, 3, groups=2)
+    rng = np.random.default_rng(1)
+    plan = plan_conv(conv, Shape(2, 5, 5), 1, rng.standard_normal((2, 1, 3, 3), np.float32))
+    first = plan(rng.standard_normal((1, 5, 5, 2), np.float32))
+    second = plan(rng.standard_normal((1, 5, 5, 2), np.float32))
+    assert first is second
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        Conv2d(16, 32, 3),
+        Conv2d(16, 32, 3, stride=2, groups=4),
+        Conv2d(16, 16, 5, groups=16),
+        Conv2d(16, 16, 3, stride=2, groups=16),
+        Conv2d(16, 32, 1, padding=(0, 0)),
+    ],
+    ids=["standard", "grouped", "depthwise", "depthwise s2", "pointwise"],
+)
+def test_workspace_estimate_matches_allocation(conv: Conv2d) -> None:
+    """The memory estimate made before allocating equals what the plan then allocates."""
+    source = Shape(16, 20, 24)
+    rng = np.random.default_rng(2)
+    shape = (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel)
+    plan = plan_conv(conv, source, 2, rng.standard_normal(shape, dtype=np.float32))
+    assert estimate_workspace_bytes(conv, source, 2) == plan.workspace_bytes
+
+
+@pytest.mark.parametrize(
+    ("weight_shape", "bias", "fragment"),
+    [
+        ((4, 2, 3, 3), None, "weight: must have shape (4, 3, 3, 3)"),
+        ((4, 3, 3, 3), np.zeros(4, np.float32), "bias: give a bias vector exactly"),
+    ],
+)
+def test_plan_refuses_mismatched_weights(
+    weight_shape: tuple[int, ...], bias: np.ndarray | None, fragment: str
+) -> None:
+    """Weights or a bias that do not fit the layer are refused with the expected shape named."""
+    with pytest.raises(DscCalcError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        plan_conv(Conv2d(3, 4, 3), Shape(3, 5, 5), 1, np.zeros(weight_shape, np.float32), bias)
+
+
+def test_plan_refuses_wrong_input_shape() -> None:
+    """Running a plan on an input of another shape is an error naming the expected shape."""
+    plan = plan_conv(Conv2d(3, 4, 3), Shape(3, 5, 5), 1, np.zeros((4, 3, 3, 3), np.float32))
+    with pytest.raises(DscCalcError, match=r"NHWC shape \(1, 5, 5, 3\)"):
+        plan(np.zeros((1, 3, 5, 5), np.float32))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "conv",
+    [
+        Conv2d(8, 12, 3, stride=2, dilation=2, groups=4, bias=True),
+        Conv2d(8, 8, 5, stride=(2, 1), groups=8),
+        Conv2d(8, 16, 1, padding=(0, 0)),
+        Conv2d(8, 16, (3, 1), padding=(1, 0)),
+    ],
+    ids=["grouped", "depthwise", "pointwise", "3x1"],
+)
+def test_kernels_match_torch(conv: Conv2d) -> None:
+    """Our kernels equal torch.nn.functional.conv2d on the same weights and padded input."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, conv.in_channels, 17, 15), dtype=np.float32)
+    weight = rng.standard_normal(
+        (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel), dtype=np.float32
+    )
+    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    ours = to_nchw(conv2d_nhwc(to_nhwc(x), conv, weight, bias))
+    (top, bottom), (left, right) = conv.padding_sides(17, 15)
+    padded = torch.nn.functional.pad(torch.from_numpy(x), (left, right, top, bottom))
+    expected = torch.nn.functional.conv2d(
+        padded,
+        torch.from_numpy(weight),
+        None if bias is None else torch.from_numpy(bias),
+        conv.stride,
+        0,
+        conv.dilation,
+        conv.groups,
+    ).numpy()
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)

@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from dsc_calc.tabular import Cell, ColumnKind, Report, Table
@@ -165,9 +167,19 @@ def make_console(file: TextIO | None = None, *, stderr: bool = False) -> Console
     return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
-    """Draw every table with Rich: numbers right-aligned, shares as bars, notes dimmed beneath."""
+def print_tables(
+    tables: list[Table],
+    file: TextIO | None = None,
+    *,
+    cell_style: Callable[[int, int, int], str | None] | None = None,
+) -> None:
+    """Draw every table with Rich: numbers right-aligned, shares as bars, notes dimmed beneath.
+
+    ``cell_style``, if given, styles body cells (e.g. a heatmap's background); colour is dropped
+    as usual when the output is not a terminal or ``NO_COLOR`` is set.
+    """
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table as RichTable
     from rich.text import Text
 
@@ -190,13 +202,39 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
                 footer=_rich_cell(foot, column.kind),
                 no_wrap=column.kind != "text",
             )
-        for row in table.rows:
-            rich_table.add_row(
-                *(_rich_cell(cell, col.kind) for cell, col in zip(row, table.columns, strict=True))
-            )
+        body = [
+            [_rich_cell(cell, col.kind) for cell, col in zip(row, table.columns, strict=True)]
+            for row in table.rows
+        ]
+        if cell_style is None:
+            for texts in body:
+                rich_table.add_row(*texts)
+        else:  # pad each cell to its column's width so that a background fills the whole cell
+            widths = [
+                max([cell_len(column.header), *(cell_len(texts[index]) for texts in body)])
+                for index, column in enumerate(table.columns)
+            ]
+            for row_index, texts in enumerate(body):
+                rich_table.add_row(
+                    *(
+                        Text(
+                            _pad(text, widths[index], table.columns[index].kind),
+                            style=cell_style(position, row_index, index) or "",
+                        )
+                        for index, text in enumerate(texts)
+                    )
+                )
         console.print(rich_table)
         for note in table.notes:
             console.print(Text(note, style="dim"))
+
+
+def _pad(text: str, width: int, kind: ColumnKind) -> str:
+    """``text`` padded to ``width`` terminal cells on the side its column's alignment leaves."""
+    from rich.cells import cell_len
+
+    fill = " " * max(0, width - cell_len(text))
+    return text + fill if kind == "text" else fill + text
 
 
 def _rich_cell(value: Cell, kind: ColumnKind) -> str:

@@ -1,1 +1,130 @@
-"""``dsc-calc sweep``: being written; registers its commands on import."""
+"""``dsc-calc sweep``: the separable / standard ratio over a grid of output channels and kernels."""
+
+from __future__ import annotations
+
+import io
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.errors import DscCalcError
+from dsc_calc.files import write_atomic
+from dsc_calc.render import Format, print_tables
+from dsc_calc.sweep import (
+    DEFAULT_CIN,
+    DEFAULT_COUT,
+    DEFAULT_HW,
+    DEFAULT_KERNEL,
+    SweepReport,
+    heat,
+    parse_values,
+    saving_span,
+    sweep,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+OPTION_NAMES = {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"}
+
+#: Heatmap background from the smallest saving on the grid to the largest (log scale).
+_LOW, _HIGH = (92, 26, 26), (22, 110, 52)
+
+
+class MeasureChoice(StrEnum):
+    """Which ratio the heatmap shows."""
+
+    macs = "macs"
+    params = "params"
+
+
+def _background(fraction: float) -> str:
+    red, green, blue = (
+        round(low + (high - low) * fraction) for low, high in zip(_LOW, _HIGH, strict=True)
+    )
+    return f"bright_white on #{red:02x}{green:02x}{blue:02x}"
+
+
+def heatmap_style(report: SweepReport) -> Callable[[int, int, int], str | None]:
+    """Shade each (ratio, × fewer) pair of the heatmap by its saving; the N column stays plain."""
+    span = saving_span(report)
+    width = len(report.kernels)
+
+    def style(_table: int, row: int, column: int) -> str | None:
+        if column == 0:
+            return "bold"
+        cell = report.cells[row * width + (column - 1) // 2]
+        return _background(heat(float(1 / cell.ratio(report.measure)), span))
+
+    return style
+
+
+@app.command(
+    "sweep",
+    epilog=(
+        "Examples: dsc-calc sweep | dsc-calc sweep --cout 8,16,32,...,1024 -k 1,3,5,7 | "
+        "dsc-calc sweep --cout 100 -k 512 --json | "
+        "dsc-calc sweep -N 16..256x2 -k 3..11+2 --bias --cin 64 --measure params -f csv"
+    ),
+)
+def sweep_command(
+    cout: Annotated[
+        str,
+        typer.Option(
+            "--cout",
+            "-N",
+            help=(
+                "Output channels N: a list of values and ranges: 32, 8-64 (every integer), "
+                "8..64+8 (steps of 8), 8..1024x2 (doubling), 8,16,32,...,1024."
+            ),
+        ),
+    ] = DEFAULT_COUT,
+    kernel: Annotated[
+        str,
+        typer.Option("--kernel", "-k", "--dk", help="Square kernel sizes Dk, same syntax."),
+    ] = DEFAULT_KERNEL,
+    cin: Annotated[
+        int,
+        typer.Option(
+            "--cin", "-M", help="Input channels; changes only the params ratio, with --bias."
+        ),
+    ] = DEFAULT_CIN,
+    hw: Annotated[
+        int,
+        typer.Option("--hw", "--df", help="Square input size; changes counts, never a ratio."),
+    ] = DEFAULT_HW,
+    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Give every conv a bias.")] = False,
+    measure: Annotated[
+        MeasureChoice, typer.Option("--measure", "-m", help="The ratio the heatmap shows.")
+    ] = MeasureChoice.macs,
+    fmt: FormatOption = Format.table,
+    as_json: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Exact separable / standard ratios and savings over a grid of output channels N and kernels Dk.
+
+    Each cell is the layer Conv2d(Cin, N, Dk x Dk, padding same) compared exactly as dsc-calc layer compares it: without bias the ratio is 1/N + 1/Dk² whatever Cin and the input size. The table is a heatmap shaded by saving; CSV has one row per cell with exact fractions. At most 10,000 cells.
+    """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
+    try:
+        report = sweep(
+            parse_values(cout, "cout"),
+            parse_values(kernel, "kernel"),
+            cin=cin,
+            hw=hw,
+            bias=bias,
+            measure="macs" if measure is MeasureChoice.macs else "params",
+        )
+    except DscCalcError as error:
+        raise error.renamed(OPTION_NAMES) from None
+    if as_json or fmt is not Format.table:
+        emit(report, fmt, as_json, output)
+        return
+    if output is None:
+        print_tables([report.heatmap()], sys.stdout, cell_style=heatmap_style(report))
+        return
+    buffer = io.StringIO()
+    print_tables([report.heatmap()], buffer, cell_style=heatmap_style(report))
+    write_atomic(output, buffer.getvalue())

@@ -246,6 +246,42 @@ class Conv2d:
         """The pointwise part of the separable replacement: 1x1, Cin -> Cout, stride 1."""
         return Conv2d(self.in_channels, self.out_channels, (1, 1), padding=(0, 0), bias=self.bias)
 
+    def vertical(self) -> Conv2d:
+        """The first conv of the spatially separable form: ``kh x 1``, Cin -> Cout.
+
+        It carries the height axis of the layer's stride, padding and dilation, and the groups and
+        bias; its width axis is the identity (kernel 1, stride 1, no padding).
+        """
+        padding: Padding = self.padding if isinstance(self.padding, str) else (self.padding[0], 0)
+        return Conv2d(
+            self.in_channels,
+            self.out_channels,
+            (self.kernel[0], 1),
+            (self.stride[0], 1),
+            padding,
+            (self.dilation[0], 1),
+            groups=self.groups,
+            bias=self.bias,
+        )
+
+    def horizontal(self) -> Conv2d:
+        """The second conv of the spatially separable form: ``1 x kw``, Cout -> Cout.
+
+        It carries the width axis of the layer's stride, padding and dilation, and the groups and
+        bias; its height axis is the identity. ``'same'`` padding therefore applies per axis.
+        """
+        padding: Padding = self.padding if isinstance(self.padding, str) else (0, self.padding[1])
+        return Conv2d(
+            self.out_channels,
+            self.out_channels,
+            (1, self.kernel[1]),
+            (1, self.stride[1]),
+            padding,
+            (1, self.dilation[1]),
+            groups=self.groups,
+            bias=self.bias,
+        )
+
     def describe(self) -> str:
         """A short human label: ``conv 3×3 32→64 s2 g4``."""
         kh, kw = self.kernel
@@ -281,11 +317,28 @@ class LayerComparison:
     standard: Cost
     depthwise: Cost
     pointwise: Cost
+    vertical: Cost
+    horizontal: Cost
     notes: tuple[str, ...] = field(default=())
 
     @property
     def separable(self) -> Cost:
         return self.depthwise + self.pointwise
+
+    @property
+    def spatial(self) -> Cost:
+        """The spatially separable form: ``kh x 1`` Cin -> Cout, then ``1 x kw`` Cout -> Cout."""
+        return self.vertical + self.horizontal
+
+    @property
+    def spatial_params_ratio(self) -> Fraction:
+        """Spatially separable params / standard params, exact."""
+        return Fraction(self.spatial.params, self.standard.params)
+
+    @property
+    def spatial_macs_ratio(self) -> Fraction:
+        """Spatially separable MACs / standard MACs, exact."""
+        return Fraction(self.spatial.macs, self.standard.macs)
 
     @property
     def params_ratio(self) -> Fraction:
@@ -328,6 +381,11 @@ class LayerComparison:
                 "depthwise": self.depthwise.to_dict(),
                 "pointwise": self.pointwise.to_dict(),
             },
+            "spatial": {
+                **self.spatial.to_dict(),
+                "vertical": self.vertical.to_dict(),
+                "horizontal": self.horizontal.to_dict(),
+            },
             "ratio": {
                 "params": float(self.params_ratio),
                 "macs": float(self.macs_ratio),
@@ -336,6 +394,14 @@ class LayerComparison:
                     "params": str(self.params_ratio),
                     "macs": str(self.macs_ratio),
                     "formula": str(self.formula_ratio),
+                },
+                "spatial": {
+                    "params": float(self.spatial_params_ratio),
+                    "macs": float(self.spatial_macs_ratio),
+                    "exact": {
+                        "params": str(self.spatial_params_ratio),
+                        "macs": str(self.spatial_macs_ratio),
+                    },
                 },
             },
             "saving": {
@@ -358,6 +424,7 @@ class LayerComparison:
             Column("FLOPs", "count"),
         )
         middle = Shape(conv.in_channels, self.output.height, self.output.width)
+        vertical_out = Shape(conv.out_channels, self.output.height, self.input.width)
 
         def row(design: str, layer: Conv2d, output: Shape, cost: Cost) -> tuple[str | int, ...]:
             return (design, layer.describe(), str(output), cost.params, cost.macs, cost.flops)
@@ -377,6 +444,16 @@ class LayerComparison:
                     self.separable.params,
                     self.separable.macs,
                     self.separable.flops,
+                ),
+                row("vertical", conv.vertical(), vertical_out, self.vertical),
+                row("horizontal", conv.horizontal(), self.output, self.horizontal),
+                (
+                    "spatial (v + h)",
+                    "",
+                    str(self.output),
+                    self.spatial.params,
+                    self.spatial.macs,
+                    self.spatial.flops,
                 ),
             ),
             notes=(
@@ -406,23 +483,41 @@ class LayerComparison:
                     f"1/{conv.out_channels} + 1/{kh * kw}",
                     float(1 / self.formula_ratio),
                 ),
+                (
+                    "spatial params",
+                    float(self.spatial_params_ratio),
+                    str(self.spatial_params_ratio),
+                    float(1 / self.spatial_params_ratio),
+                ),
+                (
+                    "spatial MACs",
+                    float(self.spatial_macs_ratio),
+                    str(self.spatial_macs_ratio),
+                    float(1 / self.spatial_macs_ratio),
+                ),
             ),
-            notes=self.notes,
+            notes=(*self.notes, *_spatial_notes(conv)),
         )
         return [cost_table, ratio_table]
 
 
 def compare(conv: Conv2d, source: Shape, batch: int = 1) -> LayerComparison:
-    """Cost ``conv`` on ``source`` beside its depthwise separable replacement.
+    """Cost ``conv`` on ``source`` beside its depthwise and spatially separable replacements.
 
-    The replacement is a depthwise ``kh x kw`` conv (``groups = Cin``, carrying the layer's stride,
-    padding and dilation) followed by a pointwise ``1 x 1`` conv ``Cin -> Cout``; each part has a
-    bias exactly when the original layer has one.
+    The depthwise separable replacement is a depthwise ``kh x kw`` conv (``groups = Cin``,
+    carrying the layer's stride, padding and dilation) followed by a pointwise ``1 x 1`` conv
+    ``Cin -> Cout``. The spatially separable form (Inception-v3) is a ``kh x 1`` conv
+    ``Cin -> Cout`` carrying the height axis of stride, padding and dilation, then a ``1 x kw``
+    conv ``Cout -> Cout`` carrying the width axis, both with the layer's groups. Each part has a
+    bias exactly when the layer has one.
     """
     standard = conv.cost(source, batch)
     depthwise_conv = conv.depthwise()
     depthwise = depthwise_conv.cost(source, batch)
     pointwise = conv.pointwise().cost(depthwise_conv.output_shape(source), batch)
+    vertical_conv = conv.vertical()
+    vertical = vertical_conv.cost(source, batch)
+    horizontal = conv.horizontal().cost(vertical_conv.output_shape(source), batch)
     return LayerComparison(
         conv=conv,
         input=source,
@@ -431,6 +526,8 @@ def compare(conv: Conv2d, source: Shape, batch: int = 1) -> LayerComparison:
         standard=standard,
         depthwise=depthwise,
         pointwise=pointwise,
+        vertical=vertical,
+        horizontal=horizontal,
         notes=_ratio_notes(conv),
     )
 
@@ -454,5 +551,27 @@ def _ratio_notes(conv: Conv2d) -> tuple[str, ...]:
         notes.append(
             "Without bias and with groups = 1 both exact ratios equal 1/N + 1/Dk\u00b2: "
             "(Cin\u00b7Dk\u00b2 + Cin\u00b7N) / (Cin\u00b7N\u00b7Dk\u00b2)."
+        )
+    return tuple(notes)
+
+
+def _spatial_notes(conv: Conv2d) -> tuple[str, ...]:
+    """What the spatially separable rows are, and when their ratio is not the simple formula."""
+    kh, kw = conv.kernel
+    cin, cout = conv.in_channels, conv.out_channels
+    notes = [
+        f"Spatial: a {kh}\u00d71 conv {cin}\u2192{cout} then a 1\u00d7{kw} conv "
+        f"{cout}\u2192{cout} (Inception-v3); without bias its params ratio is "
+        f"(Cin\u00b7kh + Cout\u00b7kw) / (Cin\u00b7kh\u00b7kw)."
+    ]
+    if conv.stride[1] != 1:
+        notes.append(
+            "The vertical conv runs at the full input width (the width stride belongs to the "
+            "horizontal conv), so the spatial MACs ratio exceeds that formula."
+        )
+    if kh == 1 or kw == 1:
+        notes.append(
+            f"The kernel {kh}\u00d7{kw} is already one-dimensional along an axis: the spatial form "
+            "only adds a conv."
         )
     return tuple(notes)

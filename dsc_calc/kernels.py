@@ -49,7 +49,7 @@ ITEM = FLOAT32.itemsize
 #: The im2col patch buffer of a standard conv is filled and multiplied in blocks of output rows of
 #: at most about this many bytes, so a block stays in the last-level cache between the copy and the
 #: GEMM, but never fewer than :data:`MIN_BLOCK_PIXELS` pixels, below which BLAS loses efficiency.
-PATCH_BLOCK_BYTES = 8 * 2**20
+PATCH_BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_PIXELS = 512
 
 

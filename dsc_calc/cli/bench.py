@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -156,11 +157,18 @@ def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float],
             TimeElapsedColumn(),
             console=make_console(stderr=True),
             transient=True,
+            auto_refresh=False,  # no drawing thread competing with the kernels being timed
         ) as progress:
             task = progress.add_task("bench", total=1.0)
+            last = [0.0]
 
             def update(text: str, fraction: float) -> None:
+                # Drawn between timed runs only, at most ten times a second.
                 progress.update(task, description=text, completed=fraction)
+                now = time.monotonic()
+                if now - last[0] >= 0.1 or fraction >= 1.0:
+                    last[0] = now
+                    progress.refresh()
 
             yield update
 

@@ -28,17 +28,17 @@ from dsc_calc.tabular import Column, Table
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-#: The largest kernel side accepted (an SVD of 1024 x 1024 takes about a second on one core).
+#: The largest kernel side accepted (a 1 x 1024 row is fine; squares stop at 256 x 256).
 MAX_SIDE = 1024
-#: The largest number of kernel entries accepted.
-MAX_ENTRIES = 2**18
+#: The largest number of kernel entries accepted (a 256 x 256 kernel takes about 0.5 s).
+MAX_ENTRIES = 2**16
 #: The longest kernel text accepted, in characters (also the most a file or stdin is read for).
-MAX_TEXT = 2**22
+MAX_TEXT = 2**20
 #: Number literals longer than this are read as floats only (no exact fraction, no integer factors).
 _MAX_EXACT_LITERAL = 60
 _EXPONENT = re.compile(r"[eE]([+-]?\d+)$")
 
-Number = Fraction | float
+Number = int | Fraction | float
 
 
 class _NonFinite(str):
@@ -57,13 +57,13 @@ def _parse_float(text: str) -> Number | _NonFinite:
     return Fraction(text)
 
 
-def _parse_int(text: str) -> Fraction | _NonFinite:
+def _parse_int(text: str) -> int | _NonFinite:
     if len(text) > 309:  # beyond ±1.8e308 whatever the digits; int() would be slow for no use
         return _NonFinite(text[:20] + "...")
     value = int(text)
     if abs(value) > 2**1023 * 2:
         return _NonFinite(text[:20] + "...")
-    return Fraction(value)
+    return value
 
 
 def _show(value: object) -> str:
@@ -172,7 +172,7 @@ def _check_number(value: object, where: str) -> Number:
         raise DscCalcError(
             where, "is a nested list; a kernel has at most 2 dimensions (a list of rows)"
         )
-    if isinstance(value, Fraction | float) and not isinstance(value, bool):
+    if isinstance(value, int | Fraction | float) and not isinstance(value, bool):
         return value
     raise DscCalcError(where, f"must be a finite number, got {_show(value)}")
 
@@ -342,47 +342,50 @@ def _vector_text(values: Sequence[int | float]) -> str:
     return "[" + ", ".join(_number_text(v) for v in values) + "]"
 
 
-def _fewest_negatives(
-    a: Sequence[Fraction], b: Sequence[Fraction]
-) -> tuple[list[Fraction], list[Fraction]]:
-    """Choose the sign of (a, b) with fewer negative entries; on a tie, a's first non-zero > 0."""
+def _flip(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether negating both factors leaves fewer negative entries (tie: a's first non-zero > 0)."""
     negatives = sum(x < 0 for x in a) + sum(x < 0 for x in b)
-    flipped = sum(x > 0 for x in a) + sum(x > 0 for x in b)
-    first = next((x for x in a if x != 0), Fraction(0))
-    if flipped < negatives or (flipped == negatives and first < 0):
-        return [-x for x in a], [-x for x in b]
-    return list(a), list(b)
+    positives = sum(x > 0 for x in a) + sum(x > 0 for x in b)
+    first = next((x for x in a if x != 0), 0)
+    return positives < negatives or (positives == negatives and first < 0)
 
 
-def _primitive(vector: Sequence[Fraction]) -> tuple[list[int], Fraction]:
-    """``vector = content · integers`` with coprime integers; returns (integers, content)."""
-    denominator = math.lcm(*(x.denominator for x in vector))
-    scaled = [int(x * denominator) for x in vector]
-    divisor = math.gcd(*scaled) or 1
-    return [n // divisor for n in scaled], Fraction(divisor, denominator)
+def _primitive(vector: Sequence[int]) -> list[int]:
+    """``vector`` divided by the gcd of its entries (so the entries are coprime)."""
+    divisor = math.gcd(*vector) or 1
+    return [n // divisor for n in vector]
 
 
 def exact_rank_one_factors(kernel: Sequence[Sequence[Number]]) -> Factors | None:
-    """Integer factors ``K = scale · a · bᵀ`` when the exact kernel has rank 1, else ``None``."""
-    if not all(isinstance(x, Fraction) for row in kernel for x in row):
+    """Integer factors ``K = scale · a · bᵀ`` when the exact kernel has rank 1, else ``None``.
+
+    The kernel is scaled to integers by the lcm of its denominators and checked in integers:
+    rank 1 means every 2x2 minor through the pivot row and column vanishes.
+    """
+    exact: list[list[int | Fraction]] = []
+    for row in kernel:
+        exact.append([x for x in row if not isinstance(x, float)])
+        if len(exact[-1]) != len(row):  # a float entry: no exact arithmetic possible
+            return None
+    denominator = math.lcm(*{x.denominator for row in exact for x in row})
+    matrix = [[int(x * denominator) for x in row] for row in exact]
+    pivot = next((row for row in matrix if any(row)), None)
+    if pivot is None:
         return None
-    exact: list[list[Fraction]] = [[Fraction(x) for x in row] for row in kernel]
-    pivot_row = next((row for row in exact if any(row)), None)
-    if pivot_row is None:
+    j0 = next(j for j, x in enumerate(pivot) if x)
+    p = pivot[j0]
+    if any(row[j] * p != row[j0] * pivot[j] for row in matrix for j in range(len(pivot))):
         return None
-    b, _ = _primitive(pivot_row)
-    j0 = next(j for j, x in enumerate(b) if x)
-    column = [row[j0] / b[j0] for row in exact]  # K[i][j] = column[i] · b[j] if rank 1
-    if any(row[j] != column[i] * b[j] for i, row in enumerate(exact) for j in range(len(b))):
-        return None
-    a, scale = _primitive(column)
-    signed_a, signed_b = _fewest_negatives([Fraction(x) for x in a], [Fraction(x) for x in b])
-    return Factors(
-        a=tuple(int(x) for x in signed_a),
-        b=tuple(int(x) for x in signed_b),
-        scale=scale,
-        exact=True,
-    )
+    b = _primitive(pivot)
+    column = [row[j0] for row in matrix]
+    a = _primitive(column)
+    # K[i][j] = matrix[i][j] / denominator = column[i] · b[j] / (b[j0] · denominator)
+    scale = Fraction(math.gcd(*column), b[j0] * denominator)
+    if scale < 0:
+        scale, a = -scale, [-x for x in a]
+    if _flip(a, b):
+        a, b = [-x for x in a], [-x for x in b]
+    return Factors(a=tuple(a), b=tuple(b), scale=scale, exact=True)
 
 
 def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
@@ -391,7 +394,7 @@ def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
 
     matrix = np.array([[float(x) for x in row] for row in kernel], dtype=np.float64)
     kh, kw = matrix.shape
-    u, sigma, vt = np.linalg.svd(matrix)
+    u, sigma, vt = np.linalg.svd(matrix, full_matrices=False)
     top = float(sigma[0]) if sigma.size else 0.0
     tolerance = max(kh, kw) * float(np.finfo(np.float64).eps) * top
     rank = int(np.count_nonzero(sigma > tolerance))
@@ -400,15 +403,11 @@ def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
     if factors is not None:  # K == scale · a · bᵀ exactly, checked in fractions
         max_abs_error = relative_error = 0.0
     else:
-        a = [Fraction(float(x)) for x in u[:, 0]]
-        b = [Fraction(float(x)) for x in vt[0, :]]
-        signed_a, signed_b = _fewest_negatives(a, b)
-        factors = Factors(
-            a=tuple(float(x) for x in signed_a),
-            b=tuple(float(x) for x in signed_b),
-            scale=top,
-            exact=False,
-        )
+        a = [float(x) for x in u[:, 0]]
+        b = [float(x) for x in vt[0, :]]
+        if _flip(a, b):
+            a, b = [-x for x in a], [-x for x in b]
+        factors = Factors(a=tuple(a), b=tuple(b), scale=top, exact=False)
         residual = matrix - top * np.outer(np.array(factors.a), np.array(factors.b))
         max_abs_error = float(np.max(np.abs(residual)))
         relative_error = float(np.linalg.norm(residual)) / norm if norm else 0.0

@@ -12,8 +12,9 @@ from conftest import assert_clean_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dsc_calc.cli.kernel import READ_LIMIT as CLIREAD_LIMIT
 from dsc_calc.errors import DscCalcError
-from dsc_calc.kernel import MAX_SIDE, analyse, analyse_text, parse_kernel
+from dsc_calc.kernel import MAX_SIDE, MAX_TEXT, analyse, analyse_text, parse_kernel
 
 
 def outer(a: list[int], b: list[int]) -> list[list[int]]:
@@ -234,7 +235,7 @@ BAD = [
     ("[" * 100_000, ["kernel:", "nested too deeply"]),
     ("[" + ",".join(["1"] * (MAX_SIDE + 1)) + "]", ["kernel", f"at most {MAX_SIDE}"]),
     ("[" + ",".join(["[1]"] * (MAX_SIDE + 1)) + "]", ["kernel", f"at most {MAX_SIDE}"]),
-    (json.dumps([[1] * 600] * 600), ["kernel", "entries", "at most"]),
+    (json.dumps([[1] * 300] * 300), ["kernel", "300×300 entries", "at most 65536"]),
 ]
 
 
@@ -266,4 +267,16 @@ def test_file_errors_are_clean(tmp_path: Path) -> None:
 def test_oversized_text_is_refused_before_parsing() -> None:
     """Text beyond the stated limit is refused without being parsed."""
     with pytest.raises(DscCalcError, match="longer than"):
-        parse_kernel(" " * (2**22 + 1))
+        parse_kernel(" " * (MAX_TEXT + 1))
+
+
+def test_cli_reads_no_more_than_the_core_accepts() -> None:
+    """The CLI's read limit for files and stdin is the core's text limit."""
+    assert CLIREAD_LIMIT == MAX_TEXT
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    """A file longer than the text limit is refused with the limit named, not parsed."""
+    path = tmp_path / "big.json"
+    path.write_text("[" + "1," * MAX_TEXT + "1]", encoding="utf-8")
+    assert_clean_error(run_cli("kernel", "--file", str(path)), "kernel", "longer than")

@@ -13,7 +13,7 @@ from dsc_calc.errors import DscCalcError
 from dsc_calc.render import Format
 
 #: The most characters read from a file or stdin (the kernel module's own text limit).
-_MAX_TEXT = 2**22
+READ_LIMIT = 2**20
 
 
 def read_kernel_text(kernel: str | None, file: Path | None) -> str:
@@ -25,7 +25,7 @@ def read_kernel_text(kernel: str | None, file: Path | None) -> str:
     if file is not None:
         try:
             with file.open(encoding="utf-8") as handle:
-                text = handle.read(_MAX_TEXT + 1)
+                text = handle.read(READ_LIMIT + 1)
         except (OSError, UnicodeDecodeError) as error:
             reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
             raise DscCalcError("--file", f"cannot read {str(file)!r}: {reason}") from None
@@ -38,7 +38,7 @@ def read_kernel_text(kernel: str | None, file: Path | None) -> str:
         )
     if kernel == "-":
         try:
-            return sys.stdin.read(_MAX_TEXT + 1)
+            return sys.stdin.read(READ_LIMIT + 1)
         except UnicodeDecodeError:
             raise DscCalcError("kernel", "standard input is not UTF-8 text") from None
     return kernel

@@ -251,3 +251,12 @@ def test_every_bad_option_is_one_clean_error(args: tuple[str, ...], fragments: l
 def test_unknown_measure_is_a_usage_error() -> None:
     """A --measure outside macs/params is a usage error (exit 2)."""
     assert_clean_error(run_cli("sweep", "--measure", "flops"), "--measure", code=2)
+
+
+def test_cli_defaults_are_the_core_defaults() -> None:
+    """The command's defaults (kept literal for a fast import) equal the core's."""
+    from dsc_calc import sweep as core
+    from dsc_calc.cli import sweep as command
+
+    for name in ("DEFAULT_COUT", "DEFAULT_KERNEL", "DEFAULT_CIN", "DEFAULT_HW"):
+        assert getattr(command, name) == getattr(core, name)

@@ -13,20 +13,18 @@ from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.errors import DscCalcError
 from dsc_calc.files import write_atomic
 from dsc_calc.render import Format, print_tables
-from dsc_calc.sweep import (
-    DEFAULT_CIN,
-    DEFAULT_COUT,
-    DEFAULT_HW,
-    DEFAULT_KERNEL,
-    SweepReport,
-    heat,
-    parse_values,
-    saving_span,
-    sweep,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from dsc_calc.sweep import SweepReport
+
+# The core's defaults (dsc_calc.sweep.DEFAULT_*), repeated so that importing this module stays
+# cheap: the core is imported only when the command runs; a test keeps the two in step.
+DEFAULT_COUT = "8..1024x2"
+DEFAULT_KERNEL = "1,3,5,7"
+DEFAULT_CIN = 32
+DEFAULT_HW = 32
 
 OPTION_NAMES = {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"}
 
@@ -50,6 +48,8 @@ def _background(fraction: float) -> str:
 
 def heatmap_style(report: SweepReport) -> Callable[[int, int, int], str | None]:
     """Shade each (ratio, × fewer) pair of the heatmap by its saving; the N column stays plain."""
+    from dsc_calc.sweep import heat, saving_span
+
     span = saving_span(report)
     width = len(report.kernels)
 
@@ -108,6 +108,8 @@ def sweep_command(
 
     Each cell is the layer Conv2d(Cin, N, Dk x Dk, padding same) compared exactly as dsc-calc layer compares it: without bias the ratio is 1/N + 1/Dk² whatever Cin and the input size. The table is a heatmap shaded by saving; CSV has one row per cell with exact fractions. At most 10,000 cells.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
+    from dsc_calc.sweep import parse_values, sweep
+
     try:
         report = sweep(
             parse_values(cout, "cout"),

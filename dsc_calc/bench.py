@@ -80,7 +80,8 @@ class KernelResult:
 
     @property
     def gflops(self) -> float:
-        return self.flops / self.timing.median / 1e9
+        median = self.timing.median
+        return self.flops / median / 1e9 if median > 0 else 0.0
 
     @property
     def intensity(self) -> float:
@@ -439,6 +440,11 @@ def run_bench(
             f"The budget ran out before {', '.join(short)} reached {repeat} runs; "
             "raise --budget for steadier figures."
         )
+    if threads > 1:
+        notes.append(
+            f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel (one einsum) and "
+            "the im2col copies run on one thread."
+        )
     report("done", 1.0)
     return BenchReport(
         comparison=comparison,
@@ -512,18 +518,7 @@ def _check_limits(
     memory_limit: int,
 ) -> None:
     """Refuse bad settings, and layers too big for the memory limit or the budget, up front."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
-        raise DscCalcError("--threads", f"must be an integer in 1..1024, got {threads!r}")
-    if not 0 < budget <= 3600:
-        raise DscCalcError(
-            "--budget", f"must be more than 0 and at most 3600 seconds, got {budget}"
-        )
-    if not 0 <= min_time <= budget:
-        raise DscCalcError("--min-time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
-    if not 1 <= repeat <= 100_000:
-        raise DscCalcError("--repeat", f"must be in 1..100000, got {repeat}")
-    if not 0 <= seed < 2**63:
-        raise DscCalcError("--seed", f"must be a non-negative integer below 2**63, got {seed}")
+    _check_settings(threads, budget, min_time, repeat, seed)
     needed = estimate_memory(comparison.conv, comparison.input, comparison.batch, machine=machine)
     if needed > memory_limit:
         raise DscCalcError(
@@ -541,6 +536,22 @@ def _check_limits(
             f"to {pessimistic:,.1f} s, more than the budget of {budget:g} s; raise --budget or "
             "time a smaller layer",
         )
+
+
+def _check_settings(threads: int, budget: float, min_time: float, repeat: int, seed: int) -> None:
+    """Refuse timing settings out of range, naming the option."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
+        raise DscCalcError("--threads", f"must be an integer in 1..1024, got {threads!r}")
+    if not 0 < budget <= 3600:
+        raise DscCalcError(
+            "--budget", f"must be more than 0 and at most 3600 seconds, got {budget}"
+        )
+    if not 0 <= min_time <= budget:
+        raise DscCalcError("--min-time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
+    if not 1 <= repeat <= 100_000:
+        raise DscCalcError("--repeat", f"must be in 1..100000, got {repeat}")
+    if not 0 <= seed < 2**63:
+        raise DscCalcError("--seed", f"must be a non-negative integer below 2**63, got {seed}")
 
 
 def _interleave(
@@ -659,3 +670,208 @@ def _best_of(
         if time.perf_counter() + times[-1] > stop:
             break
     return times
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkLayerTiming:
+    """One conv layer of a network, timed."""
+
+    name: str
+    conv: Conv2d
+    input: Shape
+    macs: int
+    flops: int
+    timing: Timing
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkBenchReport:
+    """Every conv layer of a network timed: where the time goes beside where the MACs go."""
+
+    layers: tuple[NetworkLayerTiming, ...]
+    batch: int
+    threads: int
+    blas: dict[str, object]
+    numpy_version: str
+    seed: int
+    budget_s: float
+    elapsed_s: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total_time(self) -> float:
+        """Sum of the layers' median times."""
+        return sum(layer.timing.median for layer in self.layers)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    def to_dict(self) -> dict[str, object]:
+        total_time, total_macs = self.total_time, self.total_macs
+        return {
+            "layers": [
+                {
+                    "name": layer.name,
+                    "layer": layer.conv.describe(),
+                    "input": layer.input.to_dict(),
+                    "median_s": layer.timing.median,
+                    "min_s": layer.timing.minimum,
+                    "spread": layer.timing.spread,
+                    "samples": len(layer.timing.samples),
+                    "macs": layer.macs,
+                    "flops": layer.flops,
+                    "gflops": layer.flops / layer.timing.median / 1e9
+                    if layer.timing.median > 0
+                    else 0.0,
+                    "time_share": layer.timing.median / total_time if total_time else 0.0,
+                    "mac_share": layer.macs / total_macs if total_macs else 0.0,
+                }
+                for layer in self.layers
+            ],
+            "total": {"median_s": total_time, "macs": total_macs},
+            "machine": {"threads": self.threads, "blas": self.blas, "numpy": self.numpy_version},
+            "settings": {
+                "dtype": "fp32",
+                "layout": "NHWC",
+                "batch": self.batch,
+                "seed": self.seed,
+                "budget_s": self.budget_s,
+                "elapsed_s": self.elapsed_s,
+            },
+            "notes": list(self.notes),
+        }
+
+    def tables(self) -> list[Table]:
+        total_time, total_macs = self.total_time, self.total_macs
+        rows = tuple(
+            (
+                layer.name,
+                layer.conv.describe(),
+                layer.timing.median,
+                layer.timing.median / total_time if total_time else 0.0,
+                layer.macs / total_macs if total_macs else 0.0,
+                layer.flops / layer.timing.median / 1e9 if layer.timing.median > 0 else 0.0,
+            )
+            for layer in self.layers
+        )
+        return [
+            Table(
+                title=f"Time per conv layer, float32 NHWC, batch {self.batch}",
+                columns=(
+                    Column("Layer"),
+                    Column("Conv"),
+                    Column("Median", "seconds"),
+                    Column("Time share", "share"),
+                    Column("MAC share", "share"),
+                    Column("GFLOP/s", "number"),
+                ),
+                rows=rows,
+                footer=("total", "", total_time, 1.0 if total_time else 0.0, 1.0, None),
+                notes=(
+                    f"{self.threads} thread(s); BLAS {self.blas.get('internal_api', '?')} "
+                    f"{self.blas.get('version', '?')}; NumPy {self.numpy_version}; "
+                    f"run took {self.elapsed_s:.2f} s. Only conv layers are timed; the total is "
+                    "the sum of their medians.",
+                    *self.notes,
+                ),
+            )
+        ]
+
+
+def run_network_bench(
+    layers: Sequence[tuple[str, Conv2d, Shape]],
+    batch: int = 1,
+    *,
+    threads: int = 1,
+    budget: float = 10.0,
+    min_time: float = 0.05,
+    repeat: int = 3,
+    seed: int = 0,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    progress: Callable[[str, float], None] | None = None,
+) -> NetworkBenchReport:
+    """Time each ``(name, conv, input)`` layer of a network, interleaved, within ``budget``."""
+    from threadpoolctl import threadpool_limits
+
+    from dsc_calc.kernels import ITEM, estimate_workspace_bytes
+
+    started = time.perf_counter()
+    deadline = started + budget
+    _check_settings(threads, budget, min_time, repeat, seed)
+    if not layers:
+        raise DscCalcError("network", "has no conv layers to time")
+    costs = [conv.cost(source, batch) for _, conv, source in layers]
+    needed = sum(
+        estimate_workspace_bytes(conv, source, batch) + ITEM * (batch * source.numel + conv.params)
+        for _, conv, source in layers
+    )
+    if needed > memory_limit:
+        raise DscCalcError(
+            "--max-memory",
+            f"timing every conv layer needs about {needed / 2**20:,.0f} MiB, more than the limit "
+            f"of {memory_limit / 2**20:,.0f} MiB; lower --batch or raise --max-memory",
+        )
+    flops = sum(cost.flops for cost in costs)
+    if flops / (PESSIMISTIC_GFLOPS * 1e9) > budget:
+        raise DscCalcError(
+            "--budget",
+            f"one warm-up run of every conv layer is {flops / 1e9:,.1f} GFLOP, which may take up "
+            f"to {flops / (PESSIMISTIC_GFLOPS * 1e9):,.1f} s, more than the budget of {budget:g} "
+            "s; raise --budget",
+        )
+    report = _step(progress)
+    with threadpool_limits(limits=threads):
+        import numpy as np
+
+        from dsc_calc.kernels import plan_conv
+
+        rng = np.random.default_rng(seed)
+        runs: dict[str, Callable[[], object]] = {}
+        keys: list[str] = []
+        for position, (name, conv, source) in enumerate(layers):
+            report(f"preparing {name}", 0.05 * position / len(layers))
+            shape = (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel)
+            weight = rng.standard_normal(shape, dtype=np.float32)
+            bias = rng.standard_normal(conv.out_channels, np.float32) if conv.bias else None
+            x = rng.standard_normal(
+                (batch, source.height, source.width, source.channels), np.float32
+            )
+            plan = plan_conv(conv, source, batch, weight, bias)
+            key = f"{position}:{name}"
+            runs[key] = _bind(plan, x)
+            keys.append(key)
+        for position, key in enumerate(keys):
+            report(f"warm-up: {key.split(':', 1)[1]}", 0.05 + 0.05 * position / len(keys))
+            runs[key]()
+        if time.perf_counter() > deadline:
+            raise DscCalcError(
+                "--budget",
+                f"the warm-up run alone took {time.perf_counter() - started:.2f} s, more than the "
+                f"budget of {budget:g} s; raise --budget",
+            )
+        samples = _interleave(runs, deadline, min_time, repeat, report)
+        blas = blas_info()
+    timed = tuple(
+        NetworkLayerTiming(name, conv, source, cost.macs, cost.flops, Timing(tuple(samples[key])))
+        for (name, conv, source), cost, key in zip(layers, costs, keys, strict=True)
+    )
+    notes = []
+    if any(len(samples[key]) < repeat for key in keys):
+        notes.append(f"The budget ran out before every layer reached {repeat} runs.")
+    report("done", 1.0)
+    return NetworkBenchReport(
+        layers=timed,
+        batch=batch,
+        threads=threads,
+        blas=blas,
+        numpy_version=np.__version__,
+        seed=seed,
+        budget_s=budget,
+        elapsed_s=time.perf_counter() - started,
+        notes=tuple(notes),
+    )
+
+
+def _bind(plan: Callable[[Any], object], x: object) -> Callable[[], object]:
+    return lambda: plan(x)

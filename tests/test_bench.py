@@ -208,3 +208,36 @@ def test_timing_statistics() -> None:
     assert timing.minimum == 1.0
     assert timing.spread == pytest.approx((4.5 - 1.5) / 3.0)
     assert Timing((2.0, 4.0)).spread == pytest.approx(2.0 / 3.0)
+
+
+def test_network_engine_shares_time_and_macs() -> None:
+    """Per-layer time shares and MAC shares each sum to 1; MAC shares follow the closed form."""
+    from dsc_calc.bench import run_network_bench
+
+    layers = [
+        ("conv1", Conv2d(3, 8, 3, stride=2), Shape(3, 16, 16)),
+        ("dw", Conv2d(8, 8, 3, groups=8), Shape(8, 8, 8)),
+        ("pw", Conv2d(8, 16, 1, padding=(0, 0)), Shape(8, 8, 8)),
+    ]
+    report = run_network_bench(layers, budget=2.0, min_time=0.002, repeat=2)
+    data = report.to_dict()
+    rows = data["layers"]
+    assert [row["name"] for row in rows] == ["conv1", "dw", "pw"]
+    macs = [8 * 8 * 8 * 3 * 9, 8 * 8 * 8 * 9, 8 * 8 * 8 * 16]
+    assert [row["macs"] for row in rows] == macs
+    assert [row["mac_share"] for row in rows] == pytest.approx([m / sum(macs) for m in macs])
+    assert sum(row["time_share"] for row in rows) == pytest.approx(1.0)
+    assert data["total"]["macs"] == sum(macs)
+    assert report.tables()[0].footer is not None
+
+
+def test_network_engine_refuses_empty_and_oversized_networks() -> None:
+    """No conv layers, or more memory than the limit, is refused before any allocation."""
+    from dsc_calc.bench import run_network_bench
+    from dsc_calc.errors import DscCalcError
+
+    with pytest.raises(DscCalcError, match="no conv layers"):
+        run_network_bench([])
+    big = [("big", Conv2d(256, 256, 3), Shape(256, 512, 512))]
+    with pytest.raises(DscCalcError, match="--max-memory"):
+        run_network_bench(big, memory_limit=2**20)

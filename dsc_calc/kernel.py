@@ -204,7 +204,7 @@ class Factors:
 class KernelReport:
     """Rank, factors and per-pixel cost of a kernel, as plain data."""
 
-    kernel: tuple[tuple[float, ...], ...]
+    kernel: tuple[tuple[int | float, ...], ...]
     singular_values: tuple[float, ...]
     tolerance: float
     rank: int
@@ -330,6 +330,13 @@ class KernelReport:
         return [summary, cost]
 
 
+def _plain_number(value: Number) -> int | float:
+    """An entry as JSON shows it: integers exact, everything else as a float."""
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    return value if isinstance(value, int) else float(value)
+
+
 def _number_text(value: float | Fraction) -> str:
     if isinstance(value, Fraction):
         return str(value)
@@ -412,7 +419,7 @@ def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
         max_abs_error = float(np.max(np.abs(residual)))
         relative_error = float(np.linalg.norm(residual)) / norm if norm else 0.0
     return KernelReport(
-        kernel=tuple(tuple(float(x) for x in row) for row in kernel),
+        kernel=tuple(tuple(_plain_number(x) for x in row) for row in kernel),
         singular_values=tuple(float(s) for s in sigma),
         tolerance=tolerance,
         rank=rank,

@@ -57,6 +57,8 @@ def test_sobel_through_the_cli_json() -> None:
     doc = outcome.json()
     assert doc["rank"] == 1
     assert doc["separable"] is True
+    assert doc["kernel"] == [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    assert all(type(x) is int for row in doc["kernel"] for x in row)
     assert doc["factors"]["a"] == [1, 2, 1]
     assert doc["factors"]["b"] == [-1, 0, 1]
     assert doc["cost"] == {

@@ -278,7 +278,15 @@ class KernelReport:
             ("shape", f"{kh}\u00d7{kw}"),
             ("rank", verdict),
             ("tolerance", f"{self.tolerance:.3g} = max(kh, kw)\u00b7eps\u00b7\u03c3\u2081"),
-            ("singular values", _vector_text(self.singular_values)),
+            (
+                "singular values",
+                "["
+                + ", ".join(
+                    _number_text(s) if s > self.tolerance else "\u22480"
+                    for s in self.singular_values
+                )
+                + "]",
+            ),
             (f"a (column, {kh})", _vector_text(factors.a)),
             (f"b (row, {kw})", _vector_text(factors.b)),
             ("scale", _number_text(factors.scale)),

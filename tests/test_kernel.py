@@ -282,3 +282,12 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "big.json"
     path.write_text("[" + "1," * MAX_TEXT + "1]", encoding="utf-8")
     assert_clean_error(run_cli("kernel", "--file", str(path)), "kernel", "longer than")
+
+
+def test_singular_values_below_the_tolerance_show_as_zero_in_tables() -> None:
+    """Tables print singular values under the tolerance as ≈0 (rounding noise); JSON keeps them."""
+    outcome = run_cli("kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]]", "-f", "csv")
+    assert 'singular values,"[3.4641, ≈0, ≈0]"' in outcome.stdout  # σ₁ = ‖K‖_F = √12
+    doc = run_cli("kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]]", "--json").json()
+    assert doc["singular_values"][0] == pytest.approx(12**0.5)
+    assert all(s <= doc["tolerance"] for s in doc["singular_values"][1:])

@@ -747,7 +747,6 @@ class NetworkBenchReport:
         rows = tuple(
             (
                 layer.name,
-                layer.conv.describe(),
                 layer.timing.median,
                 layer.timing.median / total_time if total_time else 0.0,
                 layer.macs / total_macs if total_macs else 0.0,
@@ -760,14 +759,13 @@ class NetworkBenchReport:
                 title=f"Time per conv layer, float32 NHWC, batch {self.batch}",
                 columns=(
                     Column("Layer"),
-                    Column("Conv"),
                     Column("Median", "seconds"),
                     Column("Time share", "share"),
                     Column("MAC share", "share"),
                     Column("GFLOP/s", "number"),
                 ),
                 rows=rows,
-                footer=("total", "", total_time, 1.0 if total_time else 0.0, 1.0, None),
+                footer=("total", total_time, 1.0 if total_time else 0.0, 1.0, None),
                 notes=(
                     f"{self.threads} thread(s); BLAS {self.blas.get('internal_api', '?')} "
                     f"{self.blas.get('version', '?')}; NumPy {self.numpy_version}; "

@@ -241,3 +241,35 @@ def test_network_engine_refuses_empty_and_oversized_networks() -> None:
     big = [("big", Conv2d(256, 256, 3), Shape(256, 512, 512))]
     with pytest.raises(DscCalcError, match="--max-memory"):
         run_network_bench(big, memory_limit=2**20)
+
+
+def test_network_mode_times_every_conv_layer() -> None:
+    """`bench PRESET` times each conv row of the network; MACs match the network engine's rows."""
+    network = pytest.importorskip("dsc_calc.network")
+    rows = [
+        row
+        for row in network.analyse(network.load_network("mobilenet_v1")).rows
+        if row.conv is not None
+    ]
+    args = ("mobilenet_v1", "--budget", "20", "--min-time", "0", "--repeat", "1", "--json")
+    data = run_cli("bench", *args).json()
+    assert [layer["name"] for layer in data["layers"]] == [row.name for row in rows]
+    assert [layer["macs"] for layer in data["layers"]] == [row.cost.macs for row in rows]
+    assert sum(layer["mac_share"] for layer in data["layers"]) == pytest.approx(1.0)
+    assert sum(layer["time_share"] for layer in data["layers"]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("mobilenet_v1", "--cin", "3"), ("SPEC|PRESET", "--cin")),
+        (("mobilenet_v1", "--machine"), ("--machine",)),
+        (("no_such_network",), ("no_such_network",)),
+        (("--hw", "8"), ("--cin", "missing")),
+    ],
+    ids=["layer options", "machine", "unknown", "neither"],
+)
+def test_network_mode_errors(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
+    """A network with layer options or --machine, an unknown preset, or no input at all: one clean error."""
+    pytest.importorskip("dsc_calc.network")
+    assert_clean_error(run_cli("bench", *args, "--json"), *fragments)

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
+    from dsc_calc.tabular import Report
+
 ThreadsOption = Annotated[
     int,
     typer.Option("--threads", "-t", help="BLAS threads (threadpoolctl); 1 gives steady figures."),
@@ -43,7 +45,12 @@ BudgetOption = Annotated[
     float, typer.Option("--budget", help="Seconds the whole run may take, warm-up included.")
 ]
 MinTimeOption = Annotated[
-    float, typer.Option("--min-time", help="Seconds of timed runs wanted per kernel.")
+    float | None,
+    typer.Option(
+        "--min-time",
+        help="Seconds of timed runs wanted per kernel [default: 0.2, or 0.05 per network layer].",
+        show_default=False,
+    ),
 ]
 RepeatOption = Annotated[int, typer.Option("--repeat", "-r", help="Timed runs wanted per kernel.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the random inputs and weights.")]
@@ -65,6 +72,18 @@ SaveProfileOption = Annotated[
 MaxMemoryOption = Annotated[
     int, typer.Option("--max-memory", help="Refuse runs needing more than this many MiB.")
 ]
+SourceArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[SPEC|PRESET]",
+        help="Time every conv layer of a network (a spec file, - for stdin, or a preset name) "
+        "instead of one layer given by --cin/--cout.",
+        show_default=False,
+    ),
+]
+# The layer options of `layer`, optional here because a network needs none of them.
+OptionalCin = Annotated[int | None, get_args(CinOption)[1]]
+OptionalCout = Annotated[int | None, get_args(CoutOption)[1]]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 
 
@@ -72,12 +91,14 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
     epilog=(
         "Examples: dsc-calc bench --cin 64 --cout 128 -k 3 --hw 56 | "
         "dsc-calc bench --cin 32 --cout 64 --hw 28 --budget 2 --json | "
-        "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json"
+        "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json | "
+        "dsc-calc bench mobilenet_v1 --budget 20"
     )
 )
 def bench(
-    cin: CinOption,
-    cout: CoutOption,
+    source: SourceArgument = None,
+    cin: OptionalCin = None,
+    cout: OptionalCout = None,
     hw: HwOption = None,
     kernel: KernelOption = "3",
     height: HeightOption = None,
@@ -90,7 +111,7 @@ def bench(
     batch: BatchOption = 1,
     threads: ThreadsOption = 1,
     budget: BudgetOption = 10.0,
-    min_time: MinTimeOption = 0.2,
+    min_time: MinTimeOption = None,
     repeat: RepeatOption = 5,
     seed: SeedOption = 0,
     machine: MachineOption = False,
@@ -109,11 +130,32 @@ def bench(
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.bench import run_bench
 
+    if max_memory < 1:
+        raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
+    if source is not None:
+        network_report = _bench_network(
+            source,
+            given=(cin, cout, hw, height, width),
+            batch=batch,
+            threads=threads,
+            budget=budget,
+            min_time=0.05 if min_time is None else min_time,
+            repeat=repeat,
+            seed=seed,
+            machine=machine or save_profile is not None,
+            memory_limit=max_memory * 2**20,
+            quiet=quiet,
+        )
+        emit(network_report, fmt, as_json, output)
+        return
+    if cin is None or cout is None:
+        missing = "--cin" if cin is None else "--cout"
+        raise DscCalcError(
+            missing, "is missing: give --cin and --cout (and --hw) for one layer, or a network"
+        )
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )
-    if max_memory < 1:
-        raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
     try:
         with _progress(enabled=not quiet) as progress:
             report = run_bench(
@@ -122,7 +164,7 @@ def bench(
                 batch,
                 threads=threads,
                 budget=budget,
-                min_time=min_time,
+                min_time=0.2 if min_time is None else min_time,
                 repeat=repeat,
                 seed=seed,
                 machine=machine or save_profile is not None,
@@ -136,6 +178,58 @@ def bench(
         text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         write_atomic(save_profile, text, where="--save-profile")
     emit(report, fmt, as_json, output)
+
+
+def _bench_network(
+    source: str,
+    *,
+    given: tuple[int | None, ...],
+    batch: int,
+    threads: int,
+    budget: float,
+    min_time: float,
+    repeat: int,
+    seed: int,
+    machine: bool,
+    memory_limit: int,
+    quiet: bool,
+) -> Report:
+    """Time every conv layer of the network ``source``."""
+    from dsc_calc.bench import run_network_bench
+
+    try:
+        from dsc_calc.network import analyse, load_network
+    except ImportError:  # pragma: no cover - only in a build without the network engine
+        raise DscCalcError(
+            "SPEC|PRESET", "timing a network needs dsc_calc.network, missing from this install"
+        ) from None
+
+    if any(value is not None for value in given):
+        raise DscCalcError(
+            "SPEC|PRESET",
+            "a network brings its own layers: drop --cin, --cout, --hw, --height and --width",
+        )
+    if machine:
+        raise DscCalcError(
+            "--machine", "the roofline is measured in single-layer mode; drop it with a network"
+        )
+    try:
+        network = analyse(load_network(source), batch=batch)
+    except DscCalcError as error:
+        raise error.renamed({"batch": "--batch"}) from None
+    layers = [(row.name, row.conv, row.input) for row in network.rows if row.conv is not None]
+    with _progress(enabled=not quiet) as progress:
+        return run_network_bench(
+            layers,
+            batch,
+            threads=threads,
+            budget=budget,
+            min_time=min_time,
+            repeat=repeat,
+            seed=seed,
+            memory_limit=memory_limit,
+            progress=progress,
+        )
 
 
 def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float], None] | None]:

@@ -1,1 +1,204 @@
-"""``dsc-calc network``: being written; registers its commands on import."""
+"""``dsc-calc network``, ``presets`` and ``schema``: whole networks from a JSON spec or a preset.
+
+The spec decoder (msgspec) and the engine are imported inside the commands, so that every other
+command starts without them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.errors import DscCalcError
+from dsc_calc.render import Format
+from dsc_calc.tabular import Column, Table
+
+
+class WhatIfChoice(StrEnum):
+    """The redesigns ``--what-if`` offers."""
+
+    separable = "separable"
+    standard = "standard"
+    spatial = "spatial"
+
+
+class SortChoice(StrEnum):
+    """Orders of the layer table."""
+
+    order = "order"
+    macs = "macs"
+    params = "params"
+
+
+class SchemaChoice(StrEnum):
+    """Which JSON Schema ``dsc-calc schema`` prints."""
+
+    spec = "spec"
+
+
+@app.command(
+    epilog=(
+        "Examples: dsc-calc network mobilenet_v1 | "
+        "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json | "
+        "dsc-calc network my_net.json --what-if separable --top 10 --sort macs | "
+        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv"
+    )
+)
+def network(
+    spec: Annotated[
+        str,
+        typer.Argument(
+            help="A spec file (JSON), '-' to read the spec from standard input, or a preset name "
+            "(see 'dsc-calc presets').",
+            metavar="SPEC|PRESET|-",
+        ),
+    ],
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            "--alpha",
+            "-a",
+            help="Width multiplier: scale every channel count, with the family's own rounding; "
+            "the classifier is never scaled.",
+        ),
+    ] = None,
+    resolution: Annotated[
+        int | None,
+        typer.Option("--resolution", "-r", help="Input height and width (e.g. 160)."),
+    ] = None,
+    batch: Annotated[
+        int, typer.Option("--batch", "-b", help="Batch size (scales MACs, not params).")
+    ] = 1,
+    what_if: Annotated[
+        WhatIfChoice | None,
+        typer.Option(
+            "--what-if",
+            help="separable: every standard kxk conv as depthwise + pointwise; standard: every "
+            "depthwise + pointwise pair as one full conv; spatial: every kxk conv as kx1 + 1xk.",
+        ),
+    ] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", "-n", help="Show only the first N layer rows.")
+    ] = None,
+    sort: Annotated[
+        SortChoice, typer.Option("--sort", help="Order of the layer table.")
+    ] = SortChoice.order,
+    fmt: FormatOption = Format.table,
+    as_json: JsonOption = False,
+    output: OutputOption = None,
+) -> None:
+    """Params, MACs and FLOPs of a whole network, layer by layer and by kind.
+
+    A spec lists layers (conv, dwconv, pwconv, dsconv, spconv, batchnorm, activations, pool, linear, se, inverted_residual, residual, repeat); 'dsc-calc schema' prints its JSON Schema. The by-kind table splits the cost as the MobileNet paper's Table 2 does.
+
+    --top and --sort shape the layer table (and CSV/Markdown); JSON always holds every row.
+    """  # noqa: E501 - Rich re-wraps help paragraphs
+    from dsc_calc.network import analyse, load_network
+
+    stdin = sys.stdin.buffer.read() if spec == "-" else None
+    loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
+    try:
+        report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)
+    except DscCalcError as error:
+        raise error.renamed({"batch": "--batch", "what_if": "--what-if"}) from None
+    emit(report.view(top=top, sort=sort.value), fmt, as_json, output)
+
+
+class PresetList:
+    """The presets beside their published figures and what dsc-calc counts for them."""
+
+    def __init__(self, entries: list[dict[str, object]]) -> None:
+        self.entries = entries
+
+    def to_dict(self) -> dict[str, object]:
+        return {"presets": self.entries}
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                title="Presets",
+                columns=(
+                    Column("Name"),
+                    Column("Input"),
+                    Column("Params", "count"),
+                    Column("MACs", "count"),
+                    Column("Paper params"),
+                    Column("Paper MACs"),
+                ),
+                rows=tuple(
+                    (
+                        str(entry["name"]),
+                        str(entry["input"]),
+                        int(str(entry["params"])),
+                        int(str(entry["macs"])),
+                        str(entry["published_params"]),
+                        str(entry["published_macs"]),
+                    )
+                    for entry in self.entries
+                ),
+                notes=(
+                    "Counted by dsc-calc (params incl. batch norm and bias; MACs of conv + FC) "
+                    "beside the figures the papers print.",
+                    *(f"{entry['name']}: {entry['published_source']}" for entry in self.entries),
+                    "Print one as a spec to start from: dsc-calc presets NAME",
+                ),
+            )
+        ]
+
+
+@app.command(
+    epilog="Examples: dsc-calc presets | dsc-calc presets mobilenet_v1 > my_net.json",
+)
+def presets(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Print this preset's spec JSON (a starting point for your own)."),
+    ] = None,
+    fmt: FormatOption = Format.table,
+    as_json: JsonOption = False,
+) -> None:
+    """List the shipped presets with their published figures, or print one preset's spec."""
+    from dsc_calc import presets as shipped
+
+    if name is not None:
+        sys.stdout.write(shipped.read(name).decode("utf-8"))
+        return
+    from dsc_calc.network import analyse, load_network
+
+    entries: list[dict[str, object]] = []
+    for preset in shipped.names():
+        loaded = load_network(preset)
+        report = analyse(loaded)
+        published = shipped.PUBLISHED[preset]
+        entries.append(
+            {
+                "name": preset,
+                "family": loaded.family,
+                "source": loaded.source,
+                "input": str(report.input),
+                "params": report.totals.params,
+                "macs": report.totals.macs,
+                "published_params": published.params,
+                "published_macs": published.macs,
+                "published_source": published.source,
+            }
+        )
+    emit(PresetList(entries), fmt, as_json)
+
+
+@app.command(epilog="Example: dsc-calc schema > network-spec.schema.json")
+def schema(
+    output: Annotated[  # noqa: ARG001 - one choice today; issue 7 adds layer, network, bench
+        SchemaChoice,
+        typer.Option("--output", help="Which document's schema: the network spec."),
+    ] = SchemaChoice.spec,
+) -> None:
+    """Print the JSON Schema of the network spec (for editors and validators)."""
+    from dsc_calc.spec import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

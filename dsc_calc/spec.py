@@ -1,0 +1,499 @@
+"""The network spec: msgspec Structs that decode and validate a JSON spec in one pass.
+
+A spec is ``{"name", "input": {channels, height, width}, "layers": [...]}`` plus optional
+``family``, ``source`` and ``description``. Each layer is a Struct tagged by its ``type`` key; a
+``{"repeat": n, "layers": [...]}`` block has no ``type`` and is tagged ``repeat`` on decoding.
+Unknown keys and types are refused. msgspec's errors are re-worded here to dsc-calc's style: the
+exact place (``layers[3].stride``), what is wrong with the value, and the known choices.
+
+This module imports msgspec at import time, so command modules import it inside their functions.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from dsc_calc.conv import MAX_DIMENSION
+from dsc_calc.errors import DscCalcError
+
+StructT = TypeVar("StructT", bound=msgspec.Struct)
+
+#: The largest ``repeat`` count accepted in one block (the unrolled total has its own limit).
+MAX_REPEAT = 1_000_000
+
+PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=MAX_DIMENSION)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_DIMENSION)]
+PositivePair = Annotated[list[PositiveInt], msgspec.Meta(min_length=2, max_length=2)]
+NonNegativePair = Annotated[list[NonNegativeInt], msgspec.Meta(min_length=2, max_length=2)]
+IntOrPair = PositiveInt | PositivePair
+PaddingSpec = NonNegativeInt | NonNegativePair | Literal["same", "valid"]
+Activation = Literal["relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu"]
+Family = Literal["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "xception"]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0, le=1e6)]
+
+ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu")
+FAMILIES: tuple[str, ...] = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "xception")
+
+_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "frozen": True}
+
+
+class Input(msgspec.Struct, **_OPTIONS):
+    """The input activation of one sample."""
+
+    channels: PositiveInt
+    height: PositiveInt
+    width: PositiveInt
+
+
+class Conv(msgspec.Struct, tag="conv", **_OPTIONS):
+    """A standard (or grouped) convolution."""
+
+    out: PositiveInt
+    k: IntOrPair = 3
+    stride: IntOrPair = 1
+    padding: PaddingSpec = "same"
+    dilation: IntOrPair = 1
+    groups: PositiveInt = 1
+    bias: bool = False
+    bn: bool = False
+    act: Activation | None = None
+    name: str | None = None
+
+
+class SpConv(Conv, tag="spconv", **_OPTIONS):
+    """A spatially separable conv: kh x 1 (Cin -> out), then 1 x kw (out -> out)."""
+
+
+class DwConv(msgspec.Struct, tag="dwconv", **_OPTIONS):
+    """A depthwise convolution: groups = Cin, out = Cin * multiplier."""
+
+    k: IntOrPair = 3
+    stride: IntOrPair = 1
+    padding: PaddingSpec = "same"
+    dilation: IntOrPair = 1
+    multiplier: PositiveInt = 1
+    bias: bool = False
+    bn: bool = False
+    act: Activation | None = None
+    name: str | None = None
+
+
+class PwConv(msgspec.Struct, tag="pwconv", **_OPTIONS):
+    """A 1x1 convolution, stride 1, no padding."""
+
+    out: PositiveInt
+    groups: PositiveInt = 1
+    bias: bool = False
+    bn: bool = False
+    act: Activation | None = None
+    name: str | None = None
+
+
+class DsConv(msgspec.Struct, tag="dsconv", **_OPTIONS):
+    """A depthwise separable conv: a depthwise row (with the geometry) then a pointwise row."""
+
+    out: PositiveInt
+    k: IntOrPair = 3
+    stride: IntOrPair = 1
+    padding: PaddingSpec = "same"
+    dilation: IntOrPair = 1
+    bias: bool = False
+    bn: bool = False
+    act: Activation | None = None
+    name: str | None = None
+
+
+class BatchNorm(msgspec.Struct, tag="batchnorm", **_OPTIONS):
+    """Batch norm: 2·C trainable params (scale and shift), 0 MACs."""
+
+    name: str | None = None
+
+
+class Relu(msgspec.Struct, tag="relu", **_OPTIONS):
+    name: str | None = None
+
+
+class Relu6(msgspec.Struct, tag="relu6", **_OPTIONS):
+    name: str | None = None
+
+
+class Hswish(msgspec.Struct, tag="hswish", **_OPTIONS):
+    name: str | None = None
+
+
+class Hsigmoid(msgspec.Struct, tag="hsigmoid", **_OPTIONS):
+    name: str | None = None
+
+
+class Sigmoid(msgspec.Struct, tag="sigmoid", **_OPTIONS):
+    name: str | None = None
+
+
+class Silu(msgspec.Struct, tag="silu", **_OPTIONS):
+    name: str | None = None
+
+
+class Pool(msgspec.Struct, tag="pool", **_OPTIONS):
+    """Max or average pooling; ``global`` pools each channel to 1x1."""
+
+    op: Literal["max", "avg"] = "max"
+    k: IntOrPair | None = None
+    stride: IntOrPair | None = None
+    padding: PaddingSpec = 0
+    global_: bool = msgspec.field(default=False, name="global")
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.global_ and self.k is None:
+            raise ValueError('a pool needs "k" (e.g. "k": 2) or "global": true')
+        if self.global_ and (self.k is not None or self.stride is not None):
+            raise ValueError('a global pool takes no "k" or "stride"')
+
+
+class Linear(msgspec.Struct, tag="linear", **_OPTIONS):
+    """A fully connected layer on the flattened C·H·W input."""
+
+    out: PositiveInt
+    bias: bool = False
+    name: str | None = None
+
+
+class SqueezeExcite(msgspec.Struct, tag="se", **_OPTIONS):
+    """Squeeze-and-excitation on C channels (squeeze = make_divisible(C·ratio, 8) by default)."""
+
+    squeeze: PositiveInt | None = None
+    ratio: PositiveFloat = 0.25
+    act: Activation = "relu"
+    gate: Activation = "hsigmoid"
+    name: str | None = None
+
+
+class InvertedResidual(msgspec.Struct, tag="inverted_residual", **_OPTIONS):
+    """A MobileNetV2/V3 block: [expand 1x1] -> depthwise k x k -> [SE] -> project 1x1 (+ add)."""
+
+    out: PositiveInt
+    expand: PositiveFloat = 6
+    expand_channels: PositiveInt | None = None
+    k: IntOrPair = 3
+    stride: IntOrPair = 1
+    se: bool = False
+    act: Activation = "relu6"
+    name: str | None = None
+
+
+class Residual(msgspec.Struct, tag="residual", **_OPTIONS):
+    """``layers(x) + shortcut(x)``; an empty or absent shortcut is the identity."""
+
+    layers: Annotated[list[Layer], msgspec.Meta(min_length=1)]
+    shortcut: list[Layer] = msgspec.field(default_factory=list)
+    name: str | None = None
+
+
+class Repeat(msgspec.Struct, tag="repeat", **_OPTIONS):
+    """``layers`` unrolled ``repeat`` times (written without a ``type`` key)."""
+
+    repeat: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPEAT)]
+    layers: Annotated[list[Layer], msgspec.Meta(min_length=1)]
+    name: str | None = None
+
+
+Layer = (
+    Conv
+    | SpConv
+    | DwConv
+    | PwConv
+    | DsConv
+    | BatchNorm
+    | Relu
+    | Relu6
+    | Hswish
+    | Hsigmoid
+    | Sigmoid
+    | Silu
+    | Pool
+    | Linear
+    | SqueezeExcite
+    | InvertedResidual
+    | Residual
+    | Repeat
+)
+
+ConvLike = Conv | SpConv | DwConv | PwConv | DsConv
+
+
+class NetworkSpec(msgspec.Struct, **_OPTIONS):
+    """A whole network: its input and its layers, in order."""
+
+    input: Input
+    layers: Annotated[list[Layer], msgspec.Meta(min_length=1)]
+    name: str = "network"
+    family: Family | None = None
+    source: str | None = None
+    description: str | None = None
+
+
+#: Every layer Struct by its ``type`` tag.
+LAYER_TYPES: dict[str, type[msgspec.Struct]] = {
+    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    for cls in (
+        Conv,
+        SpConv,
+        DwConv,
+        PwConv,
+        DsConv,
+        BatchNorm,
+        Relu,
+        Relu6,
+        Hswish,
+        Hsigmoid,
+        Sigmoid,
+        Silu,
+        Pool,
+        Linear,
+        SqueezeExcite,
+        InvertedResidual,
+        Residual,
+        Repeat,
+    )
+}
+
+# --- Decoding with errors in our words ---------------------------------------------------------
+
+_LOCATION = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+#: What each key accepts, said the way a user would fix it.
+_EXPECTED = {
+    "k": "a positive integer or a pair [h, w]",
+    "stride": "a positive integer or a pair [h, w]",
+    "dilation": "a positive integer or a pair [h, w]",
+    "padding": "'same', 'valid', a non-negative integer or a pair [h, w]",
+    "out": "a positive integer",
+    "groups": "a positive integer",
+    "multiplier": "a positive integer",
+    "squeeze": "a positive integer",
+    "expand_channels": "a positive integer",
+    "channels": "a positive integer",
+    "height": "a positive integer",
+    "width": "a positive integer",
+    "repeat": f"an integer from 1 to {MAX_REPEAT}",
+    "expand": "a positive number",
+    "ratio": "a positive number",
+    "bias": "true or false",
+    "bn": "true or false",
+    "se": "true or false",
+    "global": "true or false",
+    "name": "a string",
+    "source": "a string",
+    "description": "a string",
+    "layers": "a list of layers",
+    "shortcut": "a list of layers",
+    "input": 'an object {"channels": C, "height": H, "width": W}',
+}
+_CHOICES = {
+    "act": ACTIVATIONS,
+    "gate": ACTIVATIONS,
+    "op": ("max", "avg"),
+    "family": FAMILIES,
+    "padding": ("same", "valid"),
+}
+
+
+def _field_names(cls: type[msgspec.Struct]) -> list[str]:
+    return [field.encode_name for field in msgspec.structs.fields(cls)]
+
+
+def _known_types() -> str:
+    return ", ".join(sorted(LAYER_TYPES))
+
+
+def _lookup(document: object, tokens: list[str | int]) -> object:
+    value = document
+    for token in tokens:
+        if isinstance(value, list) and isinstance(token, int) and token < len(value):
+            value = value[token]
+            continue
+        if not (isinstance(value, dict) and isinstance(token, str) and token in value):
+            return None
+        value = value[token]
+    return value
+
+
+def _place(tokens: list[str | int]) -> str:
+    text = "".join(f"[{t}]" if isinstance(t, int) else f".{t}" for t in tokens)
+    return text.removeprefix(".")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _struct_at(document: object, tokens: list[str | int]) -> type[msgspec.Struct] | None:
+    """The Struct class that decodes the object at ``tokens``."""
+    if not tokens:
+        return NetworkSpec
+    if tokens == ["input"]:
+        return Input
+    value = _lookup(document, tokens)
+    if isinstance(value, dict):
+        return LAYER_TYPES.get(str(value.get("type")))
+    return None
+
+
+def reword(error: msgspec.ValidationError, document: object) -> DscCalcError:  # noqa: PLR0912
+    """msgspec's message as a :class:`DscCalcError` naming the place, the value and the fix."""
+    match = _LOCATION.match(str(error))
+    message = match.group("message") if match else str(error)
+    path = (match.group("path") if match else None) or ""
+    tokens: list[str | int] = [
+        int(index) if index else name for name, index in _TOKEN.findall(path)
+    ]
+    where = _place(tokens)
+    value = _lookup(document, tokens)
+    key = next((t for t in reversed(tokens) if isinstance(t, str)), "")
+    got = f"got {_show(value)}"
+
+    if message.startswith("Object contains unknown field"):
+        unknown = message.split("`")[1]
+        cls = _struct_at(document, tokens)
+        known = ", ".join(_field_names(cls)) if cls else "?"
+        what = f"a {cls.__struct_config__.tag!r} layer" if cls and tokens else "this object"
+        if cls is NetworkSpec:
+            what = "the spec"
+        elif cls is Input:
+            what = "input"
+        return DscCalcError(
+            _place([*tokens, unknown]), f"unknown key; the keys of {what} are: {known}"
+        )
+    if message.startswith("Object missing required field"):
+        missing = message.split("`")[1]
+        if missing == "type":
+            return DscCalcError(
+                where,
+                'a layer needs a "type" (or is a {"repeat": n, "layers": [...]} block); '
+                f"known types: {_known_types()}",
+            )
+        return DscCalcError(_place([*tokens, missing]), "is required but missing")
+    if key == "type" and message.startswith("Invalid value"):
+        return DscCalcError(
+            where, f"unknown layer type {_show(value)}; known types: {_known_types()}"
+        )
+    if message.startswith("Invalid enum value") and key in _CHOICES:
+        choices = ", ".join(repr(c) for c in _CHOICES[key])
+        if key == "padding":
+            choices += ", a non-negative integer or a pair [h, w]"
+        return DscCalcError(where, f"must be one of {choices}; {got}")
+    if message.startswith("Expected `object`") and not tokens:
+        return DscCalcError("spec", f"must be a JSON object with input and layers, {got}")
+    bound = re.search(r"Expected `(\w+)` (>=|>|<=|<) ([\d.e+]+)", message)
+    if bound and bound.group(1) == "array":
+        return DscCalcError(where, f"must be {_EXPECTED.get(key, 'a pair [h, w]')}, {got}")
+    if bound:
+        op, limit = bound.group(2), bound.group(3)
+        if op == ">=" and limit == "1":
+            return DscCalcError(where, f"must be a positive integer, {got}")
+        if op == ">=" and limit == "0":
+            return DscCalcError(where, f"must be a non-negative integer, {got}")
+        if op == ">":
+            return DscCalcError(where, f"must be a positive number, {got}")
+        return DscCalcError(where, f"must be at most {limit}, {got}")
+    if message.startswith("Expected"):
+        expected = _EXPECTED.get(key) or (
+            "one of " + ", ".join(repr(c) for c in _CHOICES[key]) if key in _CHOICES else None
+        )
+        if expected is None:
+            expected = message.removeprefix("Expected ").split(",")[0].replace("`", "")
+        return DscCalcError(where or "spec", f"must be {expected}, {got}")
+    # A __post_init__ check (pool) or anything else: msgspec's own words, with our place.
+    return DscCalcError(where or "spec", message[:1].lower() + message[1:])
+
+
+def _tag_repeats(value: object, depth: int = 0) -> None:
+    """Give ``{"repeat": n, "layers": [...]}`` blocks their implicit ``type`` (in place)."""
+    if depth > MAX_NESTING:
+        raise DscCalcError("layers", f"blocks are nested more than {MAX_NESTING} deep")
+    if isinstance(value, list):
+        for item in value:
+            _tag_repeats(item, depth + 1)
+    elif isinstance(value, dict):
+        if "repeat" in value and "type" not in value:
+            value["type"] = "repeat"
+        for key in ("layers", "shortcut"):
+            if key in value:
+                _tag_repeats(value[key], depth + 1)
+
+
+#: How deep blocks (repeat, residual) may nest, counting their lists: far beyond any real network.
+MAX_NESTING = 64
+
+
+def decode(data: bytes) -> NetworkSpec:
+    """Decode and validate a JSON spec; every problem is a one-line :class:`DscCalcError`."""
+    try:
+        document = msgspec.json.decode(data)
+    except RecursionError:
+        raise DscCalcError("spec", "the JSON is nested too deeply") from None
+    except msgspec.DecodeError as error:
+        raise DscCalcError("spec", f"is not valid JSON ({error}); check the file") from None
+    return convert(document)
+
+
+def convert(document: object) -> NetworkSpec:
+    """Validate an already parsed JSON document (dicts and lists) as a spec."""
+    if isinstance(document, dict):
+        _tag_repeats(document.get("layers"))
+    try:
+        return msgspec.convert(document, NetworkSpec)
+    except RecursionError:
+        raise DscCalcError("spec", "the JSON is nested too deeply") from None
+    except msgspec.ValidationError as error:
+        raise reword(error, document) from None
+
+
+def replace(struct: StructT, **changes: Any) -> StructT:
+    """A copy of a (frozen) spec Struct with ``changes``."""
+    return msgspec.structs.replace(struct, **changes)
+
+
+def tag_of(layer: Layer) -> str:
+    """A layer's ``type`` tag."""
+    return str(layer.__struct_config__.tag)
+
+
+def to_builtins(spec: NetworkSpec) -> Any:
+    """The spec as plain JSON-ready data (repeat blocks written without their ``type``)."""
+    document = msgspec.to_builtins(spec)
+    _untag_repeats(document)
+    return document
+
+
+def _untag_repeats(value: object) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _untag_repeats(item)
+    elif isinstance(value, dict):
+        if value.get("type") == "repeat":
+            del value["type"]
+        for key in ("layers", "shortcut"):
+            if key in value:
+                _untag_repeats(value[key])
+
+
+def json_schema() -> dict[str, Any]:
+    """The spec's JSON Schema (draft 2020-12), with ``type`` optional on repeat blocks."""
+    schema: dict[str, Any] = msgspec.json.schema(NetworkSpec)
+    repeat = schema.get("$defs", {}).get("Repeat")
+    if repeat is not None:
+        repeat["required"] = [name for name in repeat.get("required", []) if name != "type"]
+    schema["title"] = "dsc-calc network spec"
+    return schema

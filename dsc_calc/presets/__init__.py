@@ -1,0 +1,44 @@
+"""Famous networks shipped as spec files inside the package, with the figures their papers print.
+
+The JSON files sit beside this module and are read with :mod:`importlib.resources`, so they ship in
+the wheel. Each has a ``family`` (which selects the ``--alpha`` channel rounding) and a ``source``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+from dsc_calc.errors import DscCalcError
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What a paper prints for a network: mult-adds and params as written, and where."""
+
+    macs: str
+    params: str
+    source: str
+
+
+#: The published figures, as the papers print them (rounded as there).
+PUBLISHED: dict[str, Published] = {
+    "mobilenet_v1": Published("569M", "4.2M", "Howard et al. 2017, Table 8"),
+    "mobilenet_v1_full": Published("4866M", "29.3M", "Howard et al. 2017, Table 4"),
+    "mobilenet_v2": Published("300M", "3.4M", "Sandler et al. 2018, Table 4"),
+    "mobilenet_v3_large": Published("219M", "5.4M", "Howard et al. 2019, Table 3"),
+    "mobilenet_v3_small": Published("56M", "2.5M", "Howard et al. 2019, Table 4"),
+    "xception": Published("-", "22,855,952", "Chollet 2017, Table 3"),
+}
+
+
+def names() -> tuple[str, ...]:
+    """Every preset name, in a stable order."""
+    return tuple(PUBLISHED)
+
+
+def read(name: str) -> bytes:
+    """The spec JSON of preset ``name``."""
+    if name not in PUBLISHED:
+        raise DscCalcError(name, f"is not a preset; presets: {', '.join(names())}")
+    return resources.files(__package__).joinpath(f"{name}.json").read_bytes()

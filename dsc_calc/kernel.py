@@ -33,7 +33,7 @@ MAX_SIDE = 1024
 #: The largest number of kernel entries accepted (a 256 x 256 kernel takes about 0.5 s).
 MAX_ENTRIES = 2**16
 #: The longest kernel text accepted, in characters (also the most a file or stdin is read for).
-MAX_TEXT = 2**20
+MAX_TEXT = 2**22
 #: Number literals longer than this are read as floats only (no exact fraction, no integer factors).
 _MAX_EXACT_LITERAL = 60
 _EXPONENT = re.compile(r"[eE]([+-]?\d+)$")

@@ -13,7 +13,7 @@ from dsc_calc.errors import DscCalcError
 from dsc_calc.render import Format
 
 #: The most characters read from a file or stdin (the kernel module's own text limit).
-READ_LIMIT = 2**20
+READ_LIMIT = 2**22
 
 
 def read_kernel_text(kernel: str | None, file: Path | None) -> str:

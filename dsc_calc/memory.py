@@ -3,16 +3,29 @@
 The traffic model is the one of the ShuffleNetV2 paper (Ma et al. 2018): a layer reads its input
 activation and its weights once and writes its output once. For a 1x1 conv on h x w with c1 -> c2
 channels that is ``h*w*(c1 + c2) + c1*c2`` elements, the paper's memory access cost (MAC). Bytes are
-elements times the size of the data type.
+elements times the size of the data type. For a k x k, grouped or depthwise conv the same rule gives
+``params + batch*(Cin*H*W + Cout*Hout*Wout)`` elements: the weights (bias included) once, the input
+once, the output once. Caches, fusion and re-reads of the input by overlapping windows are not
+modelled: this is the traffic of an ideal kernel, the right input for a roofline estimate.
+
+Arithmetic intensity is FLOPs / bytes. A :class:`MachineProfile` (peak GFLOP/s, bandwidth GB/s)
+predicts a kernel's time as ``max(FLOPs / peak, bytes / bandwidth)``: compute-bound above the ridge
+intensity ``peak / bandwidth``, memory-bound below it. Kernels run one after another add their
+times (:func:`chain_memory`), and :func:`network_memory` does the same for a network's rows.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from dsc_calc.conv import Conv2d, Shape, check_positive
+from dsc_calc.conv import Conv2d, Cost, Shape, check_positive
 from dsc_calc.errors import DscCalcError
+from dsc_calc.tabular import Cell, Column, Table
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 DType = Literal["fp32", "fp16", "bf16", "int8"]
 
@@ -109,3 +122,313 @@ class MachineProfile:
             "bandwidth_gbs": self.bandwidth_gbs,
             "source": self.source,
         }
+
+
+# --- the ShuffleNetV2 closed forms ------------------------------------------------------------
+
+
+def shufflenet_mac(height: int, width: int, c1: int, c2: int) -> int:
+    """Memory access cost of a 1x1 conv c1 -> c2 on h x w, in elements: ``h*w*(c1 + c2) + c1*c2``.
+
+    It is what :func:`conv_traffic` counts for a bias-free 1x1 conv on one sample, divided by the
+    size of the data type (Ma et al. 2018, guideline G1).
+    """
+    for where, value in (("height", height), ("width", width), ("c1", c1), ("c2", c2)):
+        check_positive(value, where)
+    return height * width * (c1 + c2) + c1 * c2
+
+
+def shufflenet_mac_bound(height: int, width: int, c1: int, c2: int) -> float:
+    """The paper's lower bound ``2*sqrt(h*w*B) + B/(h*w)`` with ``B = h*w*c1*c2``.
+
+    ``B`` is the 1x1 conv's FLOPs in the paper's sense (its multiply-accumulates). The bound follows
+    from the AM-GM inequality ``c1 + c2 >= 2*sqrt(c1*c2)`` and is reached exactly when ``c1 == c2``;
+    it is ``2*h*w*sqrt(c1*c2) + c1*c2``, computed in that form so that no huge product is rounded.
+    """
+    for where, value in (("height", height), ("width", width), ("c1", c1), ("c2", c2)):
+        check_positive(value, where)
+    return 2 * height * width * math.sqrt(c1 * c2) + c1 * c2
+
+
+# --- the roofline of one kernel ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Roofline:
+    """A roofline prediction: seconds, and whether compute or memory bounds it."""
+
+    time_s: float
+    bound: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"time_s": self.time_s, "bound": self.bound}
+
+
+def roofline(profile: MachineProfile | None, flops: int, traffic_bytes: int) -> Roofline | None:
+    """``profile``'s prediction for one kernel, or None without a profile."""
+    if profile is None:
+        return None
+    seconds, bound = profile.predict(flops, traffic_bytes)
+    return Roofline(seconds, bound)
+
+
+def chain_roofline(parts: Sequence[Roofline | None]) -> Roofline | None:
+    """Kernels run one after another: the sum of their times; the bound names each part's.
+
+    The bound is the parts' common bound, or their distinct bounds joined with `` + `` in order of
+    appearance (``memory + compute``), as ``dsc-calc bench`` writes it for the separable pair.
+    """
+    known = [part for part in parts if part is not None]
+    if not known or len(known) != len(parts):
+        return None
+    bound = " + ".join(dict.fromkeys(part.bound for part in known))
+    return Roofline(math.fsum(part.time_s for part in known), bound)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelMemory:
+    """One kernel's traffic, FLOPs, arithmetic intensity and (with a profile) roofline time."""
+
+    traffic: Traffic
+    flops: int
+    roofline: Roofline | None = None
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per byte moved."""
+        return arithmetic_intensity(self.flops, self.traffic.access_cost)
+
+    def to_dict(self) -> dict[str, object]:
+        """``memory{weights_bytes,input_bytes,output_bytes,access_cost}``, intensity, roofline."""
+        return {
+            "memory": self.traffic.to_dict(),
+            "intensity": self.intensity,
+            "roofline": None if self.roofline is None else self.roofline.to_dict(),
+        }
+
+
+def kernel_memory(
+    traffic: Traffic, flops: int, profile: MachineProfile | None = None
+) -> KernelMemory:
+    """Bundle ``traffic`` and ``flops`` with ``profile``'s roofline prediction, if any."""
+    return KernelMemory(traffic, flops, roofline(profile, flops, traffic.access_cost))
+
+
+def chain_memory(parts: Sequence[KernelMemory]) -> KernelMemory:
+    """Kernels run one after another, each reading its input and writing its output.
+
+    Traffic and FLOPs add up (an intermediate activation is written by one part and read back by
+    the next, so it is counted twice); the time is the sum of the parts' roofline times.
+    """
+    traffic = Traffic(0, 0, 0)
+    for part in parts:
+        traffic = traffic + part.traffic
+    return KernelMemory(
+        traffic, sum(part.flops for part in parts), chain_roofline([p.roofline for p in parts])
+    )
+
+
+# --- a network: weight memory, peak activation memory, traffic and latency ---------------------
+
+
+class NetworkRow(Protocol):
+    """What :func:`network_memory` needs of a network's row (a layer run as one kernel)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def input(self) -> Shape: ...
+
+    @property
+    def output(self) -> Shape: ...
+
+    @property
+    def cost(self) -> Cost: ...
+
+    @property
+    def held_elements(self) -> int:
+        """Per-sample elements of earlier activations kept alive for a pending residual add."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowMemory:
+    """One row's traffic, live activation memory and roofline."""
+
+    name: str
+    kernel: KernelMemory
+    live_bytes: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, **self.kernel.to_dict(), "live_bytes": self.live_bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMemory:
+    """A network's weight memory, peak activation memory, total traffic and predicted latency."""
+
+    dtype: str
+    batch: int
+    rows: tuple[RowMemory, ...]
+    weights_bytes: int
+    peak_activation_bytes: int
+    peak_row: str | None
+    traffic: Traffic
+    flops: int
+    profile: MachineProfile | None = None
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per byte over the whole network."""
+        return arithmetic_intensity(self.flops, self.traffic.access_cost)
+
+    def bound_shares(self) -> dict[str, float]:
+        """The share of the predicted latency spent in compute- and in memory-bound rows."""
+        total = {"compute": 0.0, "memory": 0.0}
+        for row in self.rows:
+            if row.kernel.roofline is not None:
+                total[row.kernel.roofline.bound] += row.kernel.roofline.time_s
+        whole = math.fsum(total.values())
+        return {key: (value / whole if whole else 0.0) for key, value in total.items()}
+
+    @property
+    def latency(self) -> Roofline | None:
+        """The rows' roofline times added up (one kernel after another), or None.
+
+        Its bound is the one of the rows that take most of the time.
+        """
+        if self.profile is None:
+            return None
+        seconds = math.fsum(r.kernel.roofline.time_s for r in self.rows if r.kernel.roofline)
+        shares = self.bound_shares()
+        return Roofline(seconds, "compute" if shares["compute"] > shares["memory"] else "memory")
+
+    def to_dict(self) -> dict[str, object]:
+        latency = self.latency
+        return {
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "weights_bytes": self.weights_bytes,
+            "peak_activation_bytes": self.peak_activation_bytes,
+            "peak_row": self.peak_row,
+            "memory": self.traffic.to_dict(),
+            "flops": self.flops,
+            "intensity": self.intensity,
+            "latency": None
+            if latency is None
+            else {**latency.to_dict(), "shares": self.bound_shares()},
+            "profile": None if self.profile is None else self.profile.to_dict(),
+            "rows": [row.to_dict() for row in self.rows],
+        }
+
+    def tables(self) -> list[Table]:
+        with_time = self.profile is not None
+        columns = [
+            Column("Layer"),
+            Column("Weights", "bytes"),
+            Column("Input", "bytes"),
+            Column("Output", "bytes"),
+            Column("Live", "bytes"),
+            Column("FLOP/B", "number"),
+        ]
+        if with_time:
+            columns += [Column("Time", "seconds"), Column("Bound")]
+        rows: list[tuple[Cell, ...]] = []
+        for row in self.rows:
+            traffic = row.kernel.traffic
+            cells: list[Cell] = [
+                row.name,
+                traffic.weights_bytes,
+                traffic.input_bytes,
+                traffic.output_bytes,
+                row.live_bytes,
+                row.kernel.intensity,
+            ]
+            if with_time and row.kernel.roofline is not None:
+                cells += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
+            rows.append(tuple(cells))
+        footer: list[Cell] = [
+            "total",
+            self.traffic.weights_bytes,
+            self.traffic.input_bytes,
+            self.traffic.output_bytes,
+            self.peak_activation_bytes,
+            self.intensity,
+        ]
+        latency = self.latency
+        if latency is not None:
+            footer += [latency.time_s, latency.bound]
+        notes = [
+            f"{self.dtype}, batch {self.batch}. Each row reads its weights and input once and "
+            "writes its output once. Live = input + output + activations held for a residual "
+            "add; the total row shows the peak.",
+        ]
+        if self.profile is not None:
+            notes.append(
+                f"Time = max(FLOPs / {self.profile.peak_gflops:g} GFLOP/s, bytes / "
+                f"{self.profile.bandwidth_gbs:g} GB/s) per row ({self.profile.name}), added up."
+            )
+        return [
+            Table(
+                title=f"Memory traffic ({self.dtype})",
+                columns=tuple(columns),
+                rows=tuple(rows),
+                footer=tuple(footer),
+                notes=tuple(notes),
+            )
+        ]
+
+
+def network_memory(
+    rows: Iterable[NetworkRow],
+    *,
+    dtype: str = "fp32",
+    batch: int = 1,
+    profile: MachineProfile | None = None,
+) -> NetworkMemory:
+    """Weight memory, peak activation memory, traffic and roofline latency of a chain of rows.
+
+    Every row, conv or not, is one kernel that reads its weights (``params`` elements) and its
+    input once and writes its output once: bytes = ``params*size + batch*(input + output)*size``.
+    A row's live activation memory is ``batch*(input + output + held_elements)*size``: the
+    activation it reads, the one it writes, and earlier activations kept alive for a residual add
+    still to come. The peak is the largest over the rows. Weight memory is the sum of all params.
+    """
+    check_positive(batch, "batch")
+    size = dtype_bytes(dtype)
+    results: list[RowMemory] = []
+    traffic = Traffic(0, 0, 0)
+    flops = 0
+    peak = 0
+    peak_row: str | None = None
+    for index, row in enumerate(rows):
+        held = row.held_elements
+        if isinstance(held, bool) or not isinstance(held, int) or held < 0:
+            raise DscCalcError(
+                f"rows[{index}].held_elements", f"must be a non-negative integer, got {held!r}"
+            )
+        row_traffic = Traffic(
+            row.cost.params * size,
+            batch * row.input.numel * size,
+            batch * row.output.numel * size,
+        )
+        live = batch * (row.input.numel + row.output.numel + held) * size
+        results.append(
+            RowMemory(row.name, kernel_memory(row_traffic, row.cost.flops, profile), live)
+        )
+        traffic = traffic + row_traffic
+        flops += row.cost.flops
+        if live > peak:
+            peak, peak_row = live, row.name
+    return NetworkMemory(
+        dtype=dtype,
+        batch=batch,
+        rows=tuple(results),
+        weights_bytes=traffic.weights_bytes,
+        peak_activation_bytes=peak,
+        peak_row=peak_row,
+        traffic=traffic,
+        flops=flops,
+        profile=profile,
+    )

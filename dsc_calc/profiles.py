@@ -1,0 +1,157 @@
+"""Machine profiles for the roofline estimate: a JSON file format, a loader, shipped examples.
+
+A profile file is one JSON object, exactly the one ``dsc-calc bench --machine --save-profile FILE``
+writes::
+
+    {"name": str, "peak_gflops": float, "bandwidth_gbs": float, "source": str, "details": {...}}
+
+``source`` says where the figures come from and ``details`` holds anything that backs them (the
+measurement, or the spec-sheet arithmetic); both are optional when writing one by hand. Unknown
+keys are refused. The package ships a few example profiles (``dsc_calc/profiles/*.json``), named by
+their file stem: theoretical peaks worked out from vendor spec sheets, labelled as examples.
+
+msgspec is imported inside the functions that decode, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from dsc_calc.errors import DscCalcError
+from dsc_calc.memory import MachineProfile
+
+#: The largest profile file read (a measured profile is well under 4 KiB).
+MAX_PROFILE_BYTES = 1 << 20
+#: The largest peak (GFLOP/s) or bandwidth (GB/s) accepted: an exascale machine is 1e9 GFLOP/s.
+MAX_RATE = 1e12
+#: The keys of a profile file, in order.
+PROFILE_FIELDS = ("name", "peak_gflops", "bandwidth_gbs", "source", "details")
+
+
+def shipped_profiles() -> list[str]:
+    """Names of the example profiles shipped with the package, sorted."""
+    folder = resources.files("dsc_calc").joinpath("profiles")
+    return sorted(
+        entry.name.removesuffix(".json")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".json")
+    )
+
+
+def load_profile(path_or_name: str | Path) -> MachineProfile:
+    """The profile in the file ``path_or_name``, or the shipped example profile of that name.
+
+    An existing file wins over a shipped name. Errors name the file and the key at fault
+    (``my.json: peak_gflops: ...``).
+    """
+    text = str(path_or_name)
+    path = Path(text)
+    if path.exists():
+        return decode_profile(_read(path), label=text)
+    name = text.removesuffix(".json")
+    if name in shipped_profiles() and "/" not in text and "\\" not in text:
+        entry = resources.files("dsc_calc").joinpath("profiles", f"{name}.json")
+        return decode_profile(entry.read_bytes(), label=name)
+    raise DscCalcError(
+        text,
+        "no such profile file, and no shipped example profile of that name; give the path of a "
+        "JSON file (as written by `dsc-calc bench --machine --save-profile FILE`) or one of: "
+        + ", ".join(shipped_profiles()),
+    )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise DscCalcError(str(path), "is a directory; give a profile JSON file")
+        size = path.stat().st_size
+        if size > MAX_PROFILE_BYTES:
+            raise DscCalcError(
+                str(path),
+                f"is {size:,} bytes, more than the limit of {MAX_PROFILE_BYTES:,} bytes for a "
+                "profile file",
+            )
+        with path.open("rb") as stream:
+            data = stream.read(MAX_PROFILE_BYTES + 1)
+    except OSError as error:
+        raise DscCalcError(str(path), f"cannot be read: {error.strerror or error}") from None
+    if len(data) > MAX_PROFILE_BYTES:
+        raise DscCalcError(
+            str(path), f"is more than the limit of {MAX_PROFILE_BYTES:,} bytes for a profile file"
+        )
+    return data
+
+
+@cache
+def _profile_struct() -> Any:
+    """The profile file as a msgspec Struct type, built on first use so msgspec loads lazily."""
+    import msgspec
+
+    rate = Annotated[float, msgspec.Meta(gt=0, le=MAX_RATE)]
+    return msgspec.defstruct(
+        "ProfileFile",
+        [
+            ("name", Annotated[str, msgspec.Meta(min_length=1, max_length=200)]),
+            ("peak_gflops", rate),
+            ("bandwidth_gbs", rate),
+            ("source", str, ""),
+            ("details", dict[str, Any], msgspec.field(default_factory=dict)),
+        ],
+        forbid_unknown_fields=True,
+        frozen=True,
+    )
+
+
+def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
+    """Decode a profile file's bytes; errors name ``label`` (the file) and the key at fault."""
+    import msgspec
+
+    try:
+        document = msgspec.json.decode(data, type=_profile_struct())
+    except msgspec.ValidationError as error:
+        where, problem = _reword(str(error))
+        if where in ("peak_gflops", "bandwidth_gbs"):
+            problem += f", got {_value_at(data, where)}"
+        raise DscCalcError(f"{label}: {where}" if where else label, problem) from None
+    except msgspec.DecodeError as error:
+        raise DscCalcError(
+            label, f"is not valid JSON ({error}); a profile file is one JSON object"
+        ) from None
+    return MachineProfile(
+        name=document.name,
+        peak_gflops=float(document.peak_gflops),
+        bandwidth_gbs=float(document.bandwidth_gbs),
+        source=document.source,
+    )
+
+
+def _value_at(data: bytes, key: str) -> str:
+    """The JSON text of ``key`` in the (valid JSON) object ``data``, shortened, for a message."""
+    import msgspec
+
+    try:
+        value = msgspec.json.decode(data)[key]
+    except msgspec.DecodeError:  # a number too large for a float
+        return "a number out of range"
+    return msgspec.json.encode(value).decode()[:40]
+
+
+def _reword(message: str) -> tuple[str, str]:
+    """msgspec's ``Expected `float`, got `str` - at `$.peak_gflops``` as (place, problem)."""
+    problem, _, at = message.partition(" - at `$")
+    path = at.removesuffix("`").removeprefix(".")
+    fields = ", ".join(PROFILE_FIELDS)
+    if missing := re.fullmatch(r"Object missing required field `(\w+)`", problem):
+        return missing[1], f"is missing; a profile file has the keys {fields}"
+    if unknown := re.fullmatch(r"Object contains unknown field `(.*)`", problem):
+        where = f"{path}.{unknown[1]}" if path else unknown[1]
+        return where, f"is not a known key; a profile file has only the keys {fields}"
+    if path in ("peak_gflops", "bandwidth_gbs"):
+        return path, f"must be a number greater than 0 and at most {MAX_RATE:g}"
+    if not path and problem.startswith("Expected `object`"):
+        return "", f"must be a JSON object with the keys {fields} ({problem})"
+    return path, problem[:1].lower() + problem[1:]

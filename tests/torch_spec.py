@@ -212,6 +212,8 @@ class Builder:
             yield activation(layer["act"])
 
     def layer(self, layer: Mapping[str, Any], where: str) -> list[nn.Module]:  # noqa: PLR0912
+        # A key given as null means its default (as a spec re-encoded with every field shows it).
+        layer = {key: value for key, value in layer.items() if value is not None}
         if "repeat" in layer:
             check_keys(layer, ("repeat", "layers"), where)
             return [

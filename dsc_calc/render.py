@@ -14,8 +14,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rich.console import Console
 
     from dsc_calc.tabular import Cell, ColumnKind, Report, Table
@@ -101,11 +99,11 @@ def render(report: Report, fmt: Format, file: TextIO | None = None) -> None:
     if fmt is Format.json:
         out.write(to_json(report))
     elif fmt is Format.csv:
-        out.write(to_csv(report.tables()[0]))
+        out.write(to_csv(next(table for table in report.tables() if table.csv)))
     elif fmt is Format.markdown:
-        out.write(to_markdown(report.tables()))
+        out.write(to_markdown([table for table in report.tables() if table.screen]))
     else:
-        print_tables(report.tables(), file=out)
+        print_tables([table for table in report.tables() if table.screen], file=out)
 
 
 def to_json(report: Report) -> str:
@@ -167,19 +165,13 @@ def make_console(file: TextIO | None = None, *, stderr: bool = False) -> Console
     return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def print_tables(
-    tables: list[Table],
-    file: TextIO | None = None,
-    *,
-    cell_style: Callable[[int, int, int], str | None] | None = None,
-) -> None:
+def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
     """Draw every table with Rich: numbers right-aligned, shares as bars, notes dimmed beneath.
 
-    ``cell_style``, if given, styles body cells (e.g. a heatmap's background); colour is dropped
-    as usual when the output is not a terminal or ``NO_COLOR`` is set.
+    Cells with a ``heat`` value get a background from red (0) to green (1); colour is dropped as
+    usual when the output is not a terminal or ``NO_COLOR`` is set.
     """
     from rich import box
-    from rich.cells import cell_len
     from rich.table import Table as RichTable
     from rich.text import Text
 
@@ -206,22 +198,15 @@ def print_tables(
             [_rich_cell(cell, col.kind) for cell, col in zip(row, table.columns, strict=True)]
             for row in table.rows
         ]
-        if cell_style is None:
+        if table.heat is None:
             for texts in body:
                 rich_table.add_row(*texts)
-        else:  # pad each cell to its column's width so that a background fills the whole cell
-            widths = [
-                max([cell_len(column.header), *(cell_len(texts[index]) for texts in body)])
-                for index, column in enumerate(table.columns)
-            ]
-            for row_index, texts in enumerate(body):
+        else:
+            for texts, heats in zip(_padded(body, table), table.heat, strict=True):
                 rich_table.add_row(
                     *(
-                        Text(
-                            _pad(text, widths[index], table.columns[index].kind),
-                            style=cell_style(position, row_index, index) or "",
-                        )
-                        for index, text in enumerate(texts)
+                        Text(text, style=_heat_style(heat))
+                        for text, heat in zip(texts, heats, strict=True)
                     )
                 )
         console.print(rich_table)
@@ -229,12 +214,36 @@ def print_tables(
             console.print(Text(note, style="dim"))
 
 
-def _pad(text: str, width: int, kind: ColumnKind) -> str:
-    """``text`` padded to ``width`` terminal cells on the side its column's alignment leaves."""
+#: Heatmap backgrounds run from this red (heat 0) to this green (heat 1).
+_COLD, _HOT = (92, 26, 26), (22, 110, 52)
+
+
+def _heat_style(heat: float | None) -> str:
+    """A background for ``heat`` in 0..1 (clamped); no style for None."""
+    if heat is None:
+        return ""
+    fraction = max(0.0, min(1.0, heat))
+    red, green, blue = (round(c + (h - c) * fraction) for c, h in zip(_COLD, _HOT, strict=True))
+    return f"bright_white on #{red:02x}{green:02x}{blue:02x}"
+
+
+def _padded(body: list[list[str]], table: Table) -> list[list[str]]:
+    """Body cells padded to their column's width on the side its alignment leaves empty, so a
+    background fills the whole cell."""
     from rich.cells import cell_len
 
-    fill = " " * max(0, width - cell_len(text))
-    return text + fill if kind == "text" else fill + text
+    widths = [
+        max([cell_len(column.header), *(cell_len(texts[index]) for texts in body)])
+        for index, column in enumerate(table.columns)
+    ]
+    padded: list[list[str]] = []
+    for texts in body:
+        row = []
+        for index, text in enumerate(texts):
+            fill = " " * (widths[index] - cell_len(text))
+            row.append(text + fill if table.columns[index].kind == "text" else fill + text)
+        padded.append(row)
+    return padded
 
 
 def _rich_cell(value: Cell, kind: ColumnKind) -> str:

@@ -257,18 +257,25 @@ class SweepReport:
         for kernel in self.kernels:
             columns += [Column(f"Dk={kernel}", "ratio"), Column("\u00d7 fewer", "times")]
         rows: list[tuple[int | float, ...]] = []
+        heat_rows: list[tuple[float | None, ...]] = []
+        span = saving_span(self)
         for row, cout in enumerate(self.couts):
             cells: list[int | float] = [cout]
+            heats: list[float | None] = [None]
             for cell in self.cells[row * len(self.kernels) : (row + 1) * len(self.kernels)]:
                 ratio = cell.ratio(self.measure)
                 cells += [float(ratio), float(1 / ratio)]
+                heats += [heat(float(1 / ratio), span)] * 2
             rows.append(tuple(cells))
+            heat_rows.append(tuple(heats))
         label = "MACs" if self.measure == "macs" else "params"
         return Table(
             title=f"Separable / standard {label}",
             columns=tuple(columns),
             rows=tuple(rows),
             notes=self.notes,
+            heat=tuple(heat_rows),
+            csv=False,
         )
 
     def cell_table(self) -> Table:
@@ -296,10 +303,10 @@ class SweepReport:
             )
             for cell in self.cells
         )
-        return Table(title="Every cell, exact", columns=columns, rows=rows)
+        return Table(title="Every cell, exact", columns=columns, rows=rows, screen=False)
 
     def tables(self) -> list[Table]:
-        """The per-cell table first (CSV exports it), then the heatmap grid."""
+        """The per-cell table (what CSV exports), then the heatmap grid (what the screen shows)."""
         return [self.cell_table(), self.heatmap()]
 
 

@@ -33,13 +33,22 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A titled table: rows of raw cells, an optional totals row, and notes shown beneath it."""
+    """A titled table: rows of raw cells, an optional totals row, and notes shown beneath it.
+
+    ``heat`` (optional) gives each body cell an intensity in 0..1, or None: the Rich table shades
+    those cells from red (0) to green (1), as a heatmap; CSV and Markdown ignore it. ``csv`` says
+    whether CSV may export this table (CSV exports the first that may), ``screen`` whether the
+    Rich table and Markdown show it: a long per-cell listing can be for CSV only.
+    """
 
     title: str
     columns: tuple[Column, ...]
     rows: tuple[tuple[Cell, ...], ...]
     footer: tuple[Cell, ...] | None = None
     notes: tuple[str, ...] = ()
+    heat: tuple[tuple[float | None, ...], ...] | None = None
+    csv: bool = True
+    screen: bool = True
 
 
 class Report(Protocol):

@@ -188,15 +188,37 @@ def test_table_is_a_grid_of_n_by_dk_without_colour_codes() -> None:
     assert row_64.split() == ["64", "1.016", "×0.985", "0.1267", "×7.89"]  # 65/64; 73/576
 
 
-def test_heatmap_style_shades_cells_by_saving() -> None:
-    """The heatmap style gives the N column no background and the pairs of one cell one shade."""
-    from dsc_calc.cli.sweep import heatmap_style
+def test_heatmap_heat_grid_shades_cells_by_saving() -> None:
+    """The heatmap's heat grid leaves the N column plain and gives a cell's pair one shade, 0..1."""
+    table = sweep((8, 1024), (1, 7)).heatmap()
+    assert table.heat is not None
+    assert [row[0] for row in table.heat] == [None, None]
+    assert all(row[1] == row[2] and row[3] == row[4] for row in table.heat)
+    assert table.heat[0][1] == 0.0  # N = 8, Dk = 1: the smallest saving on the grid
+    assert table.heat[1][3] == 1.0  # N = 1024, Dk = 7: the largest
 
-    report = sweep((8, 1024), (1, 7))
-    style = heatmap_style(report)
-    assert "on #" not in (style(0, 0, 0) or "")
-    assert style(0, 0, 1) == style(0, 0, 2)
-    assert style(0, 0, 1) != style(0, 1, 3)  # the smallest saving and the largest differ
+
+def test_heatmap_shades_only_on_a_colour_terminal() -> None:
+    """On a colour terminal the cells get backgrounds; the same table without colour has none."""
+    import io
+
+    from rich.console import Console
+
+    from dsc_calc import render
+
+    table = sweep((8, 64), (1, 3)).heatmap()
+    coloured, plain = io.StringIO(), io.StringIO()
+    original = render.make_console
+    try:
+        render.make_console = lambda file=None, **_: Console(  # type: ignore[assignment]
+            file=file, force_terminal=True, color_system="truecolor", width=100
+        )
+        render.print_tables([table], coloured)
+    finally:
+        render.make_console = original
+    render.print_tables([table], plain)
+    assert "48;2;" in coloured.getvalue()  # a truecolor background
+    assert "\x1b[" not in plain.getvalue()
 
 
 def test_measure_params_shows_the_params_ratio() -> None:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.errors import DscCalcError
-from dsc_calc.files import write_atomic
-from dsc_calc.render import Format, print_tables
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from dsc_calc.sweep import SweepReport
+from dsc_calc.render import Format
 
 # The core's defaults (dsc_calc.sweep.DEFAULT_*), repeated so that importing this module stays
 # cheap: the core is imported only when the command runs; a test keeps the two in step.
@@ -28,38 +20,12 @@ DEFAULT_HW = 32
 
 OPTION_NAMES = {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"}
 
-#: Heatmap background from the smallest saving on the grid to the largest (log scale).
-_LOW, _HIGH = (92, 26, 26), (22, 110, 52)
-
 
 class MeasureChoice(StrEnum):
     """Which ratio the heatmap shows."""
 
     macs = "macs"
     params = "params"
-
-
-def _background(fraction: float) -> str:
-    red, green, blue = (
-        round(low + (high - low) * fraction) for low, high in zip(_LOW, _HIGH, strict=True)
-    )
-    return f"bright_white on #{red:02x}{green:02x}{blue:02x}"
-
-
-def heatmap_style(report: SweepReport) -> Callable[[int, int, int], str | None]:
-    """Shade each (ratio, × fewer) pair of the heatmap by its saving; the N column stays plain."""
-    from dsc_calc.sweep import heat, saving_span
-
-    span = saving_span(report)
-    width = len(report.kernels)
-
-    def style(_table: int, row: int, column: int) -> str | None:
-        if column == 0:
-            return "bold"
-        cell = report.cells[row * width + (column - 1) // 2]
-        return _background(heat(float(1 / cell.ratio(report.measure)), span))
-
-    return style
 
 
 @app.command(
@@ -121,12 +87,4 @@ def sweep_command(
         )
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None
-    if as_json or fmt is not Format.table:
-        emit(report, fmt, as_json, output)
-        return
-    if output is None:
-        print_tables([report.heatmap()], sys.stdout, cell_style=heatmap_style(report))
-        return
-    buffer = io.StringIO()
-    print_tables([report.heatmap()], buffer, cell_style=heatmap_style(report))
-    write_atomic(output, buffer.getvalue())
+    emit(report, fmt, as_json, output)

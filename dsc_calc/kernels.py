@@ -53,6 +53,10 @@ ITEM = FLOAT32.itemsize
 PATCH_BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_PIXELS = 512
 
+#: A depthwise output larger than this is computed in blocks of rows of about DEPTHWISE_ROWS_BYTES.
+DEPTHWISE_BLOCK_BYTES = 2 * 2**20
+DEPTHWISE_ROWS_BYTES = 256 * 2**10
+
 
 class ConvPlan(Protocol):
     """A convolution ready to run on NHWC float32 input of one fixed shape."""
@@ -267,6 +271,12 @@ class DepthwisePlan:
             self.groups.append((a, b, rows, cols, weights))
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
         self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+        # Only outputs past DEPTHWISE_BLOCK_BYTES per image are done in blocks of rows: below
+        # that, one einsum over the whole image measured fastest here; above, ~2x less traffic.
+        row_bytes = ITEM * g.batch * g.out_width * channels
+        self.block_rows = g.out_height
+        if row_bytes * g.out_height > DEPTHWISE_BLOCK_BYTES:
+            self.block_rows = max(1, DEPTHWISE_ROWS_BYTES // row_bytes)
         self.partial: Array | None = None
         if len(self.groups) > 1:
             self.partial = np.empty(g.output_shape, dtype=np.float32)
@@ -312,21 +322,24 @@ class DepthwisePlan:
         image = self.phase_height * row
         out = self.out.reshape(g.batch, g.out_height, g.out_width * c)
         partial = None if self.partial is None else self.partial.reshape(out.shape)
-        for position, (a, b, rows, cols, weights) in enumerate(self.groups):
-            phase = (a * sw + b) * g.batch * image
-            start = phase + (rows[0] * dh // sh) * row + (cols[0] * dw // sw) * c
-            row_step = (dh // gcd(sh, dh)) * row
-            col_step = (dw // gcd(sw, dw)) * c
-            view = as_strided(
-                source[start:],
-                shape=(len(rows), len(cols), g.batch, g.out_height, g.out_width * c),
-                strides=tuple(ITEM * s for s in (row_step, col_step, image, row, 1)),
-                writeable=False,
-            )
-            target = out if position == 0 or partial is None else partial
-            np.einsum("ijnrw,ijw->nrw", view, weights, out=target)
-            if target is not out:
-                np.add(out, target, out=out)
+        for r0 in range(0, g.out_height, self.block_rows):
+            r1 = min(g.out_height, r0 + self.block_rows)
+            for position, (a, b, rows, cols, weights) in enumerate(self.groups):
+                phase = (a * sw + b) * g.batch * image
+                start = phase + (r0 + rows[0] * dh // sh) * row + (cols[0] * dw // sw) * c
+                row_step = (dh // gcd(sh, dh)) * row
+                col_step = (dw // gcd(sw, dw)) * c
+                view = as_strided(
+                    source[start:],
+                    shape=(len(rows), len(cols), g.batch, r1 - r0, g.out_width * c),
+                    strides=tuple(ITEM * s for s in (row_step, col_step, image, row, 1)),
+                    writeable=False,
+                )
+                block = out[:, r0:r1]
+                target = block if position == 0 or partial is None else partial[:, r0:r1]
+                np.einsum("ijnrw,ijw->nrw", view, weights, out=target)
+                if target is not block:
+                    np.add(block, target, out=block)
         if self.bias is not None:
             np.add(self.out, self.bias, out=self.out)
         return self.out

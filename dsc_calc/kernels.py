@@ -22,8 +22,10 @@ Kernels:
 * **depthwise** (``groups == in == out``): one ``einsum`` over a strided view holding all
   ``kh * kw`` shifted copies of the padded input, ``out[r, w] = sum_ij x[r+i, w+j] * wt[i, j, w]``
   with the weights pre-tiled along the row, so each tap is one fused multiply-accumulate pass
-  (NumPy has no FMA ufunc; multiply + add in place was ~1.5x slower, and row/column blocking did not
-  help because the einsum inner loop already streams whole rows).
+  over a contiguous ``width * C`` run (NumPy has no FMA ufunc; multiply + add in place was ~1.5x
+  slower, broadcasting untiled weights up to 3x slower). Strided convs first split the input into
+  its stride phases so the runs stay contiguous; outputs over 2 MiB go in blocks of rows (smaller
+  ones measured fastest as one einsum, column blocking never helped).
 * **pointwise** (1x1, stride 1, no padding, groups 1): one GEMM ``(N*H*W, Cin) @ (Cin, Cout)``.
 """
 

@@ -462,7 +462,7 @@ class LayerComparison:
             ),
         )
         ratio_table = Table(
-            title="Separable / standard",
+            title="Replacement / standard",
             columns=(
                 Column("Measure"),
                 Column("Ratio", "ratio"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit,
 from dsc_calc.conv import Conv2d, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.render import Format
+
+if TYPE_CHECKING:
+    from dsc_calc.memory import MachineProfile
 
 #: Core field names -> the option a user typed, so errors name what the user can fix.
 OPTION_NAMES = {
@@ -25,6 +28,9 @@ OPTION_NAMES = {
     "channels": "--cin",
     "height": "--height",
     "width": "--width",
+    "dtype": "--dtype",
+    "peak_gflops": "--peak-gflops",
+    "bandwidth_gbs": "--bandwidth-gbs",
 }
 
 CinOption = Annotated[
@@ -57,6 +63,43 @@ GroupsOption = Annotated[int, typer.Option("--groups", "-g", help="Groups of the
 BiasOption = Annotated[bool, typer.Option("--bias/--no-bias", help="Give every conv a bias.")]
 BatchOption = Annotated[
     int, typer.Option("--batch", "-b", help="Batch size (scales MACs, not params).")
+]
+MemoryOption = Annotated[
+    bool,
+    typer.Option(
+        "--memory",
+        "-m",
+        help="Show bytes moved and FLOP/B per design (implied by --dtype and a machine).",
+    ),
+]
+DtypeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dtype", help="Data type of weights and activations: fp32 (default), fp16, bf16, int8."
+    ),
+]
+PeakOption = Annotated[
+    float | None,
+    typer.Option(
+        "--peak-gflops", help="Machine peak in GFLOP/s for the roofline (with --bandwidth-gbs)."
+    ),
+]
+BandwidthOption = Annotated[
+    float | None,
+    typer.Option(
+        "--bandwidth-gbs", help="Memory bandwidth in GB/s for the roofline (with --peak-gflops)."
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help=(
+            "Machine for the roofline: a profile JSON file (dsc-calc bench --machine "
+            "--save-profile FILE) or a shipped example: example-desktop, example-laptop, "
+            "example-rpi4."
+        ),
+    ),
 ]
 
 
@@ -117,7 +160,8 @@ def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
     epilog=(
         "Examples: dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112 | "
         "dsc-calc layer -M 3 -N 4 -k 3 --hw 32 -p 1 --bias --json | "
-        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown"
+        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown | "
+        "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop"
     )
 )
 def layer(
@@ -133,6 +177,11 @@ def layer(
     groups: GroupsOption = 1,
     bias: BiasOption = False,
     batch: BatchOption = 1,
+    memory: MemoryOption = False,
+    dtype: DtypeOption = None,
+    peak_gflops: PeakOption = None,
+    bandwidth_gbs: BandwidthOption = None,
+    profile: ProfileOption = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
     output: OutputOption = None,
@@ -140,12 +189,57 @@ def layer(
     """Params, MACs and FLOPs of a standard conv beside its depthwise separable replacement.
 
     The replacement is a depthwise k x k conv (groups = Cin, with the layer's stride, padding and dilation) followed by a pointwise 1 x 1 conv Cin -> Cout. Shows the exact ratios and the textbook approximation 1/N + 1/Dk².
+
+    --memory adds the bytes each design moves (weights, activations) and its arithmetic intensity in FLOP/B. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds the roofline time max(FLOPs / peak, bytes / bandwidth), whether each conv is compute- or memory-bound, and the predicted speedup beside the MACs saving. The JSON always has these keys (roofline null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
+    from dsc_calc.layer_memory import layer_memory
+
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )
+    machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     try:
-        result = compare(conv, shape, batch)
+        result = layer_memory(
+            compare(conv, shape, batch),
+            dtype=(dtype or "fp32").lower(),
+            profile=machine,
+            show_memory=memory or dtype is not None or machine is not None,
+        )
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None
     emit(result, fmt, as_json, output)
+
+
+def machine_profile(
+    profile: str | None, peak_gflops: float | None, bandwidth_gbs: float | None
+) -> MachineProfile | None:
+    """The roofline machine from --profile, or from --peak-gflops and --bandwidth-gbs, or None."""
+    from dsc_calc.memory import MachineProfile
+    from dsc_calc.profiles import load_profile
+
+    given = (peak_gflops is not None, bandwidth_gbs is not None)
+    if profile is not None:
+        if any(given):
+            raise DscCalcError(
+                "--profile", "give either --profile or --peak-gflops with --bandwidth-gbs, not both"
+            )
+        try:
+            return load_profile(profile)
+        except DscCalcError as error:
+            raise DscCalcError(f"--profile {error.where}", error.problem) from None
+    if peak_gflops is None and bandwidth_gbs is None:
+        return None
+    if peak_gflops is None or bandwidth_gbs is None:
+        missing = "--bandwidth-gbs" if bandwidth_gbs is None else "--peak-gflops"
+        raise DscCalcError(
+            missing, "is missing: the roofline needs both --peak-gflops and --bandwidth-gbs"
+        )
+    try:
+        return MachineProfile(
+            name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
+            peak_gflops=peak_gflops,
+            bandwidth_gbs=bandwidth_gbs,
+            source="--peak-gflops and --bandwidth-gbs on the command line",
+        )
+    except DscCalcError as error:
+        raise error.renamed(OPTION_NAMES) from None

@@ -14,6 +14,7 @@ msgspec (through :mod:`dsc_calc.spec`) is imported only when a spec is loaded.
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -97,6 +98,18 @@ class LayerRow:
 
     def describe(self) -> str:
         return self.conv.describe() if self.conv is not None else ""
+
+
+_ROW_SETTERS = tuple(getattr(LayerRow, name).__set__ for name in LayerRow.__slots__)
+
+
+def _new_row(*values: object) -> LayerRow:
+    """``LayerRow(*values)`` at half the cost: a frozen dataclass's ``__init__`` goes through
+    ``object.__setattr__`` per field, which dominates a 100k-layer walk. Fields in slot order."""
+    row = object.__new__(LayerRow)
+    for setter, value in zip(_ROW_SETTERS, values, strict=True):
+        setter(row, value)
+    return row
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +378,7 @@ def load_network(
     try:
         network = specs.decode(data)
     except DscCalcError as error:
-        raise error.at(where) if error.where == "spec" else error from None
+        raise DscCalcError(where, error.problem) if error.where == "spec" else error from None
     if alpha is not None:
         network = scale_width(network, alpha)
     if resolution is not None:
@@ -529,27 +542,57 @@ class _Walker:
         self.rows: list[LayerRow] = []
         self.held = 0
         self.zero = Cost()
+        # Real networks repeat the same conv on the same shape many times: build and cost each
+        # distinct (conv, input) once. Conv2d and Shape are frozen, so sharing them is safe.
+        self.convs: dict[tuple[object, ...], Conv2d] = {}
+        self.costs: dict[tuple[int, int, int, int], tuple[Cost, Shape, Kind]] = {}
+
+    def make_conv(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int],
+        stride: tuple[int, int],
+        padding: Padding,
+        dilation: tuple[int, int],
+        groups: int,
+        bias: bool,
+        where: str,
+    ) -> Conv2d:
+        key = (cin, cout, kernel, stride, padding, dilation, groups, bias)
+        conv = self.convs.get(key)
+        if conv is None:
+            conv = self.convs[key] = _make_conv(*key, where)
+        return conv
 
     # Rows ------------------------------------------------------------------------------------
 
     def conv_row(self, name: str, type_: str, conv: Conv2d, shape: Shape, where: str) -> Shape:
-        try:
-            cost = conv.cost(shape, self.batch)
-            out = conv.output_shape(shape)
-        except DscCalcError as error:
-            raise error.at(where) from None
-        self.rows.append(LayerRow(name, type_, conv_kind(conv), shape, out, cost, conv, self.held))
+        # Convs are interned in self.convs for the whole walk, so their id is a stable key.
+        key = (id(conv), shape.channels, shape.height, shape.width)
+        known = self.costs.get(key)
+        if known is None:
+            try:
+                known = self.costs[key] = (
+                    conv.cost(shape, self.batch),
+                    conv.output_shape(shape),
+                    conv_kind(conv),
+                )
+            except DscCalcError as error:
+                raise error.at(where) from None
+        cost, out, kind = known
+        self.rows.append(_new_row(name, type_, kind, shape, out, cost, conv, self.held))
         return out
 
     def plain_row(self, name: str, type_: str, shape: Shape, out: Shape | None = None) -> Shape:
         target = shape if out is None else out
-        self.rows.append(LayerRow(name, type_, "other", shape, target, self.zero, None, self.held))
+        self.rows.append(_new_row(name, type_, "other", shape, target, self.zero, None, self.held))
         return target
 
     def batchnorm_row(self, name: str, shape: Shape) -> Shape:
         params = 2 * shape.channels
         self.rows.append(
-            LayerRow(name, "batchnorm", "other", shape, shape, Cost(params), None, self.held)
+            _new_row(name, "batchnorm", "other", shape, shape, Cost(params), None, self.held)
         )
         return shape
 
@@ -586,7 +629,7 @@ class _Walker:
         return shape
 
     def conv(self, layer: specs.Conv, shape: Shape, where: str, name: str) -> Shape:
-        conv = _make_conv(
+        conv = self.make_conv(
             shape.channels,
             layer.out,
             _pair(layer.k),
@@ -604,18 +647,18 @@ class _Walker:
         padding = _padding(layer.padding)
         pad_h: Padding = padding if isinstance(padding, str) else (padding[0], 0)
         pad_w: Padding = padding if isinstance(padding, str) else (0, padding[1])
-        first = _make_conv(
+        first = self.make_conv(
             shape.channels, layer.out, (kh, 1), (sh, 1), pad_h, (dh, 1), layer.groups,
             layer.bias, where,
         )  # fmt: skip
         middle = self.conv_row(f"{name}.h", "conv", first, shape, where)
-        second = _make_conv(
+        second = self.make_conv(
             layer.out, layer.out, (1, kw), (1, sw), pad_w, (1, dw), layer.groups, layer.bias, where
         )
         return self.after(name, layer, self.conv_row(f"{name}.w", "conv", second, middle, where))
 
     def dwconv(self, layer: specs.DwConv, shape: Shape, where: str, name: str) -> Shape:
-        conv = _make_conv(
+        conv = self.make_conv(
             shape.channels,
             shape.channels * layer.multiplier,
             _pair(layer.k),
@@ -629,14 +672,14 @@ class _Walker:
         return self.after(name, layer, self.conv_row(name, "dwconv", conv, shape, where))
 
     def pwconv(self, layer: specs.PwConv, shape: Shape, where: str, name: str) -> Shape:
-        conv = _make_conv(
+        conv = self.make_conv(
             shape.channels, layer.out, (1, 1), (1, 1), (0, 0), (1, 1), layer.groups, layer.bias,
             where,
         )  # fmt: skip
         return self.after(name, layer, self.conv_row(name, "pwconv", conv, shape, where))
 
     def dsconv(self, layer: specs.DsConv, shape: Shape, where: str, name: str) -> Shape:
-        depthwise = _make_conv(
+        depthwise = self.make_conv(
             shape.channels,
             shape.channels,
             _pair(layer.k),
@@ -649,7 +692,7 @@ class _Walker:
         )
         middle = self.conv_row(f"{name}.dw", "dwconv", depthwise, shape, where)
         self.after(f"{name}.dw", layer, middle)
-        pointwise = _make_conv(
+        pointwise = self.make_conv(
             middle.channels, layer.out, (1, 1), (1, 1), (0, 0), (1, 1), 1, layer.bias, where
         )
         out = self.conv_row(f"{name}.pw", "pwconv", pointwise, middle, where)
@@ -704,7 +747,7 @@ class _Walker:
             2 * macs + (self.batch * layer.out if layer.bias else 0),
         )
         out = Shape(layer.out, 1, 1)
-        self.rows.append(LayerRow(name, "linear", "linear", shape, out, cost, None, self.held))
+        self.rows.append(_new_row(name, "linear", "linear", shape, out, cost, None, self.held))
         return out
 
     def se(self, layer: specs.SqueezeExcite, shape: Shape, where: str, name: str) -> Shape:
@@ -716,10 +759,10 @@ class _Walker:
     ) -> Shape:
         channels = shape.channels
         pooled = self.plain_row(f"{name}.pool", "avgpool", shape, Shape(channels, 1, 1))
-        reduce = _make_conv(channels, squeeze, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
+        reduce = self.make_conv(channels, squeeze, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
         middle = self.conv_row(f"{name}.reduce", "pwconv", reduce, pooled, where)
         self.plain_row(f"{name}.{act}", act, middle)
-        expand = _make_conv(squeeze, channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
+        expand = self.make_conv(squeeze, channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
         weights = self.conv_row(f"{name}.expand", "pwconv", expand, middle, where)
         self.plain_row(f"{name}.{gate}", gate, weights)
         return self.plain_row(f"{name}.scale", "scale", shape)
@@ -740,11 +783,11 @@ class _Walker:
             self.held = outer + shape.numel
         current = shape
         if hidden != cin:
-            expand = _make_conv(cin, hidden, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, where)
+            expand = self.make_conv(cin, hidden, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, where)
             current = self.conv_row(f"{name}.expand", "pwconv", expand, current, where)
             self.batchnorm_row(f"{name}.expand.bn", current)
             self.plain_row(f"{name}.expand.{layer.act}", layer.act, current)
-        depthwise = _make_conv(
+        depthwise = self.make_conv(
             hidden, hidden, _pair(layer.k), stride, "same", (1, 1), hidden, False, where
         )
         current = self.conv_row(f"{name}.dw", "dwconv", depthwise, current, where)
@@ -753,7 +796,7 @@ class _Walker:
         if layer.se:
             squeeze = make_divisible(hidden / 4, 8)
             self.squeeze_excite(f"{name}.se", current, squeeze, "relu", "hsigmoid", where)
-        project = _make_conv(hidden, layer.out, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, where)
+        project = self.make_conv(hidden, layer.out, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, where)
         current = self.conv_row(f"{name}.project", "pwconv", project, current, where)
         self.batchnorm_row(f"{name}.project.bn", current)
         if residual:
@@ -845,7 +888,13 @@ def analyse(spec: NetworkSpec, *, batch: int = 1, what_if: str | None = None) ->
         )
     source = Shape(spec.input.channels, spec.input.height, spec.input.width)
     walker = _Walker(batch)
-    output = walker.walk(spec.layers, source, "layers", "", [0])
+    collecting = gc.isenabled()
+    gc.disable()  # the walk allocates only acyclic rows; collections would make it superlinear
+    try:
+        output = walker.walk(spec.layers, source, "layers", "", [0])
+    finally:
+        if collecting:
+            gc.enable()
     rows = tuple(walker.rows)
     totals, by_type = summarise(rows)
     return NetworkReport(

@@ -365,6 +365,7 @@ class Row:
     """One weighted module as it ran: its type, the input size, the output shape and its cost."""
 
     module: str
+    kind: str
     in_numel: int
     output: tuple[int, int, int]
     params: int
@@ -392,6 +393,19 @@ def chw(shape: torch.Size) -> tuple[int, int, int]:
     return channels, height, width
 
 
+def kind_of(module: nn.Module) -> str:
+    """The by-type kind of a weighted module, read off the module itself: ``depthwise`` when
+    groups == Cin > 1, ``pointwise`` for a 1x1 conv with groups 1, ``conv`` for any other conv
+    (grouped 1x1 included), ``linear``, and ``other`` (batch norm)."""
+    if isinstance(module, nn.Conv2d):
+        if module.groups == module.in_channels > 1:
+            return "depthwise"
+        if tuple(module.kernel_size) == (1, 1) and module.groups == 1:
+            return "pointwise"
+        return "conv"
+    return "linear" if isinstance(module, nn.Linear) else "other"
+
+
 def measure(model: nn.Module, channels: int, height: int, width: int, batch: int = 1) -> Measured:
     """Run ``model`` once on a ``batch x C x H x W`` tensor and count it from the real tensors.
 
@@ -414,7 +428,15 @@ def measure(model: nn.Module, channels: int, height: int, width: int, batch: int
         flops = 2 * macs + (output.numel() if has_bias else 0)
         params = sum(p.numel() for p in module.parameters())
         rows.append(
-            Row(type(module).__name__, inputs[0][0].numel(), chw(output.shape), params, macs, flops)
+            Row(
+                type(module).__name__,
+                kind_of(module),
+                inputs[0][0].numel(),
+                chw(output.shape),
+                params,
+                macs,
+                flops,
+            )
         )
 
     handles = [

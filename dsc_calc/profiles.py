@@ -114,8 +114,8 @@ def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
         document = msgspec.json.decode(data, type=_profile_struct())
     except msgspec.ValidationError as error:
         where, problem = _reword(str(error))
-        if where in ("peak_gflops", "bandwidth_gbs"):
-            problem += f", got {_value_at(data, where)}"
+        if where in ("peak_gflops", "bandwidth_gbs") and (shown := _value_at(data, where)):
+            problem += f", got {shown}"
         raise DscCalcError(f"{label}: {where}" if where else label, problem) from None
     except msgspec.DecodeError as error:
         raise DscCalcError(
@@ -129,15 +129,17 @@ def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
     )
 
 
-def _value_at(data: bytes, key: str) -> str:
-    """The JSON text of ``key`` in the (valid JSON) object ``data``, shortened, for a message."""
+def _value_at(data: bytes, key: str) -> str | None:
+    """The JSON text of ``key`` in the (valid JSON) object ``data``, shortened; None if absent."""
     import msgspec
 
     try:
-        value = msgspec.json.decode(data)[key]
+        document = msgspec.json.decode(data)
     except msgspec.DecodeError:  # a number too large for a float
         return "a number out of range"
-    return msgspec.json.encode(value).decode()[:40]
+    if not isinstance(document, dict) or key not in document:
+        return None
+    return msgspec.json.encode(document[key]).decode()[:40]
 
 
 def _reword(message: str) -> tuple[str, str]:

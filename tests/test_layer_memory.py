@@ -47,7 +47,7 @@ def example(name: str) -> tuple[float, float]:
 def test_json_keeps_every_existing_key_and_value() -> None:
     """The layer JSON with memory is a superset of compare().to_dict(): nothing renamed or changed."""
     doc = layer_json(*WORKED, "--profile", "example-desktop", "--dtype", "fp16")
-    assert contains(doc, compare(Conv2d(64, 128, 3), Shape(64, 56, 56)).to_dict())
+    assert contains(doc, compare(Conv2d(64, 128, (3, 3)), Shape(64, 56, 56)).to_dict())
 
 
 def test_memory_keys_are_always_there_and_exact() -> None:
@@ -179,7 +179,7 @@ def test_pair_time_is_never_below_either_part(
 ) -> None:
     """The pair's predicted time is the sum of its parts, and each part is at least its own roofline."""
     report = layer_memory(
-        compare(Conv2d(cin, cout, k), Shape(cin, hw, hw)),
+        compare(Conv2d(cin, cout, (k, k)), Shape(cin, hw, hw)),
         profile=MachineProfile("p", peak, bandwidth),
     )
     parts = (report.depthwise, report.pointwise)

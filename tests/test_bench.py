@@ -3,7 +3,9 @@ machine profile, and clean refusals. Never asserts on timings."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -273,3 +275,37 @@ def test_network_mode_errors(args: tuple[str, ...], fragments: tuple[str, ...]) 
     """A network with layer options or --machine, an unknown preset, or no input at all: one clean error."""
     pytest.importorskip("dsc_calc.network")
     assert_clean_error(run_cli("bench", *args, "--json"), *fragments)
+
+
+def test_machine_tables_show_roofline_beside_measured() -> None:
+    """With --machine the table output adds the roofline table and the machine profile table."""
+    outcome = run_cli("bench", *QUICK, "--machine", "-f", "markdown")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "**Roofline: predicted beside measured**" in outcome.stdout
+    assert "**Machine roofline:" in outcome.stdout
+    assert "| % of bound |" in outcome.stdout
+
+
+class _Terminal(io.StringIO):
+    """A text stream that claims to be a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_stderr_only_for_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The progress bar draws on a terminal stderr, never on stdout, and is off with --quiet."""
+    from dsc_calc.cli.bench import _progress
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with _progress(enabled=True) as update:
+        assert update is not None
+        update("timing", 0.5)
+        update("done", 1.0)
+    with _progress(enabled=False) as quiet:
+        assert quiet is None
+    assert capsys.readouterr().out == ""
+    assert "done" in terminal.getvalue()

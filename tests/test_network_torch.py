@@ -444,12 +444,21 @@ def draw_pool(draw: st.DrawFn, channels: int) -> Drawn:
     op = draw(st.sampled_from(["max", "avg"]))
     if draw(st.booleans()):
         return {"type": "pool", "op": op, "global": True}, channels
-    k = draw(st.integers(1, 3))
-    layer: dict[str, Any] = {"type": "pool", "op": op, "k": k}
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    layer: dict[str, Any] = {"type": "pool", "op": op, "k": kh if kh == kw else [kh, kw]}
     if draw(st.booleans()):
-        layer["stride"] = draw(st.integers(1, 2))
+        layer["stride"] = draw(
+            st.one_of(st.integers(1, 2), st.lists(st.integers(1, 2), min_size=2, max_size=2))
+        )
     if draw(st.booleans()):
-        layer["padding"] = draw(st.integers(0, k // 2))  # torch's own limit: at most k/2
+        # torch's own limit for an explicit pool padding: at most half the kernel
+        layer["padding"] = draw(
+            st.one_of(
+                st.sampled_from(["same", "valid"]),
+                st.integers(0, min(kh, kw) // 2),
+                st.tuples(st.integers(0, kh // 2), st.integers(0, kw // 2)).map(list),
+            )
+        )
     return layer, channels
 
 
@@ -481,10 +490,17 @@ def draw_residual(draw: st.DrawFn, channels: int, out: int) -> Drawn:
 
 
 @st.composite
-def chain_layer(draw: st.DrawFn, channels: int) -> Drawn:
+def chain_layer(draw: st.DrawFn, channels: int, *, nested: bool = False) -> Drawn:
     """One random layer for an input of ``channels`` channels, and the channels it gives."""
     out = draw(st.integers(1, 8))
     kind = draw(st.sampled_from(LAYER_KINDS))
+    if kind == "repeat":
+        if nested:
+            return {"type": "batchnorm"}, channels
+        body, after = draw(chain_layer(channels, nested=True))
+        # A body that changes the channel count can only run once.
+        times = draw(st.integers(1, 3)) if after == channels else 1
+        return {"repeat": times, "layers": [body]}, after
     simple: dict[str, Drawn] = {
         "batchnorm": ({"type": "batchnorm"}, channels),
         "linear": ({"type": "linear", "out": out, "bias": draw(st.booleans())}, out),
@@ -520,6 +536,7 @@ LAYER_KINDS = (
     "se",
     "inverted_residual",
     "residual",
+    "repeat",
 )
 
 
@@ -660,6 +677,13 @@ def test_preset_torch_build_has_the_published_mult_adds(
     rounding."""
     figure, tolerance = expected
     assert abs(preset_measured(name).macs - figure) <= tolerance, preset_measured(name).macs
+
+
+def test_batch_scales_like_a_real_batch() -> None:
+    """analyse(batch=3) equals the torch build run on a batch of three (hooks count every sample)."""
+    model = build(TOY)
+    measured = measure(model, 3, 224, 224, batch=3)
+    assert_agree(analyse(load_network_dict(TOY), batch=3), measured)
 
 
 def test_torch_build_is_a_working_network() -> None:

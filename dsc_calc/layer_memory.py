@@ -66,15 +66,12 @@ class LayerMemoryReport:
     @property
     def access_ratio(self) -> float:
         """Separable bytes moved / standard bytes moved."""
-        return self.separable.traffic.access_cost / self.standard.traffic.access_cost
+        return _access_ratio(self.separable, self.standard)
 
     @property
     def time_ratio(self) -> float | None:
         """Predicted separable time / predicted standard time, or None without a profile."""
-        separable, standard = self.separable.roofline, self.standard.roofline
-        if separable is None or standard is None:
-            return None
-        return separable.time_s / standard.time_s
+        return _time_ratio(self.separable, self.standard)
 
     @property
     def predicted_speedup(self) -> float | None:
@@ -95,6 +92,9 @@ class LayerMemoryReport:
         saving = _as_dict(document["saving"])
         ratio["access_cost"] = self.access_ratio
         ratio["time"] = self.time_ratio
+        spatial_ratio = _as_dict(ratio["spatial"])
+        spatial_ratio["access_cost"] = _access_ratio(self.spatial, self.standard)
+        spatial_ratio["time"] = _time_ratio(self.spatial, self.standard)
         saving["access_cost"] = 1 / self.access_ratio
         saving["time"] = self.predicted_speedup
         document["dtype"] = self.dtype
@@ -163,21 +163,31 @@ class LayerMemoryReport:
                 f"{profile.ridge_intensity:.3g} FLOP/B a conv is memory-bound. Profile: "
                 f"{profile.name}."
             )
+            if self.dtype != "fp32":
+                notes.append(
+                    f"The profile's peak is used as is for {self.dtype}; low-precision peaks "
+                    "are often higher than fp32's (give --peak-gflops for that type)."
+                )
         title = "Memory traffic" + (" and roofline time" if self.profile is not None else "")
         return Table(title=title, columns=tuple(columns), rows=tuple(rows), notes=tuple(notes))
 
     def _ratio_table(self, table: Table) -> Table:
-        rows: list[tuple[Cell, ...]] = [
-            (
-                f"bytes moved ({self.dtype})",
-                self.access_ratio,
-                f"{self.separable.traffic.access_cost} / {self.standard.traffic.access_cost}",
-                1 / self.access_ratio,
+        rows: list[tuple[Cell, ...]] = []
+        for prefix, design in (("", self.separable), ("spatial ", self.spatial)):
+            access = _access_ratio(design, self.standard)
+            rows.append(
+                (
+                    f"{prefix}bytes moved ({self.dtype})",
+                    access,
+                    f"{design.traffic.access_cost} / {self.standard.traffic.access_cost}",
+                    1 / access,
+                )
             )
-        ]
-        ratio, speedup = self.time_ratio, self.predicted_speedup
-        if ratio is not None and speedup is not None:
-            rows.append(("predicted time (roofline)", ratio, "", speedup))
+            time = _time_ratio(design, self.standard)
+            if time is not None:
+                rows.append((f"{prefix}predicted time (roofline)", time, "", 1 / time))
+        rows.sort(key=lambda row: str(row[0]).startswith("spatial"))
+        speedup = self.predicted_speedup
         notes: tuple[str, ...] = ()
         if speedup is not None:
             saving = float(1 / self.comparison.macs_ratio)
@@ -198,6 +208,18 @@ def _bound_story(report: LayerMemoryReport) -> str:
             parts.append(f"{name} {memory.intensity:.3g} FLOP/B ({memory.roofline.bound}-bound)")
     assert report.profile is not None  # noqa: S101 - only called with a profile
     return ", ".join(parts) + f" against a ridge of {report.profile.ridge_intensity:.3g} FLOP/B."
+
+
+def _access_ratio(design: KernelMemory, standard: KernelMemory) -> float:
+    """``design``'s bytes moved / the standard conv's."""
+    return design.traffic.access_cost / standard.traffic.access_cost
+
+
+def _time_ratio(design: KernelMemory, standard: KernelMemory) -> float | None:
+    """``design``'s predicted time / the standard conv's, or None without a profile."""
+    if design.roofline is None or standard.roofline is None:
+        return None
+    return design.roofline.time_s / standard.roofline.time_s
 
 
 def _as_dict(value: object) -> dict[str, object]:

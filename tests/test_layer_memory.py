@@ -255,3 +255,20 @@ def test_help_documents_the_memory_options() -> None:
     for option in ("--memory", "--dtype", "--profile", "--peak-gflops", "--bandwidth-gbs"):
         assert option in text
     assert "--profile example-desktop" in text
+
+
+def test_spatial_pair_memory_and_ratios() -> None:
+    """The spatial pair moves both convs' bytes (3x1 64->128, then 1x3 128->128); ratios follow."""
+    doc = layer_json(*WORKED, "--peak-gflops", "100", "--bandwidth-gbs", "10")
+    hw = 56 * 56
+    vertical = 128 * 64 * 3 + 64 * hw + 128 * hw
+    horizontal = 128 * 128 * 3 + 128 * hw + 128 * hw
+    assert doc["spatial"]["memory"]["access_cost"] == 4 * (vertical + horizontal)
+    standard = doc["standard"]
+    ratio = doc["ratio"]["spatial"]
+    assert ratio["access_cost"] == pytest.approx(
+        doc["spatial"]["memory"]["access_cost"] / standard["memory"]["access_cost"]
+    )
+    assert ratio["time"] == pytest.approx(
+        doc["spatial"]["roofline"]["time_s"] / standard["roofline"]["time_s"]
+    )

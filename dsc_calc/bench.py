@@ -445,6 +445,7 @@ def run_bench(
             f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel (one einsum) and "
             "the im2col copies run on one thread."
         )
+    notes.extend(_warnings(kernels, comparison))
     report("done", 1.0)
     return BenchReport(
         comparison=comparison,
@@ -497,6 +498,38 @@ def _results(
             name, label, cost.macs, cost.flops, traffic, Timing(tuple(samples[name])), roofline
         )
     return kernels
+
+
+#: A spread (IQR / median) above this marks a kernel's figures as noisy in the notes.
+NOISY_SPREAD = 0.25
+
+
+def _warnings(kernels: dict[str, KernelResult], comparison: LayerComparison) -> list[str]:
+    """Notes on figures a reader should not take at face value."""
+    notes: list[str] = []
+    noisy = [
+        f"{k.name} {k.timing.spread:.2f}"
+        for k in kernels.values()
+        if k.timing.spread > NOISY_SPREAD
+    ]
+    if noisy:
+        notes.append(
+            f"Noisy timings (spread {', '.join(noisy)}): another process was probably busy; "
+            "rerun, or raise --min-time and --budget."
+        )
+    measured = kernels["standard"].timing.median / kernels["separable"].timing.median
+    if measured > float(1 / comparison.macs_ratio):
+        notes.append(
+            "The measured speedup exceeds the MAC ratio, which no kernel can earn: read it as "
+            "timing noise or the standard conv running below its usual rate."
+        )
+    above = [k.name for k in kernels.values() if (k.percent_of_bound or 0.0) > 100.0]
+    if above:
+        notes.append(
+            f"{', '.join(above)} beat the roofline: its data stayed in cache (the roofline "
+            "assumes DRAM bandwidth) or the machine probes ran under load."
+        )
+    return notes
 
 
 def _step(progress: Callable[[str, float], None] | None) -> Callable[[str, float], None]:

@@ -309,3 +309,34 @@ def test_progress_bar_draws_on_stderr_only_for_a_terminal(
         assert quiet is None
     assert capsys.readouterr().out == ""
     assert "done" in terminal.getvalue()
+
+
+def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
+    """Noisy spreads, a speedup above the MAC ratio and a kernel above its roofline get notes."""
+    from dsc_calc.bench import KernelResult, _warnings
+    from dsc_calc.conv import compare
+    from dsc_calc.memory import Traffic
+
+    comparison = compare(Conv2d(8, 16, 3), Shape(8, 8, 8))
+    traffic = Traffic(1, 1, 1)
+
+    def result(name: str, samples: tuple[float, ...], roof: float | None = None) -> KernelResult:
+        roofline = (roof, "memory") if roof is not None else None
+        return KernelResult(name, name, 1, 2, traffic, Timing(samples), roofline)
+
+    steady = {
+        "standard": result("standard", (1.0, 1.0, 1.0, 1.0)),
+        "depthwise": result("depthwise", (0.1, 0.1, 0.1, 0.1)),
+        "pointwise": result("pointwise", (0.2, 0.2, 0.2, 0.2)),
+        "separable": result("separable", (0.3, 0.3, 0.3, 0.3)),
+    }
+    assert _warnings(steady, comparison) == []
+    wild = {
+        **steady,
+        "standard": result("standard", (1.0, 2.0, 9.0, 9.0)),
+        "pointwise": result("pointwise", (0.2, 0.2, 0.2, 0.2), roof=0.5),
+    }
+    notes = " ".join(_warnings(wild, comparison))
+    assert "Noisy timings (spread standard" in notes
+    assert "exceeds the MAC ratio" in notes
+    assert "pointwise beat the roofline" in notes

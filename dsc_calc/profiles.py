@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +33,8 @@ PROFILE_FIELDS = ("name", "peak_gflops", "bandwidth_gbs", "source", "details")
 
 def shipped_profiles() -> list[str]:
     """Names of the example profiles shipped with the package, sorted."""
+    from importlib import resources
+
     folder = resources.files("dsc_calc").joinpath("profiles")
     return sorted(
         entry.name.removesuffix(".json")
@@ -54,6 +55,8 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
         return decode_profile(_read(path), label=text)
     name = text.removesuffix(".json")
     if name in shipped_profiles() and "/" not in text and "\\" not in text:
+        from importlib import resources
+
         entry = resources.files("dsc_calc").joinpath("profiles", f"{name}.json")
         return decode_profile(entry.read_bytes(), label=name)
     raise DscCalcError(

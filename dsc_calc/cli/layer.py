@@ -215,7 +215,6 @@ def machine_profile(
 ) -> MachineProfile | None:
     """The roofline machine from --profile, or from --peak-gflops and --bandwidth-gbs, or None."""
     from dsc_calc.memory import MachineProfile
-    from dsc_calc.profiles import load_profile
 
     given = (peak_gflops is not None, bandwidth_gbs is not None)
     if profile is not None:
@@ -223,6 +222,8 @@ def machine_profile(
             raise DscCalcError(
                 "--profile", "give either --profile or --peak-gflops with --bandwidth-gbs, not both"
             )
+        from dsc_calc.profiles import load_profile
+
         try:
             return load_profile(profile)
         except DscCalcError as error:

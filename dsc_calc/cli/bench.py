@@ -48,7 +48,7 @@ MinTimeOption = Annotated[
     float | None,
     typer.Option(
         "--min-time",
-        help="Seconds of timed runs wanted per kernel [default: 0.2, or 0.05 per network layer].",
+        help="Seconds of timed runs wanted per kernel (default 0.2; 0.05 per layer of a network).",
         show_default=False,
     ),
 ]

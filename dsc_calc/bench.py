@@ -355,7 +355,7 @@ def estimate_memory(conv: Conv2d, source: Shape, batch: int, *, machine: bool) -
 
     depthwise = conv.depthwise()
     middle = depthwise.output_shape(source)
-    total = ITEM * batch * source.numel  # the input
+    total = ITEM * batch * (source.numel + middle.numel)  # the inputs of the kernels
     total += ITEM * (conv.params + depthwise.params + conv.pointwise().params)  # raw weights
     total += estimate_workspace_bytes(conv, source, batch)
     total += estimate_workspace_bytes(depthwise, source, batch)

@@ -1,13 +1,13 @@
 """A PyTorch oracle for network specs: build a real ``torch.nn.Module`` from a spec dict and count it.
 
-Written from the spec semantics alone (``spec-semantics`` in the issue), independently of
-``dsc_calc.network`` and ``dsc_calc.spec``: nothing here imports them. The builder never works out a
-spatial size itself. ``"same"`` padding is computed from the live tensor at forward time (torch's
-own ``padding="same"`` at stride 1 when the padding is even, a TensorFlow-style split through ``F.pad`` otherwise) and a
-linear layer learns its input width from the first tensor it sees (``nn.LazyLinear``). The counter
-then reads every figure off the real run: params are ``sum(p.numel())``, the MACs of each
-``nn.Conv2d`` / ``nn.Linear`` come from its weight's shape and the real output tensor, through
-forward hooks, the way fvcore and torchinfo count them.
+Written from the binding spec semantics alone, independently of ``dsc_calc.network`` and
+``dsc_calc.spec``: nothing here imports them. The builder tracks channel counts only and never works
+out a spatial size. ``"same"`` padding is computed from the live tensor at forward time (torch's own
+``padding="same"`` at stride 1 when the split is even, otherwise a TensorFlow-style split through
+``F.pad``, the odd pixel bottom/right) and a linear layer learns its input width from the first
+tensor it sees (``nn.LazyLinear``). The counter then reads every figure off the real run: params
+are ``sum(p.numel())``; the MACs of each ``nn.Conv2d`` / ``nn.Linear`` come from its weight's shape
+and the real output tensor, through forward hooks, the way fvcore and torchinfo count them.
 
 Import this module only after ``pytest.importorskip("torch")``.
 """
@@ -35,8 +35,6 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "silu": nn.SiLU,
 }
-
-CONV_LIKE = ("conv", "dwconv", "pwconv", "dsconv", "spconv")
 
 
 class SpecError(ValueError):

@@ -45,9 +45,15 @@ COPY_BYTES = 64 * 2**20
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Wall-clock samples of one kernel, in seconds."""
+    """Wall-clock samples of one kernel, in seconds, and the process CPU time of each run."""
 
     samples: tuple[float, ...]
+    cpu: tuple[float, ...] = ()
+
+    @property
+    def cpu_median(self) -> float:
+        """Median CPU time of the process per run (0 when not recorded)."""
+        return statistics.median(self.cpu) if self.cpu else 0.0
 
     @property
     def median(self) -> float:
@@ -108,6 +114,7 @@ class KernelResult:
             "min_s": self.timing.minimum,
             "spread": self.timing.spread,
             "samples": len(self.timing.samples),
+            "cpu_median_s": self.timing.cpu_median,
             "macs": self.macs,
             "flops": self.flops,
             "gflops": self.gflops,
@@ -430,9 +437,9 @@ def run_bench(
             probe_deadline = time.perf_counter() + 0.25 * (deadline - time.perf_counter())
             report("measuring the machine: GEMM peak and copy bandwidth", 0.05)
             probe = measure_machine(threads, probe_deadline)
-        samples = _interleave(runs, deadline, min_time, repeat, report)
+        samples, cpu = _interleave(runs, deadline, min_time, repeat, report)
         blas = blas_info()
-    kernels = _results(comparison, samples, probe)
+    kernels = _results(comparison, samples, cpu, probe)
     notes: list[str] = []
     short = [name for name in KERNELS if len(samples[name]) < repeat]
     if short:
@@ -445,7 +452,7 @@ def run_bench(
             f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel (one einsum) and "
             "the im2col copies run on one thread."
         )
-    notes.extend(_warnings(kernels, comparison))
+    notes.extend(_warnings(kernels, comparison, threads))
     report("done", 1.0)
     return BenchReport(
         comparison=comparison,
@@ -464,6 +471,7 @@ def run_bench(
 def _results(
     comparison: LayerComparison,
     samples: dict[str, list[float]],
+    cpu: dict[str, list[float]],
     probe: MachineMeasurement | None,
 ) -> dict[str, KernelResult]:
     """Each kernel's work, traffic, timing and (with a machine profile) roofline prediction."""
@@ -495,7 +503,13 @@ def _results(
             label = layer.describe()
             roofline = probe.profile.predict(cost.flops, traffic.access_cost) if probe else None
         kernels[name] = KernelResult(
-            name, label, cost.macs, cost.flops, traffic, Timing(tuple(samples[name])), roofline
+            name,
+            label,
+            cost.macs,
+            cost.flops,
+            traffic,
+            Timing(tuple(samples[name]), tuple(cpu[name])),
+            roofline,
         )
     return kernels
 
@@ -503,10 +517,15 @@ def _results(
 #: A spread (IQR / median) above this marks a kernel's figures as noisy in the notes.
 NOISY_SPREAD = 0.25
 
+#: Wall time above this multiple of the CPU time means the process waited for a core.
+DESCHEDULED = 1.25
 
-def _warnings(kernels: dict[str, KernelResult], comparison: LayerComparison) -> list[str]:
+
+def _warnings(
+    kernels: dict[str, KernelResult], comparison: LayerComparison, threads: int = 1
+) -> list[str]:
     """Notes on figures a reader should not take at face value."""
-    notes: list[str] = []
+    notes: list[str] = _descheduled(list(kernels.values()), threads)
     noisy = [
         f"{k.name} {k.timing.spread:.2f}"
         for k in kernels.values()
@@ -530,6 +549,24 @@ def _warnings(kernels: dict[str, KernelResult], comparison: LayerComparison) -> 
             "assumes DRAM bandwidth) or the machine probes ran under load."
         )
     return notes
+
+
+def _descheduled(results: Sequence[KernelResult | NetworkLayerTiming], threads: int) -> list[str]:
+    """A note naming what spent much of its wall time off the CPU (meaningful for one thread)."""
+    if threads != 1:
+        return []
+    waiting = [
+        f"{result.name} {100 * result.timing.cpu_median / result.timing.median:.0f}%"
+        for result in results
+        if result.timing.cpu_median
+        and result.timing.median > DESCHEDULED * result.timing.cpu_median
+    ]
+    if not waiting:
+        return []
+    return [
+        f"Other processes took the CPU: share of the wall time spent computing: "
+        f"{', '.join(waiting)}; the medians of those kernels are inflated."
+    ]
 
 
 def _step(progress: Callable[[str, float], None] | None) -> Callable[[str, float], None]:
@@ -593,13 +630,15 @@ def _interleave(
     min_time: float,
     repeat: int,
     report: Callable[[str, float], None],
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Time the kernels round-robin until each has ``repeat`` runs and ``min_time`` s, or time's up.
 
     A kernel is only started when its last run fits before the deadline, so the budget holds; every
     kernel gets at least one timed run if the warm-up left any time at all.
     """
     samples: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    cpu_clock = time.process_time
     start = time.perf_counter()
     clock = time.perf_counter
     while True:
@@ -614,9 +653,10 @@ def _interleave(
             expected = taken[-1] if taken else 0.0
             if taken and clock() + expected > deadline:
                 continue
-            begin = clock()
+            begin, cpu_begin = clock(), cpu_clock()
             runs[name]()
             taken.append(clock() - begin)
+            cpu[name].append(cpu_clock() - cpu_begin)
             ran = True
         if not ran:
             break
@@ -626,7 +666,7 @@ def _interleave(
         )
         by_deadline = (clock() - start) / max(deadline - start, 1e-9)
         report("timing (interleaved)", 0.1 + 0.9 * max(min(by_runs, by_time), by_deadline))
-    return samples
+    return samples, cpu
 
 
 def _pair_roofline(
@@ -752,6 +792,7 @@ class NetworkBenchReport:
                     "min_s": layer.timing.minimum,
                     "spread": layer.timing.spread,
                     "samples": len(layer.timing.samples),
+                    "cpu_median_s": layer.timing.cpu_median,
                     "macs": layer.macs,
                     "flops": layer.flops,
                     "gflops": layer.flops / layer.timing.median / 1e9
@@ -881,15 +922,18 @@ def run_network_bench(
                 f"the warm-up run alone took {time.perf_counter() - started:.2f} s, more than the "
                 f"budget of {budget:g} s; raise --budget",
             )
-        samples = _interleave(runs, deadline, min_time, repeat, report)
+        samples, cpu = _interleave(runs, deadline, min_time, repeat, report)
         blas = blas_info()
     timed = tuple(
-        NetworkLayerTiming(name, conv, source, cost.macs, cost.flops, Timing(tuple(samples[key])))
+        NetworkLayerTiming(
+            name, conv, source, cost.macs, cost.flops, Timing(tuple(samples[key]), tuple(cpu[key]))
+        )
         for (name, conv, source), cost, key in zip(layers, costs, keys, strict=True)
     )
     notes = []
     if any(len(samples[key]) < repeat for key in keys):
         notes.append(f"The budget ran out before every layer reached {repeat} runs.")
+    notes.extend(_descheduled(timed, threads))
     report("done", 1.0)
     return NetworkBenchReport(
         layers=timed,

@@ -340,3 +340,18 @@ def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
     assert "Noisy timings (spread standard" in notes
     assert "exceeds the MAC ratio" in notes
     assert "pointwise beat the roofline" in notes
+
+
+def test_descheduled_runs_are_named() -> None:
+    """A kernel whose wall time far exceeds its CPU time is named in a note (one thread only)."""
+    from dsc_calc.bench import KernelResult, _descheduled
+    from dsc_calc.memory import Traffic
+
+    waited = KernelResult("standard", "", 1, 2, Traffic(1, 1, 1), Timing((2.0, 2.0), (1.0, 1.0)))
+    steady = KernelResult("pointwise", "", 1, 2, Traffic(1, 1, 1), Timing((1.0,), (0.99,)))
+    assert _descheduled([waited, steady], threads=1) == [
+        "Other processes took the CPU: share of the wall time spent computing: standard 50%; "
+        "the medians of those kernels are inflated."
+    ]
+    assert _descheduled([waited], threads=2) == []
+    assert _descheduled([steady], threads=1) == []

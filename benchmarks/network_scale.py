@@ -4,7 +4,7 @@ The spec cycles through conv (with bn + act shorthand), dsconv, batchnorm, relu6
 stride-1 inverted residual on a small input, so every layer type that matters to the walk is there.
 Prints, per size: the JSON size, primitive rows, decode time, analyse time, their sum, and the time
 per layer; the goal is 100k layers in well under 2 s, growing linearly.
-Run: python benchmarks/network_scale.py [--repeats 3] [--sizes 1000,10000,100000]
+Run: python benchmarks/network_scale.py [--repeats 3] [--sizes 1000,10000,100000] [--distinct]
 """
 
 from __future__ import annotations
@@ -25,8 +25,16 @@ CYCLE = (
 )
 
 
-def spec_bytes(layers: int) -> bytes:
-    body = [CYCLE[index % len(CYCLE)] for index in range(layers)]
+def spec_bytes(layers: int, *, distinct: bool = False) -> bytes:
+    """A spec of ``layers`` listed layers; ``distinct`` gives every conv its own width, so no two
+    rows share a (conv, input) pair and the engine's memo never hits (the worst case)."""
+    if distinct:
+        body = [
+            {"type": "conv", "out": 8 + (index * 7919) % 4093, "k": 3, "bn": True}
+            for index in range(layers)
+        ]
+    else:
+        body = [CYCLE[index % len(CYCLE)] for index in range(layers)]
     document = {
         "name": f"scale{layers}",
         "input": {"channels": 16, "height": 8, "width": 8},
@@ -39,11 +47,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3, help="best of N runs per size")
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="every conv a different width (no repeated layer: the worst case)",
+    )
     options = parser.parse_args()
     headers = ("layers", "JSON", "rows", "decode", "analyse", "total", "µs/layer")
     print(" ".join(f"{header:>9}" for header in headers))
     for size in (int(part) for part in options.sizes.split(",")):
-        data = spec_bytes(size)
+        data = spec_bytes(size, distinct=options.distinct)
         best_decode = best_analyse = float("inf")
         rows = 0
         for _ in range(options.repeats):

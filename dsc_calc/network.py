@@ -97,7 +97,8 @@ class LayerRow:
         }
 
     def describe(self) -> str:
-        return self.conv.describe() if self.conv is not None else ""
+        """The type, with the conv's geometry if it is one: ``dwconv 3×3 32→32 g32``."""
+        return f"{self.type} {self.conv.describe()}" if self.conv is not None else self.type
 
 
 _ROW_SETTERS = tuple(getattr(LayerRow, name).__set__ for name in LayerRow.__slots__)
@@ -125,7 +126,11 @@ class KindTotal:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One what-if replacement: the rows it replaces, and what replaces them."""
+    """One what-if replacement: the rows it replaces, and what replaces them.
+
+    ``dropped`` is the cost of rows removed with the change besides ``old`` (the batch norm
+    between a depthwise and a pointwise conv merged by ``--what-if standard``).
+    """
 
     layers: tuple[str, ...]
     before: str
@@ -141,7 +146,8 @@ class Change:
             "after": self.after,
             "old": self.old.to_dict(),
             "new": self.new.to_dict(),
-            "saving": _saving(self.old, self.new),
+            "dropped": self.dropped.to_dict(),
+            "saving": _saving(self.old + self.dropped, self.new),
         }
 
 
@@ -231,8 +237,6 @@ class NetworkReport:
             columns=(
                 Column("Layer"),
                 Column("Type"),
-                Column("Kind"),
-                Column("Config"),
                 Column("Output"),
                 Column("Params", "count"),
                 Column("MACs", "count"),
@@ -242,8 +246,6 @@ class NetworkReport:
             rows=tuple(
                 (
                     row.name,
-                    row.type,
-                    row.kind,
                     row.describe(),
                     str(row.output),
                     row.cost.params,
@@ -255,8 +257,6 @@ class NetworkReport:
             ),
             footer=(
                 "total",
-                "",
-                "",
                 f"{len(self.rows)} rows",
                 str(self.output),
                 self.totals.params,

@@ -538,7 +538,7 @@ def test_cli_stdin_top_sort_csv() -> None:
     assert outcome.exit_code == 0, outcome.stderr
     lines = outcome.stdout.strip().splitlines()
     assert len(lines) == 1 + 3 + 1
-    macs = [int(line.split(",")[6]) for line in lines[1:4]]
+    macs = [int(line.split(",")[4]) for line in lines[1:4]]
     assert macs == sorted(macs, reverse=True)
     assert macs[0] == 54 * 110 * 64 * 16 * 15  # the grouped 5x3 conv is the heaviest row
     assert lines[-1].startswith("total,")
@@ -581,3 +581,32 @@ def test_same_padding_matches_ceil() -> None:
     for stride in (1, 2, 3):
         report = report_of(net(2, 17, 23, {"type": "conv", "out": 2, "k": 3, "stride": stride}))
         assert report.output == Shape(2, ceil(17 / stride), ceil(23 / stride))
+
+
+def test_terminal_table_is_capped_but_csv_is_not() -> None:
+    """A terminal table draws at most 1000 rows (a note says how many are hidden) and refuses a
+    larger --top; CSV keeps every row."""
+    spec = net(4, 8, 8, {"repeat": 1200, "layers": [{"type": "relu"}]})
+    table = run_cli("network", "-", input=json.dumps(spec))
+    assert table.exit_code == 0
+    assert "200 more rows not shown" in table.stdout
+    assert_clean_error(
+        run_cli("network", "-", "--top", "1001", input=json.dumps(spec)), "--top", "at most 1000"
+    )
+    csv = run_cli("network", "-", "-f", "csv", input=json.dumps(spec))
+    assert len(csv.stdout.strip().splitlines()) == 1 + 1200 + 1
+
+
+def test_what_if_standard_reports_the_dropped_batch_norm() -> None:
+    """--what-if standard merges dw + bn + act + pw into one conv; the dw's batch norm (2·Cin) is
+    reported as dropped and counted in the saving."""
+    report = report_of(
+        net(8, 10, 10, {"type": "dsconv", "out": 16, "bn": True, "act": "relu"}), what_if="standard"
+    )
+    assert report.what_if is not None
+    (change,) = report.what_if.changes
+    assert change.dropped.params == 16
+    assert change.new.params == 8 * 16 * 9
+    saving = change.to_dict()["saving"]
+    assert saving["params"] == (8 * 9 + 16 + 8 * 16) - 8 * 16 * 9
+    assert report.what_if.after.params == report.totals.params - (8 * 9 + 16 + 8 * 16) + 8 * 16 * 9

@@ -18,6 +18,10 @@ from dsc_calc.errors import DscCalcError
 from dsc_calc.render import Format
 from dsc_calc.tabular import Column, Table
 
+#: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
+#: JSON have no such limit.
+TABLE_ROWS = 1000
+
 
 class WhatIfChoice(StrEnum):
     """The redesigns ``--what-if`` offers."""
@@ -96,16 +100,26 @@ def network(
 
     A spec lists layers (conv, dwconv, pwconv, dsconv, spconv, batchnorm, activations, pool, linear, se, inverted_residual, residual, repeat); 'dsc-calc schema' prints its JSON Schema. The by-kind table splits the cost as the MobileNet paper's Table 2 does.
 
-    --top and --sort shape the layer table (and CSV/Markdown); JSON always holds every row.
+    --top and --sort shape the layer table (and CSV/Markdown); JSON always holds every row. A terminal table shows at most 1000 rows.
     """  # noqa: E501 - Rich re-wraps help paragraphs
-    from dsc_calc.network import analyse, load_network
+    from dsc_calc.network import MAX_SPEC_BYTES, analyse, load_network
 
-    stdin = sys.stdin.buffer.read() if spec == "-" else None
+    # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
+    stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
     loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
     try:
         report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)
     except DscCalcError as error:
         raise error.renamed({"batch": "--batch", "what_if": "--what-if"}) from None
+    if fmt is Format.table and not as_json:
+        if top is not None and top > TABLE_ROWS:
+            raise DscCalcError(
+                "--top",
+                f"a terminal table shows at most {TABLE_ROWS} rows (Rich needs minutes for 100k); "
+                "use --format csv, markdown or json for every row",
+            )
+        if top is None and len(report.rows) > TABLE_ROWS:
+            top = TABLE_ROWS
     emit(report.view(top=top, sort=sort.value), fmt, as_json, output)
 
 

@@ -276,6 +276,7 @@ class NetworkMemory:
     peak_row: str | None
     traffic: Traffic
     flops: int
+    macs: int = 0
     profile: MachineProfile | None = None
 
     @property
@@ -313,6 +314,7 @@ class NetworkMemory:
             "peak_activation_bytes": self.peak_activation_bytes,
             "peak_row": self.peak_row,
             "memory": self.traffic.to_dict(),
+            "macs": self.macs,
             "flops": self.flops,
             "intensity": self.intensity,
             "latency": None
@@ -399,7 +401,7 @@ def network_memory(
     size = dtype_bytes(dtype)
     results: list[RowMemory] = []
     traffic = Traffic(0, 0, 0)
-    flops = 0
+    flops = macs = 0
     peak = 0
     peak_row: str | None = None
     for index, row in enumerate(rows):
@@ -419,6 +421,7 @@ def network_memory(
         )
         traffic = traffic + row_traffic
         flops += row.cost.flops
+        macs += row.cost.macs
         if live > peak:
             peak, peak_row = live, row.name
     return NetworkMemory(
@@ -430,5 +433,24 @@ def network_memory(
         peak_row=peak_row,
         traffic=traffic,
         flops=flops,
+        macs=macs,
         profile=profile,
     )
+
+
+def design_ratios(standard: NetworkMemory, separable: NetworkMemory) -> dict[str, float | None]:
+    """Separable / standard for MACs, bytes moved and predicted latency (None without a profile).
+
+    The latency ratio beside the MACs ratio is the gap the papers talk about: fewer MACs do not
+    mean proportionally less time when the cheap layers are memory-bound.
+    """
+    fast, slow = separable.latency, standard.latency
+    return {
+        "macs": separable.macs / standard.macs if standard.macs else None,
+        "access_cost": (
+            separable.traffic.access_cost / standard.traffic.access_cost
+            if standard.traffic.access_cost
+            else None
+        ),
+        "time": fast.time_s / slow.time_s if fast and slow and slow.time_s else None,
+    }

@@ -20,6 +20,7 @@ from dsc_calc.memory import (
     chain_memory,
     chain_roofline,
     conv_traffic,
+    design_ratios,
     dtype_bytes,
     kernel_memory,
     network_memory,
@@ -228,6 +229,7 @@ def test_network_weight_peak_and_traffic(dtype: str, size: int, batch: int) -> N
     assert report.traffic == Traffic(params * size, *_split(rows, batch * size))
     assert report.traffic.input_bytes + report.traffic.output_bytes == batch * activations * size
     assert report.flops == sum(row.cost.flops for row in rows)
+    assert report.macs == sum(row.cost.macs for row in rows)
     assert report.latency is None
 
 
@@ -279,3 +281,30 @@ def test_empty_network_moves_nothing() -> None:
     report = network_memory([], profile=MACHINE)
     assert (report.weights_bytes, report.peak_activation_bytes, report.peak_row) == (0, 0, None)
     assert report.latency == Roofline(0.0, "memory")
+
+
+def test_design_ratios_put_latency_beside_macs() -> None:
+    """Separable/standard ratios of MACs, bytes and latency are the quotients of the two reports."""
+    rows = residual_chain()
+    standard = network_memory(rows, profile=MACHINE)
+    cheaper = [
+        Row(
+            r.name,
+            r.input,
+            r.output,
+            Cost(r.cost.params, r.cost.macs // 8, r.cost.flops // 8),
+            r.held_elements,
+        )
+        for r in rows
+    ]
+    separable = network_memory(cheaper, profile=MACHINE)
+    ratios = design_ratios(standard, separable)
+    assert ratios["macs"] == pytest.approx(
+        sum(r.cost.macs // 8 for r in rows) / sum(r.cost.macs for r in rows)
+    )
+    assert ratios["access_cost"] == 1.0
+    assert standard.latency is not None
+    assert separable.latency is not None
+    assert ratios["time"] == pytest.approx(separable.latency.time_s / standard.latency.time_s)
+    assert ratios["time"] > ratios["macs"]  # the memory-bound rows do not get cheaper
+    assert design_ratios(network_memory(rows), network_memory(cheaper))["time"] is None

@@ -355,3 +355,14 @@ def test_descheduled_runs_are_named() -> None:
     ]
     assert _descheduled([waited], threads=2) == []
     assert _descheduled([steady], threads=1) == []
+
+
+def test_saved_profile_loads_with_the_profile_loader(
+    machine_run: tuple[Any, Path],
+) -> None:
+    """The --save-profile file is read back by dsc_calc.profiles into the same machine profile."""
+    profiles = pytest.importorskip("dsc_calc.profiles")
+    data, path = machine_run
+    loaded = profiles.load_profile(str(path))
+    assert loaded.peak_gflops == data["machine"]["profile"]["peak_gflops"]
+    assert loaded.bandwidth_gbs == data["machine"]["profile"]["bandwidth_gbs"]

@@ -164,7 +164,7 @@ def main() -> int:
                 s: {k_: statistics.median(v) for k_, v in t.items()} for s, t in times.items()
             }
             print(
-                f"\n{cin}->{cout} @ {size}x{size} k{k}  (runs per kernel: "
+                f"\n{cin}->{cout} @ {size}x{size} k{k}  (timed runs of the standard conv per side: "
                 f"{len(times['numpy']['standard'])})"
             )
             print(f"  {'kernel':<10} {'numpy ms':>9} {'torch ms':>9} {'numpy/torch':>12}")

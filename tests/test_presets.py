@@ -184,3 +184,24 @@ def test_presets_command_lists_and_prints() -> None:
     assert listing[0]["published_macs"] == "569M"
     printed = run_cli("presets", "mobilenet_v2")
     assert json.loads(printed.stdout)["family"] == "mobilenet_v2"
+
+
+def test_mobilenet_v1_half_width_at_160() -> None:
+    """Howard et al. 2017, Table 8 (0.50 MobileNet-160): 76M mult-adds and 1.32M params, both
+    multipliers together (76.5M truncated). The paper's 1.32M leaves batch norm out: 1,331,592
+    with it, 1,320,648 without, which rounds to 1.32M."""
+    report = analyse(load_network("mobilenet_v1", alpha=0.5, resolution=160))
+    params, macs = report.totals.params, report.totals.macs
+    assert (params, macs) == v1_closed_form(0.5, 160)
+    assert int(macs / 1e6) == 76
+    norms = sum(row.cost.params for row in report.rows if row.type == "batchnorm")
+    assert round((params - norms) / 1e6, 2) == 1.32
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_presets_round_trip_through_the_decoder(name: str) -> None:
+    """Each preset, written back out as JSON and decoded again, is the same spec."""
+    from dsc_calc.spec import decode, to_builtins
+
+    network = load_network(name)
+    assert decode(json.dumps(to_builtins(network)).encode()) == network

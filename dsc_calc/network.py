@@ -579,7 +579,7 @@ class _Walker:
                     conv_kind(conv),
                 )
             except DscCalcError as error:
-                raise error.at(where) from None
+                raise error.renamed(_SPEC_KEYS).at(where) from None
         cost, out, kind = known
         self.rows.append(_new_row(name, type_, kind, shape, out, cost, conv, self.held))
         return out
@@ -823,6 +823,10 @@ class _Walker:
         return main
 
 
+#: Conv2d's field names -> the spec keys a user writes.
+_SPEC_KEYS = {"kernel": "k", "out_channels": "out", "in_channels": "input channels"}
+
+
 def _make_conv(
     cin: int,
     cout: int,
@@ -837,7 +841,7 @@ def _make_conv(
     try:
         return Conv2d(cin, cout, kernel, stride, padding, dilation, groups, bias)
     except DscCalcError as error:
-        raise error.at(where) from None
+        raise error.renamed(_SPEC_KEYS).at(where) from None
 
 
 @cache

@@ -396,6 +396,8 @@ def reword(error: msgspec.ValidationError, document: object) -> DscCalcError:  #
     if message.startswith("Expected `object`") and not tokens:
         return DscCalcError("spec", f"must be a JSON object with input and layers, {got}")
     bound = re.search(r"Expected `(\w+)` (>=|>|<=|<) ([\d.e+]+)", message)
+    if message.startswith("Expected `array` of length >= 1") and value == []:
+        return DscCalcError(where, "must not be empty: list at least one layer")
     if bound and bound.group(1) == "array":
         return DscCalcError(where, f"must be {_EXPECTED.get(key, 'a pair [h, w]')}, {got}")
     if bound:

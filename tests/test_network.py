@@ -265,9 +265,7 @@ def test_shape_collapse_names_the_layer() -> None:
         {"type": "conv", "out": 4, "stride": 2},
         {"repeat": 3, "layers": [{"type": "conv", "out": 4, "k": 3, "padding": "valid"}]},
     )
-    with pytest.raises(
-        DscCalcError, match=r"^layers\[1\]\.layers\[0\]\.kernel: effective kernel 3"
-    ):
+    with pytest.raises(DscCalcError, match=r"^layers\[1\]\.layers\[0\]\.k: effective kernel 3"):
         report_of(spec)
 
 

@@ -153,7 +153,8 @@ def test_missing_type_and_unknown_top_level_key() -> None:
 
 
 def test_not_an_object_and_not_json() -> None:
-    """Top-level arrays, broken JSON and deep nesting are one-line refusals."""
+    """Top-level arrays, broken JSON, deep nesting and an empty layer list are one-line refusals."""
+    assert refusal(spec_bytes()) == "layers: must not be empty: list at least one layer"
     assert refusal(b"[1, 2]").startswith("spec: must be a JSON object")
     assert refusal(b'{"input": ').startswith("spec: is not valid JSON")
     assert refusal(b"[" * 50_000 + b"]" * 50_000) == "spec: the JSON is nested too deeply"

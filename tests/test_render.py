@@ -110,3 +110,40 @@ def test_render_table_draws_bars_and_notes() -> None:
     assert "███████▌    75.00%" in text
     assert "total" in text
     assert "a note" in text
+
+
+class _BigReport:
+    """A report whose JSON is over the size where msgspec does the indenting."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rows": [
+                {"name": f"conv{i}", "shape": "64×56×56", "macs": i * 10**9} for i in range(30_000)
+            ]
+        }
+
+    def tables(self) -> list[Table]:
+        return [TABLE]
+
+
+def test_large_json_is_indented_the_same_way() -> None:
+    """A large document is still indented JSON with the same content and non-ASCII kept."""
+    from dsc_calc.render import to_json
+
+    text = to_json(_BigReport())
+    assert json.loads(text) == _BigReport().to_dict()
+    assert text.startswith('{\n  "rows": [\n    {\n      "name": "conv0",')
+    assert "64×56×56" in text
+    assert text.endswith("}\n")
+
+
+def test_json_refuses_non_finite_numbers() -> None:
+    """A NaN never reaches a script as invalid JSON: rendering refuses it."""
+    from dsc_calc.render import to_json
+
+    class _NaN(_Report):
+        def to_dict(self) -> dict[str, object]:
+            return {"ratio": float("nan")}
+
+    with pytest.raises(ValueError, match="Out of range float values"):
+        to_json(_NaN())

@@ -951,7 +951,9 @@ def redesign(rows: tuple[LayerRow, ...], mode: str, batch: int) -> WhatIfReport:
     else:
         for row in rows:
             conv = row.conv
-            if conv is None or conv.groups != 1 or conv.kernel == (1, 1):
+            # A depthwise row with one channel has groups == 1 too, but it is no standard conv:
+            # "separating" it would add a 1x1 conv and cost more.
+            if conv is None or conv.groups != 1 or conv.kernel == (1, 1) or row.type == "dwconv":
                 continue
             if mode == "separable":
                 parts = compare(conv, row.input, batch)

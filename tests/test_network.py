@@ -413,6 +413,21 @@ def test_what_if_separable_uses_compare() -> None:
     )
 
 
+def test_what_if_leaves_one_channel_depthwise_convs_alone() -> None:
+    """A 1-channel depthwise conv has groups 1 but is no standard conv: no what-if rewrites it."""
+    spec = net(
+        1, 4, 4,
+        {"type": "dsconv", "out": 1, "k": 3},
+        {"type": "inverted_residual", "out": 1, "expand": 1},
+        {"type": "dwconv", "k": 3},
+    )  # fmt: skip
+    for mode in ("separable", "spatial"):
+        report = report_of(spec, what_if=mode)
+        assert report.what_if is not None
+        assert report.what_if.changes == ()
+        assert report.what_if.after == report.totals
+
+
 def test_what_if_spatial_closed_form() -> None:
     """--what-if spatial turns a k x k conv Cin->Cout into kx1 Cin->Cout + 1xk Cout->Cout, and
     leaves 1-D kernels alone."""

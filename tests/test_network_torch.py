@@ -572,11 +572,6 @@ def test_random_chains_agree_with_torch(chain: dict[str, Any]) -> None:
     event("both accept")
     report = analyse_spec(chain)
     assert_agree(report, measured)
-    if any(row.type == "dwconv" and row.conv.groups == 1 for row in report.rows):
-        # A 1-channel depthwise conv has groups 1, so dsc-calc's what-if treats it as a standard
-        # conv and "separates" it (at a cost); the redesign above only rewrites `conv` layers.
-        event("what-if skipped: a 1-channel depthwise conv")
-        return
     assert_what_if_agrees(chain, load_network_dict(chain))
 
 

@@ -303,6 +303,9 @@ class NetworkReport:
 
 
 def _what_if_table(what_if: WhatIfReport) -> Table:
+    """One row per replacement (what it becomes, its params and MACs before and after); the
+    original layer is in the main table, and JSON has every figure."""
+
     def ratio(old: int, new: int) -> float | None:
         return old / new if new else None
 
@@ -310,9 +313,7 @@ def _what_if_table(what_if: WhatIfReport) -> Table:
         title=f"What if: {what_if.mode} ({len(what_if.changes)} replacements)",
         columns=(
             Column("Layers"),
-            Column("Before"),
-            Column("After"),
-            Column("Params before", "count"),
+            Column("Replaced by"),
             Column("Params after", "count"),
             Column("MACs before", "count"),
             Column("MACs after", "count"),
@@ -320,10 +321,8 @@ def _what_if_table(what_if: WhatIfReport) -> Table:
         ),
         rows=tuple(
             (
-                " + ".join(change.layers),
-                change.before,
+                _layers_label(change.layers),
                 change.after,
-                change.old.params,
                 change.new.params,
                 change.old.macs,
                 change.new.macs,
@@ -333,15 +332,22 @@ def _what_if_table(what_if: WhatIfReport) -> Table:
         ),
         footer=(
             "network",
-            "",
-            "",
-            what_if.before.params,
+            f"params before: {what_if.before.params:,}",
             what_if.after.params,
             what_if.before.macs,
             what_if.after.macs,
             ratio(what_if.before.macs, what_if.after.macs),
         ),
     )
+
+
+def _layers_label(names: tuple[str, ...]) -> str:
+    """``dsconv2.{dw,pw}`` for parts of one block, else the names joined by ``+``."""
+    prefixes = {name.rpartition(".")[0] for name in names}
+    if len(names) > 1 and len(prefixes) == 1 and "" not in prefixes:
+        (prefix,) = prefixes
+        return f"{prefix}.{{{','.join(name.rpartition('.')[2] for name in names)}}}"
+    return " + ".join(names)
 
 
 # --- Loading ----------------------------------------------------------------------------------

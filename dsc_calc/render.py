@@ -204,6 +204,8 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
                 justify="left" if column.kind == "text" else "right",
                 footer=_rich_cell(foot, column.kind),
                 no_wrap=column.kind != "text",
+                # A narrow terminal wraps text columns; it must not squeeze them to nothing.
+                min_width=len(column.header) if column.kind == "text" else None,
             )
         body = [
             [_rich_cell(cell, col.kind) for cell, col in zip(row, table.columns, strict=True)]

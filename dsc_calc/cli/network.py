@@ -14,6 +14,15 @@ from typing import Annotated
 import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli.layer import (
+    OPTION_NAMES,
+    BandwidthOption,
+    DtypeOption,
+    MemoryOption,
+    PeakOption,
+    ProfileOption,
+    machine_profile,
+)
 from dsc_calc.errors import DscCalcError
 from dsc_calc.render import Format
 from dsc_calc.tabular import Column, Table
@@ -50,7 +59,8 @@ class SchemaChoice(StrEnum):
         "Examples: dsc-calc network mobilenet_v1 | "
         "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json | "
         "dsc-calc network my_net.json --what-if separable --top 10 --sort macs | "
-        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv"
+        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv | "
+        "dsc-calc network mobilenet_v1 --memory --profile example-desktop"
     )
 )
 def network(
@@ -92,6 +102,11 @@ def network(
     sort: Annotated[
         SortChoice, typer.Option("--sort", help="Order of the layer table.")
     ] = SortChoice.order,
+    memory: MemoryOption = False,
+    dtype: DtypeOption = None,
+    peak_gflops: PeakOption = None,
+    bandwidth_gbs: BandwidthOption = None,
+    profile: ProfileOption = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
     output: OutputOption = None,
@@ -101,8 +116,20 @@ def network(
     A spec lists layers (conv, dwconv, pwconv, dsconv, spconv, batchnorm, activations, pool, linear, se, inverted_residual, residual, repeat); 'dsc-calc schema' prints its JSON Schema. The by-kind table splits the cost as the MobileNet paper's Table 2 does.
 
     --top and --sort shape the layer table (and CSV/Markdown); JSON always holds every row. A terminal table shows at most 1000 rows.
+
+    --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
     from dsc_calc.network import MAX_SPEC_BYTES, analyse, load_network
+    from dsc_calc.network_memory import network_memory_report
+
+    machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
+    data_type = (dtype or "fp32").lower()
+    try:
+        from dsc_calc.memory import dtype_bytes
+
+        dtype_bytes(data_type)
+    except DscCalcError as error:
+        raise error.renamed(OPTION_NAMES) from None
 
     # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
     stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
@@ -120,7 +147,13 @@ def network(
             )
         if top is None and len(report.rows) > TABLE_ROWS:
             top = TABLE_ROWS
-    emit(report.view(top=top, sort=sort.value), fmt, as_json, output)
+    result = network_memory_report(
+        report,
+        dtype=data_type,
+        profile=machine,
+        show_memory=memory or dtype is not None or machine is not None,
+    )
+    emit(result.view(top=top, sort=sort.value), fmt, as_json, output)
 
 
 class PresetList:

@@ -9,6 +9,7 @@ from dsc_calc.cli import bench as bench
 from dsc_calc.cli import kernel as kernel
 from dsc_calc.cli import layer as layer
 from dsc_calc.cli import network as network
+from dsc_calc.cli import schema as schema
 from dsc_calc.cli import sweep as sweep
 from dsc_calc.cli._app import app, main
 

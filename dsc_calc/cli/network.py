@@ -1,4 +1,4 @@
-"""``dsc-calc network``, ``presets`` and ``schema``: whole networks from a JSON spec or a preset.
+"""``dsc-calc network`` and ``presets``: whole networks from a JSON spec or a preset.
 
 The spec decoder (msgspec) and the engine are imported inside the commands, so that every other
 command starts without them.
@@ -6,7 +6,6 @@ command starts without them.
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -46,12 +45,6 @@ class SortChoice(StrEnum):
     order = "order"
     macs = "macs"
     params = "params"
-
-
-class SchemaChoice(StrEnum):
-    """Which JSON Schema ``dsc-calc schema`` prints."""
-
-    spec = "spec"
 
 
 @app.command(
@@ -236,16 +229,3 @@ def presets(
             }
         )
     emit(PresetList(entries), fmt, as_json)
-
-
-@app.command(epilog="Example: dsc-calc schema > network-spec.schema.json")
-def schema(
-    output: Annotated[  # noqa: ARG001 - one choice today; issue 7 adds layer, network, bench
-        SchemaChoice,
-        typer.Option("--output", help="Which document's schema: the network spec."),
-    ] = SchemaChoice.spec,
-) -> None:
-    """Print the JSON Schema of the network spec (for editors and validators)."""
-    from dsc_calc.spec import json_schema
-
-    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

@@ -1,0 +1,76 @@
+"""``dsc-calc schema``: the JSON Schema of the network spec, or of a command's --json document.
+
+The schemas come from msgspec types (:mod:`dsc_calc.spec`, :mod:`dsc_calc.contracts`), imported
+inside the command so that no other command pays for msgspec.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from dsc_calc.cli._app import app
+from dsc_calc.errors import DscCalcError
+
+
+class SchemaChoice(StrEnum):
+    """Which JSON Schema ``dsc-calc schema`` prints: the spec's, or a command's --json output."""
+
+    spec = "spec"
+    layer = "layer"
+    network = "network"
+    bench = "bench"
+    sweep = "sweep"
+    kernel = "kernel"
+    presets = "presets"
+
+
+@app.command(
+    epilog=(
+        "Examples: dsc-calc schema > network-spec.schema.json | dsc-calc schema layer | "
+        "dsc-calc schema --output bench > bench.schema.json"
+    )
+)
+def schema(
+    what: Annotated[
+        SchemaChoice | None,
+        typer.Argument(
+            help="spec: the network spec that 'dsc-calc network' reads (the default); "
+            "layer, network, bench, sweep, kernel, presets: the document that command prints "
+            "with --json.",
+            metavar="[WHAT]",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        SchemaChoice | None,
+        typer.Option(
+            "--output",
+            help="The same choice as WHAT, spelled as an option. Unlike other commands' "
+            "-o/--output FILE it names a document, not a file: redirect stdout to save it.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print a JSON Schema (draft 2020-12): of the network spec, or of a command's JSON output.
+
+    The JSON output of every command is a stable contract: keys are only added, never removed or renamed without a major version. The schemas leave additionalProperties open, so validate against them and ignore keys you do not know.
+    """  # noqa: E501 - Rich re-wraps help paragraphs
+    if what is not None and output is not None and what is not output:
+        raise DscCalcError(
+            "--output", f"names {output.value!r} but WHAT names {what.value!r}; give one of them"
+        )
+    chosen = what or output or SchemaChoice.spec
+    if chosen is SchemaChoice.spec:
+        from dsc_calc.spec import json_schema
+
+        document = json_schema()
+    else:
+        from dsc_calc.contracts import json_schema as contract_schema
+
+        document = contract_schema(chosen.value)
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")

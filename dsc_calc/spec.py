@@ -384,7 +384,13 @@ def reword(error: msgspec.ValidationError, document: object) -> DscCalcError:  #
                 f"known types: {_known_types()}",
             )
         return DscCalcError(_place([*tokens, missing]), "is required but missing")
-    if key == "type" and message.startswith("Invalid value"):
+    if tokens and isinstance(tokens[-1], int) and message.startswith("Expected `object`"):
+        return DscCalcError(
+            where,
+            f'must be a layer object such as {{"type": "relu"}}, {got}; '
+            f"known types: {_known_types()}",
+        )
+    if key == "type" and message.startswith(("Invalid value", "Expected")):
         return DscCalcError(
             where, f"unknown layer type {_show(value)}; known types: {_known_types()}"
         )
@@ -440,14 +446,45 @@ MAX_NESTING = 64
 
 
 def decode(data: bytes) -> NetworkSpec:
-    """Decode and validate a JSON spec; every problem is a one-line :class:`DscCalcError`."""
+    """Decode and validate a JSON spec; every problem is a one-line :class:`DscCalcError`.
+
+    A leading UTF-8 byte-order mark (as some Windows editors write) is skipped. Integers beyond
+    64 bits, which msgspec cannot hold, are re-read with :mod:`json` so that the error names
+    their place in the spec.
+    """
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         document = msgspec.json.decode(data)
     except RecursionError:
         raise DscCalcError("spec", "the JSON is nested too deeply") from None
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start : error.start + 1].hex()
+        raise DscCalcError(
+            "spec", f"is not UTF-8 text (a string holds the byte 0x{bad}); save it as UTF-8"
+        ) from None
     except msgspec.DecodeError as error:
-        raise DscCalcError("spec", f"is not valid JSON ({error}); check the file") from None
+        if "out of range" not in str(error):
+            raise DscCalcError("spec", f"is not valid JSON ({error}); check the file") from None
+        document = _decode_wide(data, error)
     return convert(document)
+
+
+def _decode_wide(data: bytes, error: msgspec.DecodeError) -> object:
+    """``data`` read by :mod:`json`, which holds integers of any size (NaN still refused)."""
+    import json
+
+    def refuse(constant: str) -> object:
+        raise ValueError(constant)
+
+    def integer(text: str) -> int:
+        return int(text[:400])  # its leading digits: far beyond every limit, shown as written
+
+    try:
+        return json.loads(data, parse_int=integer, parse_constant=refuse)
+    except RecursionError:
+        raise DscCalcError("spec", "the JSON is nested too deeply") from None
+    except ValueError:
+        raise DscCalcError("spec", f"is not valid JSON ({error}); check the file") from None
 
 
 def convert(document: object) -> NetworkSpec:

@@ -34,6 +34,8 @@ MAX_SIDE = 1024
 MAX_ENTRIES = 2**16
 #: The longest kernel text accepted, in characters (also the most a file or stdin is read for).
 MAX_TEXT = 2**22
+#: The largest entry magnitude accepted: the sum of 2**16 squares must stay finite in float64.
+MAX_MAGNITUDE = 10**150
 #: Number literals longer than this are read as floats only (no exact fraction, no integer factors).
 _MAX_EXACT_LITERAL = 60
 _EXPONENT = re.compile(r"[eE]([+-]?\d+)$")
@@ -173,6 +175,16 @@ def _check_number(value: object, where: str) -> Number:
             where, "is a nested list; a kernel has at most 2 dimensions (a list of rows)"
         )
     if isinstance(value, int | Fraction | float) and not isinstance(value, bool):
+        if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+            try:
+                shown = f"{float(value):.3g}"
+            except OverflowError:  # exactly 2**1024, the one int _parse_int keeps past floats
+                shown = _show(value)
+            raise DscCalcError(
+                where,
+                f"must be at most 1e150 in magnitude (larger entries overflow float64 in the SVD "
+                f"and the norms), got {shown}; scale the kernel down",
+            )
         return value
     raise DscCalcError(where, f"must be a finite number, got {_show(value)}")
 

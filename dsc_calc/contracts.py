@@ -199,14 +199,6 @@ class LayerDocument(_Contract):
 # --- dsc-calc network ---------------------------------------------------------------------------
 
 
-class RowMemory(_Contract):
-    """One row's memory traffic, FLOP/B and roofline (null without a machine)."""
-
-    memory: Traffic
-    intensity: float
-    roofline: Roofline | None
-
-
 class NetworkRow(_Contract):
     """One primitive layer as it runs."""
 
@@ -222,6 +214,12 @@ class NetworkRow(_Contract):
     held_elements: Annotated[
         int, msgspec.Meta(description="Elements per sample held for a pending residual add.")
     ]
+    memory: Traffic
+    live_bytes: Annotated[
+        int, msgspec.Meta(description="Input, output and held activations while the row runs.")
+    ]
+    intensity: Annotated[float, msgspec.Meta(description="FLOPs per byte moved.")]
+    roofline: Roofline | None
 
 
 class KindTotal(Cost):
@@ -267,6 +265,65 @@ class WhatIf(_Contract):
     totals: WhatIfTotals
 
 
+class BoundShares(_Contract):
+    """The share of the predicted latency spent in compute- and in memory-bound rows."""
+
+    compute: Ratio
+    memory: Ratio
+
+
+class NetworkLatency(Roofline):
+    """The rows' roofline times added up; the bound of the rows that take most of the time."""
+
+    shares: BoundShares
+
+
+class NetworkMemory(_Contract):
+    """Weight memory, peak activation memory, total traffic and (with a machine) the latency."""
+
+    dtype: Annotated[str, msgspec.Meta(description="fp32, fp16, bf16 or int8.")]
+    bytes_per_element: int
+    weights_bytes: int
+    peak_activation_bytes: int
+    peak_row: str | None
+    traffic: Traffic
+    flops: int
+    intensity: Annotated[float, msgspec.Meta(description="FLOPs per byte moved.")]
+    latency: NetworkLatency | None
+
+
+class NetworkDesign(_Contract):
+    """One design of the network on the roofline."""
+
+    macs: int
+    flops: int
+    weights_bytes: int
+    access_cost: int
+    peak_activation_bytes: int
+    time_s: Seconds | None
+    bound: Bound | None
+
+
+class DesignRatios(_Contract):
+    """Separable / standard (ratio) or standard / separable (saving); null when undefined."""
+
+    macs: Ratio | None
+    access_cost: Ratio | None
+    time: Ratio | None
+
+
+class DesignComparison(_Contract):
+    """This network beside its other design (its what-if standard or separable redesign)."""
+
+    network: Annotated[str, msgspec.Meta(description="Which design this network is.")]
+    compared_with: Annotated[str, msgspec.Meta(description="e.g. 'what-if standard'.")]
+    changes: int
+    standard: NetworkDesign
+    separable: NetworkDesign
+    ratio: DesignRatios
+    saving: DesignRatios
+
+
 class NetworkDocument(_Contract):
     """dsc-calc network --json: every row (--top/--sort shape tables only), totals, kinds."""
 
@@ -281,6 +338,12 @@ class NetworkDocument(_Contract):
         dict[str, KindTotal], msgspec.Meta(description="Keyed by kind (conv, pointwise, ...).")
     ]
     what_if: WhatIf | None
+    memory: NetworkMemory
+    profile: Profile | None
+    latency: Annotated[
+        DesignComparison | None,
+        msgspec.Meta(description="The standard and separable designs; null without a machine."),
+    ]
 
 
 # --- dsc-calc presets ---------------------------------------------------------------------------

@@ -40,8 +40,8 @@ def schema(
         SchemaChoice | None,
         typer.Argument(
             help="spec: the network spec that 'dsc-calc network' reads (the default); "
-            "layer, network, bench, sweep, kernel, presets: the document that command prints "
-            "with --json.",
+            "layer, network, bench (a layer or a network), sweep, kernel, presets (the listing): "
+            "the document that command prints with --json.",
             metavar="[WHAT]",
             show_default=False,
         ),
@@ -58,7 +58,7 @@ def schema(
 ) -> None:
     """Print a JSON Schema (draft 2020-12): of the network spec, or of a command's JSON output.
 
-    The JSON output of every command is a stable contract: keys are only added, never removed or renamed without a major version. The schemas leave additionalProperties open, so validate against them and ignore keys you do not know.
+    The JSON output of every command is a stable contract: keys are only added; removing or renaming one takes a major version and a changelog entry. The schemas leave additionalProperties open: validate against them and ignore keys you do not know.
     """  # noqa: E501 - Rich re-wraps help paragraphs
     if what is not None and output is not None and what is not output:
         raise DscCalcError(

@@ -323,8 +323,23 @@ class NetworkMemoryReport:
             if row.kernel.roofline is not None:
                 extra += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
             rows.append((*cells, *extra))
+        footer = None
+        if layer_table.footer is not None:
+            memory = self.memory
+            totals: list[Cell] = [
+                memory.traffic.weights_bytes,
+                memory.traffic.input_bytes,
+                memory.traffic.output_bytes,
+                memory.traffic.access_cost,
+                memory.peak_activation_bytes,
+                memory.intensity,
+            ]
+            latency = memory.latency
+            if latency is not None:
+                totals += [latency.time_s, latency.bound]
+            footer = (*layer_table.footer, *totals)
         return replace(
-            layer_table, columns=tuple(columns), rows=tuple(rows), footer=None, screen=False
+            layer_table, columns=tuple(columns), rows=tuple(rows), footer=footer, screen=False
         )
 
 

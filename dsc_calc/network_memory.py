@@ -372,7 +372,11 @@ def _comparison_table(comparison: DesignComparison) -> Table:
         f"({comparison.changes} replacements).",
     ]
     macs, time = ratios["macs"], ratios["time"]
-    if macs and time:
+    if not comparison.changes:
+        notes[0] = (
+            f"Nothing for --what-if {comparison.mode} to replace: both designs are this network."
+        )
+    elif macs and time:
         saving, speedup = 1 / macs, 1 / time
         separable_share = comparison.separable.bound_shares()["memory"]
         verdict = "but is predicted only" if speedup < saving else "and is predicted"

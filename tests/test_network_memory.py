@@ -319,3 +319,15 @@ def test_bad_memory_options_are_one_line_errors(
 ) -> None:
     """Bad dtype, unknown profile or a half-given machine: one Error: line naming the option."""
     assert_clean_error(run_cli("network", "mobilenet_v1", *args), *fragments)
+
+
+def test_network_without_anything_to_redesign_compares_with_itself(tmp_path: Path) -> None:
+    """A chain of 1x1 convs has no kxk conv and no pair: both designs are the network, ratio 1."""
+    path = _spec(tmp_path, PLAIN)
+    document = _json(path, "--peak-gflops", "50", "--bandwidth-gbs", "5")
+    latency = document["latency"]
+    assert latency["changes"] == 0
+    assert latency["standard"] == latency["separable"]
+    assert latency["ratio"] == {"macs": 1.0, "access_cost": 1.0, "time": 1.0}
+    table = run_cli("network", path, "--peak-gflops", "50", "--bandwidth-gbs", "5")
+    assert "both designs are this network" in table.stdout

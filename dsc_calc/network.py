@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from dsc_calc.conv import Conv2d, Cost, Padding, Shape, compare
+from dsc_calc.conv import MAX_DIMENSION, Conv2d, Cost, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.tabular import Column, Table
 
@@ -664,9 +664,11 @@ class _Walker:
         return self.after(name, layer, self.conv_row(f"{name}.w", "conv", second, middle, where))
 
     def dwconv(self, layer: specs.DwConv, shape: Shape, where: str, name: str) -> Shape:
+        out = shape.channels * layer.multiplier
+        _check_derived(out, f"{where}.multiplier", f"output channels from {shape.channels}")
         conv = self.make_conv(
             shape.channels,
-            shape.channels * layer.multiplier,
+            out,
             _pair(layer.k),
             _pair(layer.stride),
             _padding(layer.padding),
@@ -758,6 +760,7 @@ class _Walker:
 
     def se(self, layer: specs.SqueezeExcite, shape: Shape, where: str, name: str) -> Shape:
         squeeze = layer.squeeze or make_divisible(shape.channels * layer.ratio, 8)
+        _check_derived(squeeze, f"{where}.ratio", f"squeeze channels from {shape.channels}")
         return self.squeeze_excite(name, shape, squeeze, layer.act, layer.gate, where)
 
     def squeeze_excite(
@@ -782,6 +785,7 @@ class _Walker:
             raise DscCalcError(
                 f"{where}.expand", f"gives {hidden} expanded channels from {cin}; use a larger one"
             )
+        _check_derived(hidden, f"{where}.expand", f"expanded channels from {cin}")
         stride = _pair(layer.stride)
         residual = stride == (1, 1) and cin == layer.out
         outer = self.held
@@ -827,6 +831,14 @@ class _Walker:
         self.plain_row(f"{name}.add", "add", main)
         self.held = outer
         return main
+
+
+def _check_derived(channels: int, where: str, what: str) -> None:
+    """Refuse a channel count derived from a spec key (not written in it) past the limit."""
+    if channels > MAX_DIMENSION:
+        raise DscCalcError(
+            where, f"gives {channels} {what}, over the limit of {MAX_DIMENSION}; use a smaller one"
+        )
 
 
 #: Conv2d's field names -> the spec keys a user writes.

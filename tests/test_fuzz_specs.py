@@ -1,0 +1,652 @@
+"""Fuzzing network specs, raw bytes and free-text options: a result or one clean error, always.
+
+Random JSON values of every shape, mutated presets, binary garbage and random option values go
+through the API (``load_network`` / ``analyse``: only :class:`DscCalcError` may escape) and through
+the CLI (a result, or exactly one ``Error:`` line on stderr and nothing on stdout).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from conftest import CLI_ENV, Outcome, count_fuzz_case, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from dsc_calc import presets
+from dsc_calc.cli import app
+from dsc_calc.errors import DscCalcError
+from dsc_calc.network import MAX_ROWS, NetworkReport, analyse, load_network
+from dsc_calc.spec import LAYER_TYPES, MAX_NESTING, MAX_REPEAT
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+#: The issue's toy spec, verbatim.
+TOY: dict[str, Any] = {
+    "name": "toy",
+    "input": {"channels": 3, "height": 224, "width": 224},
+    "layers": [
+        {"type": "conv", "out": 32, "k": 3, "stride": 2, "bias": False},
+        {"type": "batchnorm"},
+        {"type": "relu"},
+        {"type": "dsconv", "out": 64, "k": 3},
+        {"repeat": 5, "layers": [{"type": "dsconv", "out": 64, "k": 3}]},
+        {
+            "type": "conv",
+            "out": 64,
+            "k": [5, 3],
+            "stride": [2, 1],
+            "padding": [0, 1],
+            "dilation": [1, 2],
+            "groups": 4,
+        },
+        {"type": "pool", "op": "max", "k": 2, "stride": 2, "padding": 0},
+        {"type": "pool", "op": "avg", "global": True},
+        {"type": "linear", "out": 1000, "bias": True},
+    ],
+}
+SMALL_INPUT = {"channels": 3, "height": 8, "width": 8}
+TOP_KEYS = ("name", "input", "layers", "family", "source", "description")
+#: Every key any layer knows, so that random objects often hit real fields.
+LAYER_KEYS = sorted(
+    {"type", "repeat", "layers", "global", "name"}
+    | {name for cls in LAYER_TYPES.values() for name in cls.__struct_fields__} - {"global_"}
+)
+SPECS: dict[str, dict[str, Any]] = {
+    "toy": TOY,
+    **{name: json.loads(presets.read(name)) for name in presets.names()},
+}
+#: ``DSC_CALC_FUZZ_SCALE=10`` runs every fuzz test with 10x the examples (for a long local hunt).
+SCALE = max(1, int(os.environ.get("DSC_CALC_FUZZ_SCALE", "1")))
+#: A hang guard for inputs that must be refused before any work; never a speed assertion.
+HANG_GUARD_SECONDS = 5.0
+
+# --- Strategies ---------------------------------------------------------------------------------
+
+json_ints = st.one_of(
+    st.integers(-3, 9),
+    st.integers(),
+    st.sampled_from([0, -1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, 10**30]),
+)
+json_floats = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [0.0, -0.0, 0.25, 1e-300, 1e300, 1.7976931348623157e308, -1.5]
+)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    json_ints,
+    json_floats,
+    st.text(max_size=12),
+    st.sampled_from(["same", "valid", "relu", "max", "avg", *LAYER_TYPES]),
+)
+json_keys = st.one_of(st.sampled_from([*LAYER_KEYS, *TOP_KEYS]), st.text(max_size=8))
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(json_keys, children, max_size=6),
+    ),
+    max_leaves=30,
+)
+#: Plausible field values: small ints, pairs, padding modes, activations, with wrong ones mixed in.
+field_values = st.one_of(
+    st.integers(1, 9),
+    st.lists(st.integers(0, 5), min_size=2, max_size=2),
+    st.sampled_from(["same", "valid", "relu6", "hswish", True, False]),
+    json_values,
+)
+random_layers = st.fixed_dictionaries(
+    {"type": st.sampled_from([*LAYER_TYPES, "gelu", "Conv", ""])},
+    optional={key: field_values for key in LAYER_KEYS if key != "type"},
+)
+
+
+def spec_bytes(document: object) -> bytes:
+    """``document`` as JSON text (allowing NaN would make invalid JSON; none is generated)."""
+    return json.dumps(document).encode()
+
+
+# --- Checks -------------------------------------------------------------------------------------
+
+
+def run_cli_bytes(*args: str, data: bytes) -> Outcome:
+    """``run_cli`` with raw bytes on stdin (invalid UTF-8 included)."""
+    result = CliRunner().invoke(app, list(args), input=data, env=CLI_ENV)
+    exception = result.exception if not isinstance(result.exception, SystemExit) else None
+    return Outcome(result.exit_code, result.stdout, result.stderr, exception)
+
+
+def check_report(report: NetworkReport) -> None:
+    """A report's totals are the sums of its rows, and every shape is at least 1x1x1."""
+    assert report.totals.params == sum(row.cost.params for row in report.rows)
+    assert report.totals.macs == sum(row.cost.macs for row in report.rows)
+    for row in report.rows:
+        assert min(row.output.channels, row.output.height, row.output.width) >= 1
+
+
+def api_outcome(data: bytes, **options: Any) -> DscCalcError | NetworkReport:
+    """Load and analyse ``data`` as stdin; only DscCalcError may escape, and it is one line."""
+    try:
+        outcome: DscCalcError | NetworkReport = analyse(load_network("-", stdin=data), **options)
+    except DscCalcError as error:
+        outcome = error
+    if isinstance(outcome, DscCalcError):
+        assert "\n" not in str(outcome), str(outcome)
+        assert outcome.problem, str(outcome)
+    else:
+        check_report(outcome)
+    return outcome
+
+
+def check_cli(outcome: Outcome, *, expect_json: bool = False) -> None:
+    """A run either succeeds (stderr empty) or prints one clean error line and nothing on stdout."""
+    assert outcome.exception is None, repr(outcome.exception)
+    assert "Traceback" not in outcome.stderr
+    if outcome.exit_code == 0:
+        assert outcome.stderr == ""
+        if expect_json:
+            document = outcome.json()
+            if isinstance(document, dict) and "totals" in document and "layers" in document:
+                rows = document["layers"]
+                assert document["totals"]["macs"] == sum(row["macs"] for row in rows)
+        return
+    assert outcome.exit_code in (1, 2), (outcome.exit_code, outcome.stderr)
+    assert outcome.stdout == ""
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1, outcome.stderr
+    assert lines[0].startswith("Error: ")
+
+
+def check_spec_path(error: DscCalcError, unknown_keys: tuple[str, ...] = ()) -> None:
+    """An error about a field of a valid-JSON spec names a path into the spec."""
+    where = error.where
+    assert (
+        where.startswith(("layers[", "input"))
+        or where in TOP_KEYS
+        or where.split(".")[0] in unknown_keys
+    ), str(error)
+
+
+# --- Random JSON values -------------------------------------------------------------------------
+
+
+@settings(max_examples=200 * SCALE, deadline=None)
+@given(document=json_values)
+def test_random_json_as_whole_spec(document: object) -> None:
+    """Any JSON value as a whole spec loads and analyses, or fails with one DscCalcError."""
+    count_fuzz_case("random spec (API)")
+    api_outcome(spec_bytes(document))
+
+
+@settings(max_examples=200 * SCALE, deadline=None)
+@given(
+    layers=st.lists(st.one_of(json_values, random_layers), min_size=0, max_size=4),
+    input_=st.one_of(st.just(SMALL_INPUT), json_values),
+)
+def test_random_layer_entries(layers: list[object], input_: object) -> None:
+    """Random values and random typed objects as layer entries give a result or a path-precise error."""
+    count_fuzz_case("random layers (API)")
+    outcome = api_outcome(spec_bytes({"input": input_, "layers": layers}))
+    if isinstance(outcome, DscCalcError):
+        check_spec_path(outcome)
+
+
+@settings(max_examples=120 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    document=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"input": st.just(SMALL_INPUT), "layers": st.lists(random_layers, max_size=4)}
+        ),
+    ),
+    fmt=st.sampled_from(["json", "table", "csv", "markdown"]),
+)
+def test_random_json_through_cli(document: object, fmt: str) -> None:
+    """`network -` with random JSON on stdin prints a result or exactly one clean error line."""
+    count_fuzz_case("random spec (CLI)")
+    outcome = run_cli("network", "-", "-f", fmt, input=json.dumps(document))
+    check_cli(outcome, expect_json=fmt == "json")
+
+
+# --- Mutated valid specs ------------------------------------------------------------------------
+
+WRONG_VALUES: tuple[object, ...] = (
+    None,
+    True,
+    0,
+    -1,
+    2**31,
+    2**64,
+    10**30,
+    1.5,
+    1e308,
+    "3",
+    "",
+    [1, 2, 3],
+    [],
+    {"nested": {"deeper": [1]}},
+)
+
+
+def _containers(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Paths of every dict and list inside ``value`` (the root included)."""
+    found: list[tuple[object, ...]] = []
+    if isinstance(value, dict):
+        found.append(path)
+        for key, child in value.items():
+            found += _containers(child, (*path, key))
+    elif isinstance(value, list):
+        found.append(path)
+        for index, child in enumerate(value):
+            found += _containers(child, (*path, index))
+    return found
+
+
+def _at(document: Any, path: tuple[object, ...]) -> Any:
+    for token in path:
+        document = document[token]
+    return document
+
+
+def _mutate_object(draw: st.DrawFn, target: dict[str, Any], op: str) -> str | None:
+    """Apply ``op`` to an object; return the key it inserted that may be unknown there."""
+    key = draw(st.sampled_from(sorted(target)))
+    if op == "delete":
+        del target[key]
+    elif op == "wrong":
+        target[key] = draw(st.sampled_from(WRONG_VALUES) | json_values)
+    elif op == "unknown":
+        new = draw(st.sampled_from(["zz_unknown", "strides", "kernel", "Type"]))
+        target[new] = draw(json_values)
+        return new
+    elif op == "retype":
+        target["type"] = draw(st.sampled_from([*LAYER_TYPES, "gelu"]))
+        return "type"  # unknown where the object is no layer
+    elif op == "repeat":
+        target["repeat"] = draw(st.sampled_from([0, 1, 2, MAX_REPEAT, MAX_REPEAT + 1]))
+        return "repeat"
+    else:
+        target[key] = draw(json_values)
+    return None
+
+
+def _mutate_list(draw: st.DrawFn, target: list[Any], op: str) -> None:
+    """Apply ``op`` to a list: delete, duplicate, shuffle, wrap in a repeat, or a wrong entry."""
+    index = draw(st.integers(0, len(target) - 1))
+    if op == "delete":
+        del target[index]
+    elif op == "duplicate":
+        target[index:index] = [target[index]] * draw(st.integers(1, 3))
+    elif op == "shuffle":
+        target[:] = draw(st.permutations(target))
+    elif op == "repeat":
+        count = draw(st.sampled_from([1, 3, 10**4, MAX_REPEAT, 2**63]))
+        target[index] = {"repeat": count, "layers": [target[index]]}
+    else:
+        target[index] = draw(st.sampled_from(WRONG_VALUES))
+
+
+MUTATIONS = ("delete", "wrong", "unknown", "duplicate", "shuffle", "repeat", "retype", "tiny")
+
+
+@st.composite
+def mutated_specs(draw: st.DrawFn) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """A preset or the toy spec after 1-3 random mutations, and the unknown keys it inserted."""
+    name = draw(st.sampled_from(sorted(SPECS)))
+    document = json.loads(json.dumps(SPECS[name]))
+    unknown: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        target = _at(document, draw(st.sampled_from(_containers(document))))
+        op = draw(st.sampled_from(MUTATIONS))
+        if op == "tiny" and isinstance(document.get("input"), dict):
+            size = draw(st.integers(1, 3))
+            document["input"]["height" if draw(st.booleans()) else "width"] = size
+        elif isinstance(target, dict) and target:
+            inserted = _mutate_object(draw, target, op)
+            unknown += [inserted] if inserted else []
+        elif isinstance(target, list) and target:
+            _mutate_list(draw, target, op)
+        # A fresh copy: no later step may mutate a shared WRONG_VALUES entry or a duplicate.
+        document = json.loads(json.dumps(document))
+    return name, document, tuple(unknown)
+
+
+@settings(max_examples=200 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=mutated_specs(), what_if=st.sampled_from([None, "separable", "standard", "spatial"]))
+def test_mutated_specs_api(
+    case: tuple[str, dict[str, Any], tuple[str, ...]], what_if: str | None
+) -> None:
+    """A mutated preset or toy spec analyses, or its error names a path into the spec."""
+    count_fuzz_case("mutated spec (API)")
+    _name, document, unknown = case
+    started = time.perf_counter()
+    outcome = api_outcome(spec_bytes(document), what_if=what_if)
+    assert time.perf_counter() - started < HANG_GUARD_SECONDS
+    if isinstance(outcome, DscCalcError):
+        check_spec_path(outcome, unknown)
+
+
+@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=mutated_specs(), what_if=st.sampled_from([None, "separable", "standard", "spatial"]))
+def test_mutated_specs_cli(
+    case: tuple[str, dict[str, Any], tuple[str, ...]], what_if: str | None
+) -> None:
+    """A mutated spec through `network - --json` gives a result or one clean error line."""
+    count_fuzz_case("mutated spec (CLI)")
+    args = ["network", "-", "--json"] + (["--what-if", what_if] if what_if else [])
+    check_cli(run_cli(*args, input=json.dumps(case[1])), expect_json=True)
+
+
+@settings(max_examples=100 * SCALE, deadline=None)
+@given(
+    preset=st.sampled_from(presets.names()),
+    alpha=st.one_of(st.none(), st.floats(1e-9, 100), st.sampled_from([1e-300, 0.01, 100.0])),
+    resolution=st.one_of(st.none(), st.integers(1, 64), st.sampled_from([2**31 - 1])),
+)
+def test_presets_with_random_alpha_and_resolution(
+    preset: str, alpha: float | None, resolution: int | None
+) -> None:
+    """Every preset at any width multiplier and input size analyses or names the collapsing layer."""
+    count_fuzz_case("preset alpha/resolution")
+    try:
+        outcome: DscCalcError | NetworkReport = analyse(
+            load_network(preset, alpha=alpha, resolution=resolution)
+        )
+    except DscCalcError as error:
+        outcome = error
+    if isinstance(outcome, DscCalcError):
+        assert outcome.where.startswith("layers["), str(outcome)
+    else:
+        check_report(outcome)
+
+
+@settings(max_examples=60 * SCALE, deadline=None)
+@given(
+    name=st.one_of(
+        st.text(max_size=20).filter(lambda text: "\x00" not in text and not text.startswith("-")),
+        st.sampled_from([*presets.names(), "MobileNet_V1", "mobilenet_v1.json", ".", "/", "~"]),
+    ),
+    command=st.sampled_from(["network", "presets"]),
+)
+def test_random_spec_names(name: str, command: str) -> None:
+    """A random SPEC|PRESET argument (or presets NAME) is a result or one clean error line."""
+    count_fuzz_case("spec names")
+    check_cli(run_cli(command, "--json", "--", name), expect_json=True)
+
+
+# --- Raw bytes ----------------------------------------------------------------------------------
+
+
+@st.composite
+def truncated_specs(draw: st.DrawFn) -> bytes:
+    """A preset's (or the toy's) JSON cut at a random byte."""
+    text = spec_bytes(SPECS[draw(st.sampled_from(sorted(SPECS)))])
+    return text[: draw(st.integers(0, len(text)))]
+
+
+@settings(max_examples=150 * SCALE, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=200),
+        truncated_specs(),
+        st.text(max_size=60).map(lambda text: text.encode("utf-8", "surrogatepass")),
+    )
+)
+def test_random_bytes(data: bytes) -> None:
+    """Random bytes and truncated presets give a result or one clean error, by API and CLI."""
+    count_fuzz_case("raw bytes")
+    api_outcome(data)
+    check_cli(run_cli_bytes("network", "-", "--json", data=data), expect_json=True)
+
+
+def _small_spec(layers: Sequence[object]) -> bytes:
+    return spec_bytes({"input": SMALL_INPUT, "layers": layers})
+
+
+RAW_CASES: dict[str, bytes] = {
+    "empty": b"",
+    "whitespace only": b" \n\t\r ",
+    "binary": bytes(range(256)),
+    "invalid UTF-8 in a string": b'{"name": "\xff\xfe", "input": {"channels": 3, "height": 4, '
+    b'"width": 4}, "layers": [{"type": "relu"}]}',
+    "lone surrogate escape": b'{"name": "\\ud800", "input": {"channels": 3, "height": 4, '
+    b'"width": 4}, "layers": [{"type": "relu"}]}',
+    "100,000 levels of [": b"[" * 100_000,
+    "100,000 closed levels of [": b"[" * 100_000 + b"]" * 100_000,
+    "100,000 levels of {": b'{"a":' * 100_000,
+    "deep layers lists": b'{"input": {"channels": 3, "height": 4, "width": 4}, "layers": '
+    + b'[{"repeat": 1, "layers": ' * 5_000
+    + b'[{"type": "relu"}]'
+    + b"}]" * 5_000
+    + b"}",
+    "truncated preset": presets.read("mobilenet_v2")[:-7],
+    "NaN literal": b'{"input": {"channels": 3, "height": 4, "width": 4}, '
+    b'"layers": [{"type": "se", "ratio": NaN}]}',
+    "huge integer": b'{"input": {"channels": 3, "height": 4, "width": 4}, '
+    b'"layers": [{"type": "conv", "out": 1' + b"0" * 5_000 + b"}]}",
+    "huge float": b'{"input": {"channels": 3, "height": 4, "width": 4}, '
+    b'"layers": [{"type": "se", "ratio": 1e400}]}',
+    "a 10 MB string": _small_spec([{"type": "relu", "name": "x" * 10_000_000}]),
+    "a 1 MB key": _small_spec([{"type": "relu", "x" * 1_000_000: 1}]),
+    "huge repeat count": _small_spec([{"repeat": 10**30, "layers": [{"type": "relu"}]}]),
+    "repeat at the limit of one block": _small_spec(
+        [{"repeat": MAX_REPEAT, "layers": [{"type": "relu"}, {"type": "relu"}]}]
+    ),
+    "nested repeats past the row limit": _small_spec(
+        [
+            {
+                "repeat": MAX_REPEAT,
+                "layers": [{"repeat": MAX_REPEAT, "layers": [{"type": "relu"}]}],
+            }
+        ]
+    ),
+    "blocks nested past the nesting limit": _small_spec(
+        json.loads(
+            '[{"repeat": 1, "layers": ' * (MAX_NESTING + 5)
+            + '[{"type": "relu"}]'
+            + "}]" * (MAX_NESTING + 5)
+        )
+    ),
+    "trailing garbage": spec_bytes(TOY) + b" }",
+    "two documents": spec_bytes(TOY) + spec_bytes(TOY),
+    "JSON lines": spec_bytes(TOY) + b"\n" + spec_bytes(TOY) + b"\n",
+    "a bare string": b'"mobilenet_v1"',
+    "null": b"null",
+    "UTF-16": json.dumps(TOY).encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("data", list(RAW_CASES.values()), ids=list(RAW_CASES))
+def test_raw_inputs_give_a_result_or_a_clean_error(data: bytes) -> None:
+    """Each hostile stdin is answered, without a hang, by a result or one clean error line."""
+    started = time.perf_counter()
+    api_outcome(data)
+    check_cli(run_cli_bytes("network", "-", "--json", data=data), expect_json=True)
+    assert time.perf_counter() - started < 2 * HANG_GUARD_SECONDS
+
+
+def test_bom_prefixed_json_is_read() -> None:
+    """A UTF-8 byte-order mark (as Windows editors write) before the JSON is skipped."""
+    plain = api_outcome(spec_bytes(TOY))
+    with_bom = api_outcome(b"\xef\xbb\xbf" + spec_bytes(TOY))
+    assert isinstance(plain, NetworkReport)
+    assert isinstance(with_bom, NetworkReport)
+    assert with_bom.totals == plain.totals
+
+
+def test_invalid_utf8_is_a_clean_error() -> None:
+    """Invalid UTF-8 inside a JSON string is one error naming the input, not a UnicodeDecodeError."""
+    outcome = api_outcome(RAW_CASES["invalid UTF-8 in a string"])
+    assert isinstance(outcome, DscCalcError)
+    assert outcome.where == "standard input"
+    assert "UTF-8" in outcome.problem
+
+
+def test_integer_beyond_64_bits_names_its_place() -> None:
+    """An integer too large for 64 bits is reported at its spec path with the limit, not as bad JSON."""
+    outcome = api_outcome(RAW_CASES["huge integer"])
+    assert isinstance(outcome, DscCalcError)
+    assert outcome.where == "layers[0].out"
+    assert "2147483647" in outcome.problem
+
+
+@pytest.mark.parametrize("entry", [5, None, "conv", [{"type": "relu"}]])
+def test_a_layer_entry_that_is_no_object_is_called_a_layer(entry: object) -> None:
+    """A layer entry that is not an object is reported as a bad layer, not as a bad list of layers."""
+    for layers in ([entry], [{"repeat": 2, "layers": [entry]}]):
+        outcome = api_outcome(_small_spec(layers))
+        assert isinstance(outcome, DscCalcError)
+        assert outcome.where in ("layers[0]", "layers[0].layers[0]")
+        assert "must be a layer object" in outcome.problem
+        assert "known types: batchnorm, conv" in outcome.problem
+
+
+@pytest.mark.parametrize("type_", [5, ["conv"], None, {"conv": 1}])
+def test_a_type_that_is_no_string_lists_the_known_types(type_: object) -> None:
+    """A non-string layer ``type`` is an unknown layer type, with the known types listed."""
+    outcome = api_outcome(_small_spec([{"type": type_}]))
+    assert isinstance(outcome, DscCalcError)
+    assert outcome.where == "layers[0].type"
+    assert "unknown layer type" in outcome.problem
+    assert "known types: batchnorm, conv" in outcome.problem
+
+
+@pytest.mark.parametrize(
+    ("layer", "channels", "key"),
+    [
+        ({"type": "dwconv", "multiplier": 2**30}, 3, "multiplier"),
+        ({"type": "se", "ratio": 1e6}, 2**30, "ratio"),
+        ({"type": "inverted_residual", "out": 8, "expand": 1e6}, 2**20, "expand"),
+    ],
+)
+def test_derived_channels_past_the_limit_name_the_key_that_derives_them(
+    layer: dict[str, object], channels: int, key: str
+) -> None:
+    """Channels derived from multiplier/ratio/expand past the limit blame that key, not ``out``."""
+    data = spec_bytes({"input": {"channels": channels, "height": 4, "width": 4}, "layers": [layer]})
+    outcome = api_outcome(data)
+    assert isinstance(outcome, DscCalcError)
+    assert outcome.where == f"layers[0].{key}"
+    assert "over the limit of 2147483647" in outcome.problem
+
+
+def test_spec_past_the_row_limit_is_refused_before_unrolling() -> None:
+    """A spec unrolling to far more than MAX_ROWS rows is refused, naming the limit (hang guard only)."""
+    data = RAW_CASES["nested repeats past the row limit"]
+    started = time.perf_counter()
+    outcome = api_outcome(data)
+    assert time.perf_counter() - started < HANG_GUARD_SECONDS
+    assert isinstance(outcome, DscCalcError)
+    assert outcome.where == "layers"
+    assert f"{MAX_ROWS:,}" in outcome.problem
+
+
+# --- Other commands' free text ------------------------------------------------------------------
+
+
+@settings(max_examples=150 * SCALE, deadline=None)
+@given(
+    text=st.one_of(
+        json_values.map(json.dumps),
+        st.lists(st.lists(json_scalars, max_size=4), max_size=4).map(json.dumps),
+        st.lists(st.lists(json_floats, min_size=3, max_size=3), min_size=3, max_size=3).map(
+            json.dumps
+        ),
+        st.text(max_size=30),
+    ),
+    stdin=st.booleans(),
+)
+def test_kernel_random_text(text: str, stdin: bool) -> None:
+    """`kernel` with random JSON text (inline or on stdin) gives a result or one clean error."""
+    count_fuzz_case("kernel text")
+    if stdin:
+        outcome = run_cli("kernel", "-", "--json", input=text)
+    else:
+        outcome = run_cli("kernel", "--json", "--", text)
+    check_cli(outcome, expect_json=True)
+
+
+@pytest.mark.parametrize("entry", ["1e151", "-1e200", "1.7976931348623157e308", "1" + "0" * 200])
+def test_kernel_entries_that_overflow_float64_are_refused(entry: str) -> None:
+    """An entry beyond 1e150 is refused by name instead of overflowing NumPy with a warning."""
+    outcome = run_cli("kernel", "--json", f"[[1, 2], [3, {entry}]]")
+    assert outcome.exception is None, repr(outcome.exception)
+    assert outcome.exit_code == 1
+    assert outcome.stdout == ""
+    assert outcome.stderr.startswith("Error: kernel[1][1]: must be at most 1e150 in magnitude")
+    assert len(outcome.stderr.strip().splitlines()) == 1
+
+
+def test_kernel_entries_at_the_magnitude_limit_are_analysed() -> None:
+    """A 256x256 kernel of entries +-1e150 is analysed with finite figures and no warning."""
+    row = ["1e150", "-1e150"] * 128
+    text = "[" + ",".join("[" + ",".join(row) + "]" for _ in range(256)) + "]"
+    outcome = run_cli("kernel", "--json", "-", input=text)
+    check_cli(outcome, expect_json=True)
+    assert outcome.exit_code == 0
+    document = outcome.json()
+    assert document["rank"] == 1
+    assert math.isclose(document["singular_values"][0], 256 * 1e150, rel_tol=1e-9)
+
+
+SWEEP_PIECES = ("1", "3", "8", "64", "1024", "0", "-", "..", "...", "x", "x2", "+", "+8", ",")
+sweep_pieces = st.sampled_from([*SWEEP_PIECES, " ", "", "99" * 9])
+sweep_values = st.one_of(
+    st.lists(sweep_pieces, max_size=8).map("".join),
+    st.text(max_size=20),
+    st.integers().map(str),
+)
+
+
+@settings(max_examples=150 * SCALE, deadline=None)
+@given(cout=sweep_values, kernel=sweep_values, fmt=st.sampled_from(["json", "csv"]))
+def test_sweep_random_values(cout: str, kernel: str, fmt: str) -> None:
+    """`sweep` with random --cout / -k value lists gives a result or one clean error."""
+    count_fuzz_case("sweep values")
+    check_cli(run_cli("sweep", "--cout", cout, "-k", kernel, "-f", fmt), expect_json=fmt == "json")
+
+
+option_text = st.one_of(
+    st.sampled_from(
+        ["0", "-1", "1", "0.5", "1e-300", "1e300", "nan", "inf", "-inf", "", "2147483648", "3x"]
+    ),
+    st.integers(-(2**40), 2**40).map(str),
+    st.floats().map(str),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=150 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    options=st.dictionaries(
+        st.sampled_from(["--alpha", "--resolution", "--batch", "--top", "--sort", "--what-if"]),
+        st.one_of(
+            option_text, st.sampled_from(["macs", "params", "order", "separable", "spatial"])
+        ),
+        max_size=4,
+    ),
+    source=st.sampled_from(["toy", "mobilenet_v1", "mobilenet_v3_small"]),
+    fmt=st.sampled_from(["json", "table"]),
+)
+def test_network_random_options(options: dict[str, str], source: str, fmt: str) -> None:
+    """`network` with random --alpha/--resolution/--batch/--top/--sort/--what-if values never crashes."""
+    count_fuzz_case("network options")
+    args = ["network", "-" if source == "toy" else source, "-f", fmt]
+    for option, value in options.items():
+        args += [f"{option}={value}"]
+    outcome = run_cli(*args, input=json.dumps(TOY) if source == "toy" else None)
+    check_cli(outcome, expect_json=fmt == "json")
+    if outcome.exit_code == 0 and fmt == "json":
+        document = outcome.json()
+        assert all(isinstance(document["totals"][key], int) for key in ("params", "macs"))
+        assert not any(
+            isinstance(value, float) and not math.isfinite(value)
+            for value in document["totals"].values()
+        )

@@ -331,3 +331,15 @@ def test_network_without_anything_to_redesign_compares_with_itself(tmp_path: Pat
     assert latency["ratio"] == {"macs": 1.0, "access_cost": 1.0, "time": 1.0}
     table = run_cli("network", path, "--peak-gflops", "50", "--bandwidth-gbs", "5")
     assert "both designs are this network" in table.stdout
+
+
+def test_memory_table_follows_the_layer_table_order_and_top() -> None:
+    """--sort and --top shape the per-row memory table exactly as they shape the layer table."""
+    report = analyse(load_network("mobilenet_v2"))
+    tables = network_memory_report(report).view(top=7, sort="macs").tables()
+    layer = next(table for table in tables if table.title.startswith("mobilenet_v2"))
+    memory = next(table for table in tables if table.title.startswith("Memory traffic per row"))
+    assert [row[0] for row in memory.rows] == [row[0] for row in layer.rows]
+    assert len(memory.rows) == 7
+    biggest = max(report.rows, key=lambda row: row.cost.macs)
+    assert memory.rows[0][0] == biggest.name

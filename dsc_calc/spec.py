@@ -364,7 +364,7 @@ def reword(error: msgspec.ValidationError, document: object) -> DscCalcError:  #
     got = f"got {_show(value)}"
 
     if message.startswith("Object contains unknown field"):
-        unknown = message.split("`")[1]
+        unknown = message[message.index("`") + 1 : message.rindex("`")]
         cls = _struct_at(document, tokens)
         known = ", ".join(_field_names(cls)) if cls else "?"
         what = f"a {cls.__struct_config__.tag!r} layer" if cls and tokens else "this object"
@@ -372,6 +372,11 @@ def reword(error: msgspec.ValidationError, document: object) -> DscCalcError:  #
             what = "the spec"
         elif cls is Input:
             what = "input"
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", unknown) is None:
+            # A key that would not read as a path (empty, spaces, newlines, 1 MB long): quoted.
+            return DscCalcError(
+                where or "spec", f"unknown key {_show(unknown)}; the keys of {what} are: {known}"
+            )
         return DscCalcError(
             _place([*tokens, unknown]), f"unknown key; the keys of {what} are: {known}"
         )

@@ -537,6 +537,24 @@ def test_derived_channels_past_the_limit_name_the_key_that_derives_them(
     assert "over the limit of 2147483647" in outcome.problem
 
 
+@pytest.mark.parametrize("key", ["\n", "", "a`b", "with space", "x" * 1_000_000])
+def test_an_unknown_key_that_is_no_name_is_quoted_and_short(key: str) -> None:
+    """An unknown key with newlines, backticks, spaces or 1 MB of text is quoted, cut, one line."""
+    for data, where in (
+        (_small_spec([{"type": "relu", key: 1}]), "layers[0]"),
+        (spec_bytes({"input": {**SMALL_INPUT, key: 1}, "layers": [{"type": "relu"}]}), "input"),
+        (
+            spec_bytes({"input": SMALL_INPUT, "layers": [{"type": "relu"}], key: 1}),
+            "standard input",
+        ),
+    ):
+        outcome = api_outcome(data)
+        assert isinstance(outcome, DscCalcError)
+        assert outcome.where == where
+        assert outcome.problem.startswith(f"unknown key {repr(key)[:37]}")
+        assert len(str(outcome)) < 200
+
+
 def test_spec_past_the_row_limit_is_refused_before_unrolling() -> None:
     """A spec unrolling to far more than MAX_ROWS rows is refused, naming the limit (hang guard only)."""
     data = RAW_CASES["nested repeats past the row limit"]

@@ -180,7 +180,9 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
     """Draw every table with Rich: numbers right-aligned, shares as bars, notes dimmed beneath.
 
     Cells with a ``heat`` value get a background from red (0) to green (1); colour is dropped as
-    usual when the output is not a terminal or ``NO_COLOR`` is set.
+    usual when the output is not a terminal or ``NO_COLOR`` is set. Every string goes in as a
+    :class:`rich.text.Text`, never as markup: a layer named ``[/]`` or ``:smile:`` (user text
+    from a spec) is printed as written.
     """
     from rich import box
     from rich.table import Table as RichTable
@@ -191,7 +193,7 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
         if position:
             console.print()
         rich_table = RichTable(
-            title=table.title,
+            title=Text(table.title, style="bold"),
             title_justify="left",
             title_style="bold",
             box=box.SIMPLE_HEAD,
@@ -200,9 +202,9 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
         footer = table.footer if table.footer is not None else (None,) * len(table.columns)
         for column, foot in zip(table.columns, footer, strict=True):
             rich_table.add_column(
-                column.header,
+                Text(column.header),
                 justify="left" if column.kind == "text" else "right",
-                footer=_rich_cell(foot, column.kind),
+                footer=Text(_rich_cell(foot, column.kind)),
                 no_wrap=column.kind != "text",
                 # A narrow terminal wraps text columns; it must not squeeze them to nothing.
                 min_width=len(column.header) if column.kind == "text" else None,
@@ -213,7 +215,7 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
         ]
         if table.heat is None:
             for texts in body:
-                rich_table.add_row(*texts)
+                rich_table.add_row(*(Text(text) for text in texts))
         else:
             for texts, heats in zip(_padded(body, table), table.heat, strict=True):
                 rich_table.add_row(

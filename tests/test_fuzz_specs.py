@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ TOY: dict[str, Any] = {
         {"type": "linear", "out": 1000, "bias": True},
     ],
 }
-SMALL_INPUT = {"channels": 3, "height": 8, "width": 8}
+SMALL_INPUT: dict[str, Any] = {"channels": 3, "height": 8, "width": 8}
 TOP_KEYS = ("name", "input", "layers", "family", "source", "description")
 #: Every key any layer knows, so that random objects often hit real fields.
 LAYER_KEYS = sorted(
@@ -379,6 +380,41 @@ def test_random_spec_names(name: str, command: str) -> None:
     """A random SPEC|PRESET argument (or presets NAME) is a result or one clean error line."""
     count_fuzz_case("spec names")
     check_cli(run_cli(command, "--json", "--", name), expect_json=True)
+
+
+MARKUP_NAMES = ("[/]", "[bold]x", ":smile:", "[link=file:///etc]a[/link]", "[red", "a|b", "]")
+
+
+@settings(max_examples=100 * SCALE, deadline=None)
+@given(
+    name=st.one_of(st.sampled_from(MARKUP_NAMES), st.text(max_size=16)),
+    fmt=st.sampled_from(["table", "csv", "markdown", "json"]),
+)
+def test_user_names_are_printed_as_written(name: str, fmt: str) -> None:
+    """Spec and layer names (user text: Rich markup, emoji codes, pipes) never crash a format."""
+    count_fuzz_case("user names")
+    document = {
+        "name": name,
+        "input": SMALL_INPUT,
+        "layers": [{"type": "relu", "name": name}, {"type": "conv", "out": 4, "name": name}],
+    }
+    outcome = run_cli("network", "-", "-f", fmt, input=json.dumps(document))
+    check_cli(outcome, expect_json=fmt == "json")
+    assert outcome.exit_code == 0
+    if fmt == "table" and re.fullmatch(r"[!-~]{1,16}", name):
+        assert f"{name}1 " in outcome.stdout
+        assert f"{name}2 " in outcome.stdout
+
+
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+def test_markup_in_names_is_not_interpreted(name: str) -> None:
+    """A layer named like Rich markup (``[/]`` used to raise a traceback) prints literally."""
+    document = {"name": name, "input": SMALL_INPUT, "layers": [{"type": "relu", "name": name}]}
+    outcome = run_cli("network", "-", input=json.dumps(document))
+    check_cli(outcome)
+    assert outcome.exit_code == 0
+    assert outcome.stdout.startswith(f"{name}: 3×8×8")
+    assert f"{name}1 " in outcome.stdout
 
 
 # --- Raw bytes ----------------------------------------------------------------------------------

@@ -576,9 +576,11 @@ def test_derived_channels_past_the_limit_name_the_key_that_derives_them(
 @pytest.mark.parametrize("key", ["\n", "", "a`b", "with space", "x" * 1_000_000])
 def test_an_unknown_key_that_is_no_name_is_quoted_and_short(key: str) -> None:
     """An unknown key with newlines, backticks, spaces or 1 MB of text is quoted, cut, one line."""
+    input_with_key = {**SMALL_INPUT}
+    input_with_key[key] = 1
     for data, where in (
         (_small_spec([{"type": "relu", key: 1}]), "layers[0]"),
-        (spec_bytes({"input": {**SMALL_INPUT, key: 1}, "layers": [{"type": "relu"}]}), "input"),
+        (spec_bytes({"input": input_with_key, "layers": [{"type": "relu"}]}), "input"),
         (
             spec_bytes({"input": SMALL_INPUT, "layers": [{"type": "relu"}], key: 1}),
             "standard input",

@@ -143,7 +143,7 @@ def to_markdown(tables: list[Table]) -> str:
     """Every table as a GitHub-flavoured Markdown table under a bold title, notes beneath."""
     blocks: list[str] = []
     for table in tables:
-        lines = [f"**{table.title}**", ""]
+        lines = [f"**{_md_escape(table.title)}**", ""]
         lines.append("| " + " | ".join(_md_escape(c.header) for c in table.columns) + " |")
         lines.append(
             "|" + "|".join(":--" if c.kind == "text" else "--:" for c in table.columns) + "|"
@@ -162,7 +162,8 @@ def to_markdown(tables: list[Table]) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """``text`` kept on one line (a line break would end the table row) with ``|`` escaped."""
+    return " ".join(text.splitlines()).replace("|", "\\|")
 
 
 def _all_rows(table: Table) -> list[tuple[Cell, ...]]:

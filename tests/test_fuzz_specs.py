@@ -417,6 +417,17 @@ def test_markup_in_names_is_not_interpreted(name: str) -> None:
     assert f"{name}1 " in outcome.stdout
 
 
+def test_line_breaks_in_names_keep_markdown_rows_whole() -> None:
+    """A name with line breaks stays on one Markdown row (a break used to split the table)."""
+    name = "x\ny\r\nz|w"
+    document = {"name": name, "input": SMALL_INPUT, "layers": [{"type": "relu", "name": name}]}
+    outcome = run_cli("network", "-", "-f", "markdown", input=json.dumps(document))
+    check_cli(outcome)
+    lines = outcome.stdout.splitlines()
+    assert lines[0] == "**x y z\\|w: 3×8×8 → 3×8×8**"
+    assert "| x y z\\|w1 | relu | 3×8×8 | 0 | 0 | 0 | 0.00% |" in lines
+
+
 # --- Raw bytes ----------------------------------------------------------------------------------
 
 

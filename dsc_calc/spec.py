@@ -33,6 +33,10 @@ PaddingSpec = NonNegativeInt | NonNegativePair | Literal["same", "valid"]
 Activation = Literal["relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu"]
 Family = Literal["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "xception"]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0, le=1e6)]
+#: The longest network or layer name: every row's name repeats its layer's (and its blocks'),
+#: so a long name times a million unrolled rows would exhaust memory.
+MAX_NAME = 100
+Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu")
 FAMILIES: tuple[str, ...] = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "xception")
@@ -60,7 +64,7 @@ class Conv(msgspec.Struct, tag="conv", **_OPTIONS):
     bias: bool = False
     bn: bool = False
     act: Activation | None = None
-    name: str | None = None
+    name: Name | None = None
 
 
 class SpConv(Conv, tag="spconv", **_OPTIONS):
@@ -78,7 +82,7 @@ class DwConv(msgspec.Struct, tag="dwconv", **_OPTIONS):
     bias: bool = False
     bn: bool = False
     act: Activation | None = None
-    name: str | None = None
+    name: Name | None = None
 
 
 class PwConv(msgspec.Struct, tag="pwconv", **_OPTIONS):
@@ -89,7 +93,7 @@ class PwConv(msgspec.Struct, tag="pwconv", **_OPTIONS):
     bias: bool = False
     bn: bool = False
     act: Activation | None = None
-    name: str | None = None
+    name: Name | None = None
 
 
 class DsConv(msgspec.Struct, tag="dsconv", **_OPTIONS):
@@ -103,37 +107,37 @@ class DsConv(msgspec.Struct, tag="dsconv", **_OPTIONS):
     bias: bool = False
     bn: bool = False
     act: Activation | None = None
-    name: str | None = None
+    name: Name | None = None
 
 
 class BatchNorm(msgspec.Struct, tag="batchnorm", **_OPTIONS):
     """Batch norm: 2·C trainable params (scale and shift), 0 MACs."""
 
-    name: str | None = None
+    name: Name | None = None
 
 
 class Relu(msgspec.Struct, tag="relu", **_OPTIONS):
-    name: str | None = None
+    name: Name | None = None
 
 
 class Relu6(msgspec.Struct, tag="relu6", **_OPTIONS):
-    name: str | None = None
+    name: Name | None = None
 
 
 class Hswish(msgspec.Struct, tag="hswish", **_OPTIONS):
-    name: str | None = None
+    name: Name | None = None
 
 
 class Hsigmoid(msgspec.Struct, tag="hsigmoid", **_OPTIONS):
-    name: str | None = None
+    name: Name | None = None
 
 
 class Sigmoid(msgspec.Struct, tag="sigmoid", **_OPTIONS):
-    name: str | None = None
+    name: Name | None = None
 
 
 class Silu(msgspec.Struct, tag="silu", **_OPTIONS):
-    name: str | None = None
+    name: Name | None = None
 
 
 class Pool(msgspec.Struct, tag="pool", **_OPTIONS):
@@ -144,7 +148,7 @@ class Pool(msgspec.Struct, tag="pool", **_OPTIONS):
     stride: IntOrPair | None = None
     padding: PaddingSpec = 0
     global_: bool = msgspec.field(default=False, name="global")
-    name: str | None = None
+    name: Name | None = None
 
     def __post_init__(self) -> None:
         if not self.global_ and self.k is None:
@@ -158,7 +162,7 @@ class Linear(msgspec.Struct, tag="linear", **_OPTIONS):
 
     out: PositiveInt
     bias: bool = False
-    name: str | None = None
+    name: Name | None = None
 
 
 class SqueezeExcite(msgspec.Struct, tag="se", **_OPTIONS):
@@ -168,7 +172,7 @@ class SqueezeExcite(msgspec.Struct, tag="se", **_OPTIONS):
     ratio: PositiveFloat = 0.25
     act: Activation = "relu"
     gate: Activation = "hsigmoid"
-    name: str | None = None
+    name: Name | None = None
 
 
 class InvertedResidual(msgspec.Struct, tag="inverted_residual", **_OPTIONS):
@@ -181,7 +185,7 @@ class InvertedResidual(msgspec.Struct, tag="inverted_residual", **_OPTIONS):
     stride: IntOrPair = 1
     se: bool = False
     act: Activation = "relu6"
-    name: str | None = None
+    name: Name | None = None
 
 
 class Residual(msgspec.Struct, tag="residual", **_OPTIONS):
@@ -189,7 +193,7 @@ class Residual(msgspec.Struct, tag="residual", **_OPTIONS):
 
     layers: Annotated[list[Layer], msgspec.Meta(min_length=1)]
     shortcut: list[Layer] = msgspec.field(default_factory=list)
-    name: str | None = None
+    name: Name | None = None
 
 
 class Repeat(msgspec.Struct, tag="repeat", **_OPTIONS):
@@ -197,7 +201,7 @@ class Repeat(msgspec.Struct, tag="repeat", **_OPTIONS):
 
     repeat: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPEAT)]
     layers: Annotated[list[Layer], msgspec.Meta(min_length=1)]
-    name: str | None = None
+    name: Name | None = None
 
 
 Layer = (
@@ -229,7 +233,7 @@ class NetworkSpec(msgspec.Struct, **_OPTIONS):
 
     input: Input
     layers: Annotated[list[Layer], msgspec.Meta(min_length=1)]
-    name: str = "network"
+    name: Name = "network"
     family: Family | None = None
     source: str | None = None
     description: str | None = None
@@ -407,6 +411,11 @@ def reword(error: msgspec.ValidationError, document: object) -> DscCalcError:  #
     if message.startswith("Expected `object`") and not tokens:
         return DscCalcError("spec", f"must be a JSON object with input and layers, {got}")
     bound = re.search(r"Expected `(\w+)` (>=|>|<=|<) ([\d.e+]+)", message)
+    too_long = re.match(r"Expected `str` of length <= (\d+)", message)
+    if too_long and isinstance(value, str):
+        return DscCalcError(
+            where, f"must be at most {too_long.group(1)} characters, got {len(value)}; shorten it"
+        )
     if message.startswith("Expected `array` of length >= 1") and value == []:
         return DscCalcError(where, "must not be empty: list at least one layer")
     if bound and bound.group(1) == "array":

@@ -24,7 +24,7 @@ from dsc_calc import presets
 from dsc_calc.cli import app
 from dsc_calc.errors import DscCalcError
 from dsc_calc.network import MAX_ROWS, NetworkReport, analyse, load_network
-from dsc_calc.spec import LAYER_TYPES, MAX_NESTING, MAX_REPEAT
+from dsc_calc.spec import LAYER_TYPES, MAX_NAME, MAX_NESTING, MAX_REPEAT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -602,6 +602,29 @@ def test_an_unknown_key_that_is_no_name_is_quoted_and_short(key: str) -> None:
         assert outcome.where == where
         assert outcome.problem.startswith(f"unknown key {repr(key)[:37]}")
         assert len(str(outcome)) < 200
+
+
+def test_long_names_are_refused_before_a_million_rows_repeat_them() -> None:
+    """A 1 MB layer name repeated a million times (1 TB of row names) is refused at the name."""
+    layers = [{"repeat": MAX_REPEAT, "layers": [{"type": "relu", "name": "x" * 2**20}]}]
+    started = time.perf_counter()
+    outcome = api_outcome(_small_spec(layers))
+    assert time.perf_counter() - started < HANG_GUARD_SECONDS
+    assert isinstance(outcome, DscCalcError)
+    assert str(outcome) == (
+        f"layers[0].layers[0].name: must be at most {MAX_NAME} characters, got {2**20}; shorten it"
+    )
+    named = api_outcome(
+        spec_bytes(
+            {
+                "name": "n" * MAX_NAME,
+                "input": SMALL_INPUT,
+                "layers": [{"type": "relu", "name": "r" * MAX_NAME}],
+            }
+        )
+    )
+    assert isinstance(named, NetworkReport)
+    assert named.name == "n" * MAX_NAME
 
 
 def test_spec_past_the_row_limit_is_refused_before_unrolling() -> None:

@@ -663,6 +663,33 @@ def test_kernel_random_text(text: str, stdin: bool) -> None:
     check_cli(outcome, expect_json=True)
 
 
+kernel_entries = st.one_of(
+    st.integers(-(10**40), 10**40),
+    st.floats(-1e150, 1e150),
+    st.sampled_from([0, 5e-324, -5e-324, 1e-300, 1e150, -1e150, 0.1]),
+)
+
+
+@settings(max_examples=150 * SCALE, deadline=None)
+@given(
+    rows=st.integers(1, 6).flatmap(
+        lambda width: st.lists(
+            st.lists(kernel_entries, min_size=width, max_size=width), min_size=1, max_size=6
+        )
+    )
+)
+def test_kernel_numbers_over_the_whole_accepted_range(rows: list[list[float]]) -> None:
+    """Kernels mixing subnormals, zeros and entries up to 1e150 analyse with finite figures."""
+    count_fuzz_case("kernel numbers")
+    outcome = run_cli("kernel", "--json", "--", json.dumps(rows))
+    check_cli(outcome, expect_json=True)
+    assert outcome.exit_code == 0, outcome.stderr
+    document = outcome.json()
+    assert 0 <= document["rank"] <= min(len(rows), len(rows[0]))
+    figures = [*document["singular_values"], document["reconstruction"]["relative_error"]]
+    assert all(math.isfinite(value) for value in figures)
+
+
 @pytest.mark.parametrize("entry", ["1e151", "-1e200", "1.7976931348623157e308", "1" + "0" * 200])
 def test_kernel_entries_that_overflow_float64_are_refused(entry: str) -> None:
     """An entry beyond 1e150 is refused by name instead of overflowing NumPy with a warning."""

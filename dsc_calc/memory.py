@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from dsc_calc.conv import Conv2d, Cost, Shape, check_positive
 from dsc_calc.errors import DscCalcError
-from dsc_calc.tabular import Cell, Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -324,63 +323,6 @@ class NetworkMemory:
             "profile": None if self.profile is None else self.profile.to_dict(),
             "rows": [row.to_dict() for row in self.rows],
         }
-
-    def tables(self) -> list[Table]:
-        with_time = self.profile is not None
-        columns = [
-            Column("Layer"),
-            Column("Weights", "bytes"),
-            Column("Input", "bytes"),
-            Column("Output", "bytes"),
-            Column("Live", "bytes"),
-            Column("FLOP/B", "number"),
-        ]
-        if with_time:
-            columns += [Column("Time", "seconds"), Column("Bound")]
-        rows: list[tuple[Cell, ...]] = []
-        for row in self.rows:
-            traffic = row.kernel.traffic
-            cells: list[Cell] = [
-                row.name,
-                traffic.weights_bytes,
-                traffic.input_bytes,
-                traffic.output_bytes,
-                row.live_bytes,
-                row.kernel.intensity,
-            ]
-            if with_time and row.kernel.roofline is not None:
-                cells += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
-            rows.append(tuple(cells))
-        footer: list[Cell] = [
-            "total",
-            self.traffic.weights_bytes,
-            self.traffic.input_bytes,
-            self.traffic.output_bytes,
-            self.peak_activation_bytes,
-            self.intensity,
-        ]
-        latency = self.latency
-        if latency is not None:
-            footer += [latency.time_s, latency.bound]
-        notes = [
-            f"{self.dtype}, batch {self.batch}. Each row reads its weights and input once and "
-            "writes its output once. Live = input + output + activations held for a residual "
-            "add; the total row shows the peak.",
-        ]
-        if self.profile is not None:
-            notes.append(
-                f"Time = max(FLOPs / {self.profile.peak_gflops:g} GFLOP/s, bytes / "
-                f"{self.profile.bandwidth_gbs:g} GB/s) per row ({self.profile.name}), added up."
-            )
-        return [
-            Table(
-                title=f"Memory traffic ({self.dtype})",
-                columns=tuple(columns),
-                rows=tuple(rows),
-                footer=tuple(footer),
-                notes=tuple(notes),
-            )
-        ]
 
 
 def network_memory(

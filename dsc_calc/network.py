@@ -14,13 +14,13 @@ msgspec (through :mod:`dsc_calc.spec`) is imported only when a spec is loaded.
 
 from __future__ import annotations
 
-import gc
 import sys
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from dsc_calc._gc import collector_paused
 from dsc_calc.conv import MAX_DIMENSION, Conv2d, Cost, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.tabular import Column, Table
@@ -910,13 +910,8 @@ def analyse(spec: NetworkSpec, *, batch: int = 1, what_if: str | None = None) ->
         )
     source = Shape(spec.input.channels, spec.input.height, spec.input.width)
     walker = _Walker(batch)
-    collecting = gc.isenabled()
-    gc.disable()  # the walk allocates only acyclic rows; collections would make it superlinear
-    try:
+    with collector_paused():
         output = walker.walk(spec.layers, source, "layers", "", [0])
-    finally:
-        if collecting:
-            gc.enable()
     rows = tuple(walker.rows)
     totals, by_type = summarise(rows)
     return NetworkReport(

@@ -670,7 +670,7 @@ kernel_entries = st.one_of(
 )
 
 
-@settings(max_examples=150 * SCALE, deadline=None)
+@settings(max_examples=100 * SCALE, deadline=None)
 @given(
     rows=st.integers(1, 6).flatmap(
         lambda width: st.lists(

@@ -7,6 +7,7 @@ Run: python benchmarks/startup.py [--runs 30]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -30,13 +31,18 @@ LAYER = [
 BASELINE = [sys.executable, "-c", "import typer"]
 
 
+#: As after `pip install`: bytecode is written (on the warm-up run) and then used. Some shells and
+#: sandboxes set PYTHONDONTWRITEBYTECODE, which would recompile every module on every run.
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def median_seconds(command: list[str], runs: int) -> float:
     """Median wall time of ``runs`` runs of ``command`` after one warm-up run."""
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=ENV)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
+        subprocess.run(command, check=True, capture_output=True, env=ENV)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

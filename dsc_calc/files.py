@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 from dsc_calc.errors import DscCalcError
@@ -16,6 +15,8 @@ def write_atomic(path: Path, text: str, *, where: str = "--output") -> None:
     On any failure the temporary file is removed and ``path`` is left as it was; the error names
     ``where`` (the option that gave the path) and the reason.
     """
+    import tempfile  # only when a file is written: not on every start-up
+
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise DscCalcError(where, f"{str(path)!r} is a directory; give a file name")

@@ -7,7 +7,6 @@ with exact values; Markdown and Rich show every table with its notes.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from enum import StrEnum
@@ -124,6 +123,7 @@ def to_json(report: Report) -> str:
 
 def to_csv(table: Table) -> str:
     """One table as CSV with exact values; the totals row, if any, comes last."""
+    import csv
     import io
 
     buffer = io.StringIO()

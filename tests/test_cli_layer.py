@@ -220,3 +220,25 @@ def test_output_error_leaves_no_partial_file(tmp_path: Path) -> None:
     missing = run_cli(*SEED, "-o", str(tmp_path / "no" / "such" / "dir.csv"))
     assert_clean_error(missing, "--output", "No such file or directory")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layer.csv"]
+
+
+def test_entry_point_registers_only_the_command_it_runs() -> None:
+    """`dsc-calc layer` imports no other command's module; `--help` lists every command."""
+    probe = (
+        "import sys; sys.argv = ['dsc-calc', *sys.argv[1:]]\n"
+        "from dsc_calc.cli import main\n"
+        "try:\n    main()\n"
+        "except SystemExit:\n    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('dsc_calc.cli.') and m != 'dsc_calc.cli._app')\n"
+        "print(loaded, file=sys.stderr)"
+    )
+    layer = subprocess.run(
+        [sys.executable, "-c", probe, *SEED, "--json"], capture_output=True, text=True, check=True
+    )
+    assert '"params": 108' in layer.stdout
+    assert layer.stderr.strip() == "['dsc_calc.cli.layer']"
+    helped = subprocess.run(
+        [sys.executable, "-c", probe, "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("layer", "network", "presets", "bench", "sweep", "kernel", "schema"):
+        assert command in helped.stdout

@@ -348,7 +348,7 @@ def test_schema_help_explains_output_is_not_a_file() -> None:
 
 def test_cli_import_does_not_load_msgspec_or_contracts() -> None:
     """Importing the CLI (every command's startup) loads neither msgspec nor dsc_calc.contracts."""
-    code = "import sys, dsc_calc.cli; print('msgspec' in sys.modules, 'dsc_calc.contracts' in sys.modules)"
+    code = "import sys; from dsc_calc.cli import app; print('msgspec' in sys.modules, 'dsc_calc.contracts' in sys.modules)"
     printed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()

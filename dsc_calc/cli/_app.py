@@ -152,8 +152,3 @@ def parse_pair(text: str, option: str, *, allow_zero: bool = False) -> int | tup
         kind = "'same', 'valid', a non-negative integer" if allow_zero else "a positive integer"
         raise DscCalcError(option, f"must be {kind} or a pair such as 5x3, got {text!r}")
     return numbers[0] if len(numbers) == 1 else (numbers[0], numbers[1])
-
-
-def main() -> None:
-    """The console-script entry point."""
-    app()

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.tabular import Column, Table
+
+if TYPE_CHECKING:
+    from dsc_calc.tabular import Table
 
 Pair = tuple[int, int]
 PaddingMode = Literal["same", "valid"]
@@ -413,6 +415,8 @@ class LayerComparison:
 
     def tables(self) -> list[Table]:
         """The cost table and the ratio table that ``dsc-calc layer`` draws."""
+        from dsc_calc.tabular import Column, Table  # only when tables are drawn
+
         conv = self.conv
         kh, kw = conv.kernel
         cost_columns = (

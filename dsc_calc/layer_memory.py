@@ -23,10 +23,10 @@ from dsc_calc.memory import (
     dtype_bytes,
     kernel_memory,
 )
-from dsc_calc.tabular import Cell, Column, Table
 
 if TYPE_CHECKING:
     from dsc_calc.conv import Conv2d, Cost, LayerComparison, Shape
+    from dsc_calc.tabular import Cell, Table
 
 #: The cost table's design labels -> the report's attribute holding that row's memory.
 _ROW_PARTS = {
@@ -123,6 +123,8 @@ class LayerMemoryReport:
 
     def _memory_table(self, cost_table: Table) -> Table:
         """One row per design of the cost table: bytes moved, FLOP/B, and the roofline time."""
+        from dsc_calc.tabular import Column, Table
+
         columns = [
             Column("Design"),
             Column("Weights", "bytes"),
@@ -172,6 +174,7 @@ class LayerMemoryReport:
         return Table(title=title, columns=tuple(columns), rows=tuple(rows), notes=tuple(notes))
 
     def _ratio_table(self, table: Table) -> Table:
+
         rows: list[tuple[Cell, ...]] = []
         for prefix, design in (("", self.separable), ("spatial ", self.spatial)):
             access = _access_ratio(design, self.standard)

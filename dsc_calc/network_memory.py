@@ -1,7 +1,7 @@
 """Memory traffic, peak activation memory and roofline latency of a whole network.
 
 :func:`network_memory_report` wraps a :class:`~dsc_calc.network.NetworkReport` (it does not change
-it) with :func:`dsc_calc.memory.network_memory`: every row is one kernel that reads its weights and
+it) with :func:`network_memory`: every row is one kernel that reads its weights and
 its input once and writes its output once; a row's live memory is its input, its output and the
 activations held for a residual add still to come (``LayerRow.held_elements``); the peak is the
 largest over the rows.
@@ -23,24 +23,207 @@ design comparison added.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dsc_calc._gc import collector_paused
-from dsc_calc.conv import Conv2d, compare
+from dsc_calc.conv import Conv2d, Cost, Shape, check_positive, compare
+from dsc_calc.errors import DscCalcError
 from dsc_calc.memory import (
+    KernelMemory,
     MachineProfile,
-    NetworkMemory,
-    RowMemory,
-    design_ratios,
+    Roofline,
+    Traffic,
+    arithmetic_intensity,
     dtype_bytes,
-    network_memory,
+    kernel_memory,
 )
 from dsc_calc.network import LayerRow, NetworkReport, WhatIfReport, conv_kind, redesign
 from dsc_calc.tabular import Cell, Column, Table
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from dsc_calc.network import SortKey
+
+# --- a network: weight memory, peak activation memory, traffic and latency ---------------------
+
+
+class NetworkRow(Protocol):
+    """What :func:`network_memory` needs of a network's row (a layer run as one kernel)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def input(self) -> Shape: ...
+
+    @property
+    def output(self) -> Shape: ...
+
+    @property
+    def cost(self) -> Cost: ...
+
+    @property
+    def held_elements(self) -> int:
+        """Per-sample elements of earlier activations kept alive for a pending residual add."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowMemory:
+    """One row's traffic, live activation memory and roofline."""
+
+    name: str
+    kernel: KernelMemory
+    live_bytes: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, **self.kernel.to_dict(), "live_bytes": self.live_bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMemory:
+    """A network's weight memory, peak activation memory, total traffic and predicted latency."""
+
+    dtype: str
+    batch: int
+    rows: tuple[RowMemory, ...]
+    weights_bytes: int
+    peak_activation_bytes: int
+    peak_row: str | None
+    traffic: Traffic
+    flops: int
+    macs: int = 0
+    profile: MachineProfile | None = None
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per byte over the whole network."""
+        return arithmetic_intensity(self.flops, self.traffic.access_cost)
+
+    def bound_shares(self) -> dict[str, float]:
+        """The share of the predicted latency spent in compute- and in memory-bound rows."""
+        total = {"compute": 0.0, "memory": 0.0}
+        for row in self.rows:
+            if row.kernel.roofline is not None:
+                total[row.kernel.roofline.bound] += row.kernel.roofline.time_s
+        whole = math.fsum(total.values())
+        return {key: (value / whole if whole else 0.0) for key, value in total.items()}
+
+    @property
+    def latency(self) -> Roofline | None:
+        """The rows' roofline times added up (one kernel after another), or None.
+
+        Its bound is the one of the rows that take most of the time.
+        """
+        if self.profile is None:
+            return None
+        seconds = math.fsum(r.kernel.roofline.time_s for r in self.rows if r.kernel.roofline)
+        shares = self.bound_shares()
+        return Roofline(seconds, "compute" if shares["compute"] > shares["memory"] else "memory")
+
+    def to_dict(self) -> dict[str, object]:
+        latency = self.latency
+        return {
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "weights_bytes": self.weights_bytes,
+            "peak_activation_bytes": self.peak_activation_bytes,
+            "peak_row": self.peak_row,
+            "memory": self.traffic.to_dict(),
+            "macs": self.macs,
+            "flops": self.flops,
+            "intensity": self.intensity,
+            "latency": None
+            if latency is None
+            else {**latency.to_dict(), "shares": self.bound_shares()},
+            "profile": None if self.profile is None else self.profile.to_dict(),
+            "rows": [row.to_dict() for row in self.rows],
+        }
+
+
+def network_memory(
+    rows: Iterable[NetworkRow],
+    *,
+    dtype: str = "fp32",
+    batch: int = 1,
+    profile: MachineProfile | None = None,
+) -> NetworkMemory:
+    """Weight memory, peak activation memory, traffic and roofline latency of a chain of rows.
+
+    Every row, conv or not, is one kernel that reads its weights (``params`` elements) and its
+    input once and writes its output once: bytes = ``params*size + batch*(input + output)*size``.
+    A row's live activation memory is ``batch*(input + output + held_elements)*size``: the
+    activation it reads, the one it writes, and earlier activations kept alive for a residual add
+    still to come. The peak is the largest over the rows. Weight memory is the sum of all params.
+    """
+    check_positive(batch, "batch")
+    size = dtype_bytes(dtype)
+    results: list[RowMemory] = []
+    weights = inputs = outputs = flops = macs = 0
+    peak = 0
+    peak_row: str | None = None
+    # A 100k-layer network has ~300k rows: sums are kept as ints (Traffic.__add__ would build a
+    # dataclass per row), and the collector is paused while only acyclic results are allocated:
+    # 1.5 s -> 1.0 s of CPU for 283k rows on the dev machine.
+    with collector_paused():
+        for index, row in enumerate(rows):
+            held = row.held_elements
+            if isinstance(held, bool) or not isinstance(held, int) or held < 0:
+                raise DscCalcError(
+                    f"rows[{index}].held_elements", f"must be a non-negative integer, got {held!r}"
+                )
+            cost = row.cost
+            input_elements, output_elements = row.input.numel, row.output.numel
+            weights_bytes = cost.params * size
+            input_bytes = batch * input_elements * size
+            output_bytes = batch * output_elements * size
+            live = batch * (input_elements + output_elements + held) * size
+            row_traffic = Traffic(weights_bytes, input_bytes, output_bytes)
+            results.append(
+                RowMemory(row.name, kernel_memory(row_traffic, cost.flops, profile), live)
+            )
+            weights += weights_bytes
+            inputs += input_bytes
+            outputs += output_bytes
+            flops += cost.flops
+            macs += cost.macs
+            if live > peak:
+                peak, peak_row = live, row.name
+    traffic = Traffic(weights, inputs, outputs)
+    return NetworkMemory(
+        dtype=dtype,
+        batch=batch,
+        rows=tuple(results),
+        weights_bytes=traffic.weights_bytes,
+        peak_activation_bytes=peak,
+        peak_row=peak_row,
+        traffic=traffic,
+        flops=flops,
+        macs=macs,
+        profile=profile,
+    )
+
+
+def design_ratios(standard: NetworkMemory, separable: NetworkMemory) -> dict[str, float | None]:
+    """Separable / standard for MACs, bytes moved and predicted latency (None without a profile).
+
+    The latency ratio beside the MACs ratio is the gap the papers talk about: fewer MACs do not
+    mean proportionally less time when the cheap layers are memory-bound.
+    """
+    fast, slow = separable.latency, standard.latency
+    return {
+        "macs": separable.macs / standard.macs if standard.macs else None,
+        "access_cost": (
+            separable.traffic.access_cost / standard.traffic.access_cost
+            if standard.traffic.access_cost
+            else None
+        ),
+        "time": fast.time_s / slow.time_s if fast and slow and slow.time_s else None,
+    }
+
 
 #: The what-if modes that turn one design into the other.
 _DESIGN_MODES = ("separable", "standard")

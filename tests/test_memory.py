@@ -20,13 +20,12 @@ from dsc_calc.memory import (
     chain_memory,
     chain_roofline,
     conv_traffic,
-    design_ratios,
     dtype_bytes,
     kernel_memory,
-    network_memory,
     shufflenet_mac,
     shufflenet_mac_bound,
 )
+from dsc_calc.network_memory import design_ratios, network_memory
 
 SIZES = st.integers(1, 512)
 CHANNELS = st.integers(1, 4096)

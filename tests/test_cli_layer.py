@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from conftest import Outcome, assert_clean_error, run_cli
 
 SEED = ("layer", "--cin", "3", "--cout", "4", "-k", "3", "--hw", "32", "-p", "1")
@@ -242,3 +243,86 @@ def test_entry_point_registers_only_the_command_it_runs() -> None:
     )
     for command in ("layer", "network", "presets", "bench", "sweep", "kernel", "schema"):
         assert command in helped.stdout
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, typer.Abort])
+def test_interruption_exits_130_with_nothing_on_stdout(
+    interruption: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or an abort) while a command runs: exit status 130, no traceback, no stdout."""
+    import dsc_calc.cli.layer as command
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise interruption
+
+    monkeypatch.setattr(command, "compare", interrupted)
+    outcome = run_cli(*SEED, "--json")
+    assert outcome.exit_code == 130
+    assert outcome.stdout == ""
+    assert "Traceback" not in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "registered"),
+    [
+        (["layer", *SEED[1:], "--json"], {"layer"}),
+        # network's module borrows layer's options, so it registers layer too
+        (["presets", "-f", "csv"], {"layer", "network", "presets"}),
+        (["--version"], {"layer", "network", "presets", "bench", "sweep", "kernel", "schema"}),
+    ],
+)
+def test_main_registers_what_it_runs(
+    argv: list[str], registered: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entry point registers the command named on the line, or every command otherwise."""
+    from dsc_calc import cli
+    from dsc_calc.cli import _app
+
+    fresh = typer.Typer(cls=_app.DscCalcGroup, name="dsc-calc", pretty_exceptions_enable=False)
+    fresh.callback()(_app._root)
+    monkeypatch.setattr(_app, "app", fresh)
+    for module in ("layer", "network", "bench", "sweep", "kernel", "schema"):
+        monkeypatch.delitem(sys.modules, f"dsc_calc.cli.{module}", raising=False)
+    monkeypatch.setattr(sys, "argv", ["dsc-calc", *argv])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 0
+    assert set(typer.main.get_command(fresh).commands) == registered  # type: ignore[attr-defined]
+
+
+def test_write_atomic_refuses_a_directory_and_cleans_up_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory is refused by name; a failing write removes its temporary file and says why."""
+    import os
+
+    from dsc_calc import DscCalcError
+    from dsc_calc.files import write_atomic
+
+    with pytest.raises(DscCalcError, match="is a directory"):
+        write_atomic(tmp_path, "x")
+
+    def full_disk(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(DscCalcError, match="No space left on device"):
+        write_atomic(tmp_path / "out.json", "{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_atomic_lets_an_interrupt_through_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupt mid-write propagates as itself and leaves no temporary file."""
+    import os
+
+    from dsc_calc.files import write_atomic
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "out.json", "{}")
+    assert list(tmp_path.iterdir()) == []

@@ -62,9 +62,6 @@ class DscCalcGroup(TyperGroup):
         except DscCalcError as error:
             fail(str(error))
         except typer.TyperException as error:
-            if type(error).__name__ == "NoArgsIsHelpError":
-                sys.stderr.write(error.format_message() + "\n")
-                raise SystemExit(int(ExitCode.USAGE)) from None
             context = getattr(error, "ctx", None)
             hint = f" (see '{context.command_path} --help')" if context is not None else ""
             fail(error.format_message() + hint, ExitCode(getattr(error, "exit_code", 1)))

@@ -27,13 +27,18 @@ Kernels:
   its stride phases so the runs stay contiguous; outputs over 2 MiB go in blocks of rows (smaller
   ones measured fastest as one einsum, column blocking never helped).
 * **pointwise** (1x1, stride 1, no padding, groups 1): one GEMM ``(N*H*W, Cin) @ (Cin, Cout)``.
+
+Engines: ``plan_conv(..., engine=)`` picks who runs the depthwise conv. ``"numpy"`` is the einsum
+above; ``"numba"`` is the compiled loop of :mod:`dsc_calc.kernels_numba` (the optional ``fast``
+extra) over the same padded input; ``"auto"`` takes numba when it is importable, else NumPy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from math import gcd
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -54,6 +59,9 @@ ITEM = FLOAT32.itemsize
 #: GEMM, but never fewer than :data:`MIN_BLOCK_PIXELS` pixels, below which BLAS loses efficiency.
 PATCH_BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_PIXELS = 512
+
+Engine = Literal["auto", "numpy", "numba"]
+ENGINES: tuple[Engine, ...] = ("auto", "numpy", "numba")
 
 #: A depthwise output larger than this is computed in blocks of rows of about DEPTHWISE_ROWS_BYTES.
 DEPTHWISE_BLOCK_BYTES = 2 * 2**20
@@ -77,12 +85,16 @@ def plan_conv(
     batch: int,
     weight: Array,
     bias: Array | None = None,
+    engine: Engine = "numpy",
 ) -> ConvPlan:
     """The fastest kernel for ``conv`` on ``batch`` samples of ``source``, buffers allocated.
 
     ``weight`` has PyTorch's layout ``(out, in / groups, kh, kw)``; ``bias`` is ``(out,)`` and is
-    required exactly when ``conv.bias`` is true.
+    required exactly when ``conv.bias`` is true. ``engine`` picks the depthwise kernel (see the
+    module docstring; NumPy unless asked, so results never depend on what else is installed);
+    the other kernels are NumPy + BLAS whatever it says.
     """
+    chosen = resolve_engine(engine)
     out_shape = conv.output_shape(source)
     expected = (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel)
     if tuple(weight.shape) != expected:
@@ -95,22 +107,59 @@ def plan_conv(
         raise DscCalcError("bias", f"must have shape ({conv.out_channels},), got {bias.shape}")
     geometry = _Geometry.of(conv, source, out_shape, batch)
     if conv.groups == conv.in_channels == conv.out_channels:
+        if chosen == "numba":
+            return NumbaDepthwisePlan(geometry, weight, bias)
         return DepthwisePlan(geometry, weight, bias)
     if conv.is_pointwise and conv.stride == (1, 1) and geometry.no_padding:
         return PointwisePlan(geometry, weight, bias)
     return StandardPlan(geometry, weight, bias)
 
 
-def conv2d_nhwc(x: Array, conv: Conv2d, weight: Array, bias: Array | None = None) -> Array:
+@cache
+def numba_available() -> bool:
+    """Whether the compiled kernel module imports (numba installed and working with this NumPy)."""
+    try:
+        import dsc_calc.kernels_numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_engine(engine: str) -> Literal["numpy", "numba"]:
+    """The engine that will run: ``auto`` becomes numba when it is importable, else numpy."""
+    if engine == "numpy":
+        return "numpy"
+    if engine == "numba":
+        if not numba_available():
+            raise DscCalcError(
+                "engine",
+                "'numba' needs numba, which is not installed: "
+                "pip install 'dsc-calc[fast]', or use 'auto' or 'numpy'",
+            )
+        return "numba"
+    if engine == "auto":
+        return "numba" if numba_available() else "numpy"
+    raise DscCalcError("engine", f"must be one of auto, numpy, numba, got {engine!r}")
+
+
+def conv2d_nhwc(
+    x: Array,
+    conv: Conv2d,
+    weight: Array,
+    bias: Array | None = None,
+    engine: Engine = "numpy",
+) -> Array:
     """One-shot convolution of NHWC ``x`` (a fresh output array; plans are faster when repeated)."""
     if x.ndim != 4:
         raise DscCalcError("x", f"must be NHWC (batch, height, width, channels), got {x.shape}")
     batch, height, width, channels = x.shape
-    plan = plan_conv(conv, Shape(channels, height, width), batch, weight, bias)
+    plan = plan_conv(conv, Shape(channels, height, width), batch, weight, bias, engine)
     return plan(np.ascontiguousarray(x, dtype=np.float32)).copy()
 
 
-def estimate_workspace_bytes(conv: Conv2d, source: Shape, batch: int) -> int:
+def estimate_workspace_bytes(
+    conv: Conv2d, source: Shape, batch: int, engine: Engine = "numpy"
+) -> int:
     """Bytes a plan for ``conv`` allocates (padded input, patches, output, reordered weights)."""
     out = conv.output_shape(source)
     (top, bottom), (left, right) = conv.padding_sides(source.height, source.width)
@@ -121,6 +170,9 @@ def estimate_workspace_bytes(conv: Conv2d, source: Shape, batch: int) -> int:
     weights = conv.params
     output = batch * out.numel
     if conv.groups == conv.in_channels == conv.out_channels:
+        if resolve_engine(engine) == "numba":
+            border = padded if (padded_height, padded_width) != (source.height, source.width) else 0
+            return ITEM * (border + output + (kh * kw + 1) * conv.in_channels)
         tiled = kh * kw * conv.in_channels * out.width
         if conv.stride == (1, 1):
             return ITEM * (padded + output + tiled)
@@ -344,6 +396,43 @@ class DepthwisePlan:
                     np.add(block, target, out=block)
         if self.bias is not None:
             np.add(self.out, self.bias, out=self.out)
+        return self.out
+
+
+class NumbaDepthwisePlan:
+    """Depthwise conv by the compiled loop of :mod:`dsc_calc.kernels_numba`, channels innermost.
+
+    Reads the same zero-bordered padded input as :class:`DepthwisePlan` (no stride phases: the
+    loop indexes the strided pixels directly, each still a contiguous run of ``C`` values).
+    """
+
+    kind = "depthwise"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+        from dsc_calc.kernels_numba import depthwise_nhwc
+
+        self.geometry = g
+        self.run = depthwise_nhwc
+        kh, kw = g.conv.kernel
+        self.taps: Array = np.ascontiguousarray(
+            weight.reshape(g.channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
+        )
+        self.bias: Array = (
+            np.zeros(g.channels, np.float32)
+            if bias is None
+            else np.ascontiguousarray(bias, dtype=np.float32)
+        )
+        self.padded = _Padded(g)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.padded.nbytes + self.out.nbytes + self.taps.nbytes + self.bias.nbytes
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        padded = self.padded.fill(x)
+        self.run(padded, self.taps, self.bias, self.out, g.conv.stride, g.conv.dilation)
         return self.out
 
 

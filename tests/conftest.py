@@ -12,6 +12,32 @@ from typer.testing import CliRunner
 
 from dsc_calc.cli import app
 
+#: The network spec given as the example in the network issue, verbatim; tests copy it before
+#: changing anything.
+TOY: dict[str, Any] = {
+    "name": "toy",
+    "input": {"channels": 3, "height": 224, "width": 224},
+    "layers": [
+        {"type": "conv", "out": 32, "k": 3, "stride": 2, "bias": False},
+        {"type": "batchnorm"},
+        {"type": "relu"},
+        {"type": "dsconv", "out": 64, "k": 3},
+        {"repeat": 5, "layers": [{"type": "dsconv", "out": 64, "k": 3}]},
+        {
+            "type": "conv",
+            "out": 64,
+            "k": [5, 3],
+            "stride": [2, 1],
+            "padding": [0, 1],
+            "dilation": [1, 2],
+            "groups": 4,
+        },
+        {"type": "pool", "op": "max", "k": 2, "stride": 2, "padding": 0},
+        {"type": "pool", "op": "avg", "global": True},
+        {"type": "linear", "out": 1000, "bias": True},
+    ],
+}
+
 #: Environment for every CLI test: a fixed width and no colour, so tables are byte-stable.
 CLI_ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import CLI_ENV, Outcome, count_fuzz_case, run_cli
+from conftest import CLI_ENV, TOY, Outcome, count_fuzz_case, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -29,30 +29,6 @@ from dsc_calc.spec import LAYER_TYPES, MAX_NAME, MAX_NESTING, MAX_REPEAT
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-#: The issue's toy spec, verbatim.
-TOY: dict[str, Any] = {
-    "name": "toy",
-    "input": {"channels": 3, "height": 224, "width": 224},
-    "layers": [
-        {"type": "conv", "out": 32, "k": 3, "stride": 2, "bias": False},
-        {"type": "batchnorm"},
-        {"type": "relu"},
-        {"type": "dsconv", "out": 64, "k": 3},
-        {"repeat": 5, "layers": [{"type": "dsconv", "out": 64, "k": 3}]},
-        {
-            "type": "conv",
-            "out": 64,
-            "k": [5, 3],
-            "stride": [2, 1],
-            "padding": [0, 1],
-            "dilation": [1, 2],
-            "groups": 4,
-        },
-        {"type": "pool", "op": "max", "k": 2, "stride": 2, "padding": 0},
-        {"type": "pool", "op": "avg", "global": True},
-        {"type": "linear", "out": 1000, "bias": True},
-    ],
-}
 SMALL_INPUT: dict[str, Any] = {"channels": 3, "height": 8, "width": 8}
 TOP_KEYS = ("name", "input", "layers", "family", "source", "description")
 #: Every key any layer knows, so that random objects often hit real fields.

@@ -11,37 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_clean_error, run_cli
+from conftest import TOY, assert_clean_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc import Conv2d, DscCalcError, Shape, compare
 from dsc_calc.network import MAX_ROWS, analyse, load_network, make_divisible
 from dsc_calc.spec import convert
-
-TOY: dict[str, Any] = {
-    "name": "toy",
-    "input": {"channels": 3, "height": 224, "width": 224},
-    "layers": [
-        {"type": "conv", "out": 32, "k": 3, "stride": 2, "bias": False},
-        {"type": "batchnorm"},
-        {"type": "relu"},
-        {"type": "dsconv", "out": 64, "k": 3},
-        {"repeat": 5, "layers": [{"type": "dsconv", "out": 64, "k": 3}]},
-        {
-            "type": "conv",
-            "out": 64,
-            "k": [5, 3],
-            "stride": [2, 1],
-            "padding": [0, 1],
-            "dilation": [1, 2],
-            "groups": 4,
-        },
-        {"type": "pool", "op": "max", "k": 2, "stride": 2, "padding": 0},
-        {"type": "pool", "op": "avg", "global": True},
-        {"type": "linear", "out": 1000, "bias": True},
-    ],
-}
 
 
 def net(channels: int, height: int, width: int, *layers: dict[str, Any]) -> dict[str, Any]:

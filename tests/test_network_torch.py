@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
+from conftest import TOY  # noqa: E402
 from torch_spec import Measured, build, build_and_measure, measure  # noqa: E402
 
 from dsc_calc import DscCalcError  # noqa: E402
@@ -107,30 +108,6 @@ def check_spec(spec: dict[str, Any]) -> None:
 
 
 # --- The toy spec and hand-written specs for every layer type -----------------------------
-
-TOY: dict[str, Any] = {
-    "name": "toy",
-    "input": {"channels": 3, "height": 224, "width": 224},
-    "layers": [
-        {"type": "conv", "out": 32, "k": 3, "stride": 2, "bias": False},
-        {"type": "batchnorm"},
-        {"type": "relu"},
-        {"type": "dsconv", "out": 64, "k": 3},
-        {"repeat": 5, "layers": [{"type": "dsconv", "out": 64, "k": 3}]},
-        {
-            "type": "conv",
-            "out": 64,
-            "k": [5, 3],
-            "stride": [2, 1],
-            "padding": [0, 1],
-            "dilation": [1, 2],
-            "groups": 4,
-        },
-        {"type": "pool", "op": "max", "k": 2, "stride": 2, "padding": 0},
-        {"type": "pool", "op": "avg", "global": True},
-        {"type": "linear", "out": 1000, "bias": True},
-    ],
-}
 
 
 def spec(

@@ -28,6 +28,8 @@ from dsc_calc.tabular import Column, Table
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from dsc_calc.kernels import Engine
+
 #: The kernels timed for one layer, in table order.
 KERNELS = ("standard", "depthwise", "pointwise", "separable")
 
@@ -165,6 +167,7 @@ class BenchReport:
     elapsed_s: float
     machine: MachineMeasurement | None = None
     notes: tuple[str, ...] = field(default=())
+    engine: str = "numpy"
 
     @property
     def speedup_measured(self) -> float:
@@ -221,6 +224,7 @@ class BenchReport:
             "settings": {
                 "dtype": "fp32",
                 "layout": "NHWC",
+                "engine": self.engine,
                 "seed": self.seed,
                 "budget_s": self.budget_s,
                 "elapsed_s": self.elapsed_s,
@@ -266,7 +270,8 @@ class BenchReport:
                 f"{layers}.",
                 f"{self.threads} thread(s); BLAS {blas.get('internal_api', '?')} "
                 f"{blas.get('version', '?')} ({blas.get('num_threads', '?')} thread(s)); "
-                f"NumPy {self.numpy_version}; seed {self.seed}; run took {self.elapsed_s:.2f} s.",
+                f"NumPy {self.numpy_version}; depthwise engine {self.engine}; seed {self.seed}; "
+                f"run took {self.elapsed_s:.2f} s.",
                 "Median of interleaved runs after one warm-up run of every kernel; spread = "
                 "interquartile range / median. Bytes: input + weights + output, each read or "
                 "written once (the ShuffleNetV2 memory access cost); FLOP/B = FLOPs / bytes.",
@@ -385,9 +390,18 @@ def run_bench(
     machine: bool = False,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[str, float], None] | None = None,
+    engine: Engine = "auto",
 ) -> BenchReport:
-    """Time ``conv`` and its depthwise separable replacement on ``batch`` samples of ``source``."""
+    """Time ``conv`` and its depthwise separable replacement on ``batch`` samples of ``source``.
+
+    ``engine`` picks the depthwise kernel (:func:`dsc_calc.kernels.resolve_engine`): ``auto``
+    takes the numba one when numba is installed; its JIT compile falls in the warm-up run.
+    """
     from threadpoolctl import threadpool_limits
+
+    from dsc_calc.kernels import resolve_engine
+
+    engine = resolve_engine(engine)
 
     started = time.perf_counter()
     deadline = started + budget
@@ -413,7 +427,7 @@ def run_bench(
         depthwise_conv = conv.depthwise()
         middle = depthwise_conv.output_shape(source)
         standard = plan_conv(conv, source, batch, *weights(conv))
-        depthwise = plan_conv(depthwise_conv, source, batch, *weights(depthwise_conv))
+        depthwise = plan_conv(depthwise_conv, source, batch, *weights(depthwise_conv), engine)
         pointwise = plan_conv(conv.pointwise(), middle, batch, *weights(conv.pointwise()))
         separable = SeparablePlan(depthwise, pointwise)
         middle_input = depthwise(x).copy()
@@ -449,7 +463,7 @@ def run_bench(
         )
     if threads > 1:
         notes.append(
-            f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel (one einsum) and "
+            f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel ({engine}) and "
             "the im2col copies run on one thread."
         )
     notes.extend(_warnings(kernels, comparison, threads))
@@ -465,6 +479,7 @@ def run_bench(
         elapsed_s=time.perf_counter() - started,
         machine=probe,
         notes=tuple(notes),
+        engine=engine,
     )
 
 
@@ -770,6 +785,7 @@ class NetworkBenchReport:
     budget_s: float
     elapsed_s: float
     notes: tuple[str, ...] = ()
+    engine: str = "numpy"
 
     @property
     def total_time(self) -> float:
@@ -808,6 +824,7 @@ class NetworkBenchReport:
             "settings": {
                 "dtype": "fp32",
                 "layout": "NHWC",
+                "engine": self.engine,
                 "batch": self.batch,
                 "seed": self.seed,
                 "budget_s": self.budget_s,
@@ -842,9 +859,9 @@ class NetworkBenchReport:
                 footer=("total", total_time, 1.0 if total_time else 0.0, 1.0, None),
                 notes=(
                     f"{self.threads} thread(s); BLAS {self.blas.get('internal_api', '?')} "
-                    f"{self.blas.get('version', '?')}; NumPy {self.numpy_version}; "
-                    f"run took {self.elapsed_s:.2f} s. Only conv layers are timed; the total is "
-                    "the sum of their medians.",
+                    f"{self.blas.get('version', '?')}; NumPy {self.numpy_version}; depthwise "
+                    f"engine {self.engine}; run took {self.elapsed_s:.2f} s. Only conv layers "
+                    "are timed; the total is the sum of their medians.",
                     *self.notes,
                 ),
             )
@@ -862,11 +879,14 @@ def run_network_bench(
     seed: int = 0,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[str, float], None] | None = None,
+    engine: Engine = "auto",
 ) -> NetworkBenchReport:
     """Time each ``(name, conv, input)`` layer of a network, interleaved, within ``budget``."""
     from threadpoolctl import threadpool_limits
 
-    from dsc_calc.kernels import ITEM, estimate_workspace_bytes
+    from dsc_calc.kernels import ITEM, estimate_workspace_bytes, resolve_engine
+
+    engine = resolve_engine(engine)
 
     started = time.perf_counter()
     deadline = started + budget
@@ -875,7 +895,8 @@ def run_network_bench(
         raise DscCalcError("network", "has no conv layers to time")
     costs = [conv.cost(source, batch) for _, conv, source in layers]
     needed = sum(
-        estimate_workspace_bytes(conv, source, batch) + ITEM * (batch * source.numel + conv.params)
+        estimate_workspace_bytes(conv, source, batch, engine)
+        + ITEM * (batch * source.numel + conv.params)
         for _, conv, source in layers
     )
     if needed > memory_limit:
@@ -909,7 +930,7 @@ def run_network_bench(
             x = rng.standard_normal(
                 (batch, source.height, source.width, source.channels), np.float32
             )
-            plan = plan_conv(conv, source, batch, weight, bias)
+            plan = plan_conv(conv, source, batch, weight, bias, engine)
             key = f"{position}:{name}"
             runs[key] = _bind(plan, x)
             keys.append(key)
@@ -945,6 +966,7 @@ def run_network_bench(
         budget_s=budget,
         elapsed_s=time.perf_counter() - started,
         notes=tuple(notes),
+        engine=engine,
     )
 
 

@@ -466,6 +466,7 @@ class BenchSettings(_Contract):
 
     dtype: str
     layout: str
+    engine: Literal["numpy", "numba"]
     seed: int
     budget_s: Seconds
     elapsed_s: Seconds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
+    from dsc_calc.kernels import Engine
     from dsc_calc.tabular import Report
 
 ThreadsOption = Annotated[
@@ -84,6 +86,24 @@ SourceArgument = Annotated[
 # The layer options of `layer`, optional here because a network needs none of them.
 OptionalCin = Annotated[int | None, get_args(CinOption)[1]]
 OptionalCout = Annotated[int | None, get_args(CoutOption)[1]]
+
+
+class EngineChoice(StrEnum):
+    """Who runs the depthwise conv."""
+
+    auto = "auto"
+    numpy = "numpy"
+    numba = "numba"
+
+
+EngineOption = Annotated[
+    EngineChoice,
+    typer.Option(
+        "--engine",
+        help="Depthwise kernel: numba (the 'fast' extra), numpy (einsum), or auto (numba if "
+        "installed).",
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 
 
@@ -92,7 +112,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
         "Examples: dsc-calc bench --cin 64 --cout 128 -k 3 --hw 56 | "
         "dsc-calc bench --cin 32 --cout 64 --hw 28 --budget 2 --json | "
         "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json | "
-        "dsc-calc bench mobilenet_v1 --budget 20"
+        "dsc-calc bench mobilenet_v1 --budget 20 | "
+        "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy"
     )
 )
 def bench(
@@ -117,6 +138,7 @@ def bench(
     machine: MachineOption = False,
     save_profile: SaveProfileOption = None,
     max_memory: MaxMemoryOption = 2048,
+    engine: EngineOption = EngineChoice.auto,
     quiet: QuietOption = False,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
@@ -145,6 +167,7 @@ def bench(
             machine=machine or save_profile is not None,
             memory_limit=max_memory * 2**20,
             quiet=quiet,
+            engine=engine,
         )
         emit(network_report, fmt, as_json, output)
         return
@@ -170,6 +193,7 @@ def bench(
                 machine=machine or save_profile is not None,
                 memory_limit=max_memory * 2**20,
                 progress=progress,
+                engine=_engine(engine),
             )
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None
@@ -193,6 +217,7 @@ def _bench_network(
     machine: bool,
     memory_limit: int,
     quiet: bool,
+    engine: EngineChoice,
 ) -> Report:
     """Time every conv layer of the network ``source``."""
     from dsc_calc.bench import run_network_bench
@@ -229,7 +254,18 @@ def _bench_network(
             seed=seed,
             memory_limit=memory_limit,
             progress=progress,
+            engine=_engine(engine),
         )
+
+
+def _engine(engine: EngineChoice) -> Engine:
+    """The --engine choice, checked: asking for numba without numba installed is an error."""
+    from dsc_calc.kernels import resolve_engine
+
+    try:
+        return resolve_engine(engine.value)
+    except DscCalcError as error:
+        raise error.renamed({"engine": "--engine"}) from None
 
 
 def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float], None] | None]:

@@ -120,7 +120,7 @@ def numba_available() -> bool:
     """Whether the compiled kernel module imports (numba installed and working with this NumPy)."""
     try:
         import dsc_calc.kernels_numba  # noqa: F401
-    except ImportError:
+    except ImportError:  # pragma: no cover - only in an install without the fast extra
         return False
     return True
 

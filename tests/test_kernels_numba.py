@@ -1,0 +1,152 @@
+"""The optional numba depthwise kernel: equal to the NumPy kernel and to a naive reference, chosen
+by ``engine`` and ``dsc-calc bench --engine``, and never imported at CLI start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from math import ceil
+
+import numpy as np
+import pytest
+from conftest import assert_clean_error, run_cli
+
+from dsc_calc import kernels
+from dsc_calc.conv import Conv2d, Shape
+from dsc_calc.kernels import (
+    DepthwisePlan,
+    NumbaDepthwisePlan,
+    estimate_workspace_bytes,
+    plan_conv,
+    resolve_engine,
+)
+
+pytest.importorskip("numba")
+
+QUICK = ("--cin", "4", "--cout", "8", "--hw", "10", "--budget", "2", "--min-time", "0.005")
+
+
+def naive_depthwise(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    padding: tuple[int, int] | str,
+) -> np.ndarray:
+    """Depthwise conv of NHWC ``x`` by loops in float64, padding derived here from the docs' rules."""
+    batch, height, width, channels = x.shape
+    sides = []
+    for size, k, s, d, axis in zip((height, width), kernel, stride, dilation, (0, 1), strict=True):
+        if padding == "same":  # TF-style: output ceil(size / s), extra padding at the end
+            total = max((ceil(size / s) - 1) * s + d * (k - 1) + 1 - size, 0)
+            sides.append((total // 2, total - total // 2))
+        else:
+            assert isinstance(padding, tuple)
+            sides.append((padding[axis], padding[axis]))
+    padded = np.pad(x.astype(np.float64), ((0, 0), sides[0], sides[1], (0, 0)))
+    out_h = (padded.shape[1] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    out_w = (padded.shape[2] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    out = np.zeros((batch, out_h, out_w, channels))
+    for n in range(batch):
+        for r in range(out_h):
+            for q in range(out_w):
+                for c in range(channels):
+                    total = 0.0 if bias is None else float(bias[c])
+                    for i in range(kernel[0]):
+                        for j in range(kernel[1]):
+                            pixel = padded[
+                                n, r * stride[0] + i * dilation[0], q * stride[1] + j * dilation[1]
+                            ]
+                            total += pixel[c] * float(weight[c, 0, i, j])
+                    out[n, r, q, c] = total
+    return out
+
+
+@pytest.mark.parametrize(
+    ("conv", "height", "width"),
+    [
+        (Conv2d(5, 5, 3, groups=5), 7, 9),
+        (Conv2d(5, 5, 3, stride=2, groups=5), 7, 9),
+        (Conv2d(5, 5, 3, dilation=2, groups=5, bias=True), 8, 7),
+        (Conv2d(5, 5, (3, 2), stride=(2, 1), padding=(1, 2), groups=5), 7, 9),
+        (Conv2d(5, 5, 5, stride=2, dilation=2, padding=(2, 1), groups=5, bias=True), 11, 10),
+        (Conv2d(5, 5, 3, padding=(0, 0), groups=5), 6, 6),
+    ],
+    ids=["same", "stride 2", "dilation 2 bias", "explicit pad", "s2 d2 pad", "no pad"],
+)
+def test_numba_equals_numpy_and_naive(conv: Conv2d, height: int, width: int) -> None:
+    """On batch 2 the numba depthwise equals the NumPy einsum one and a float64 loop reference."""
+    rng = np.random.default_rng(7)
+    batch, channels = 2, conv.in_channels
+    x = rng.standard_normal((batch, height, width, channels), np.float32)
+    weight = rng.standard_normal((channels, 1, *conv.kernel), np.float32)
+    bias = rng.standard_normal(channels, np.float32) if conv.bias else None
+    source = Shape(channels, height, width)
+    compiled = plan_conv(conv, source, batch, weight, bias, engine="numba")
+    einsum = plan_conv(conv, source, batch, weight, bias, engine="numpy")
+    assert isinstance(compiled, NumbaDepthwisePlan)
+    assert isinstance(einsum, DepthwisePlan)
+    ours = compiled(x).copy()
+    expected = naive_depthwise(
+        x, weight, bias, conv.kernel, conv.stride, conv.dilation, conv.padding
+    )
+    out = conv.output_shape(source)
+    assert ours.shape == expected.shape == (batch, out.height, out.width, channels)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours, einsum(x), rtol=1e-5, atol=1e-5)
+    assert compiled(x) is compiled(x)  # the plan's own buffer, reused
+
+
+def test_numba_workspace_estimate_matches_allocation() -> None:
+    """The memory estimate for the numba engine equals what its plan allocates, with and without padding."""
+    rng = np.random.default_rng(3)
+    source = Shape(16, 20, 24)
+    for conv in (Conv2d(16, 16, 5, groups=16), Conv2d(16, 16, 1, padding=(0, 0), groups=16)):
+        weight = rng.standard_normal((16, 1, *conv.kernel), np.float32)
+        plan = plan_conv(conv, source, 2, weight, engine="numba")
+        assert estimate_workspace_bytes(conv, source, 2, "numba") == plan.workspace_bytes
+
+
+def test_engine_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """auto means numba when it imports and numpy otherwise; numba without numba is refused."""
+    assert resolve_engine("auto") == "numba"
+    assert resolve_engine("numpy") == "numpy"
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    assert resolve_engine("auto") == "numpy"
+    with pytest.raises(kernels.DscCalcError, match="not installed"):
+        resolve_engine("numba")
+    with pytest.raises(kernels.DscCalcError, match="one of auto, numpy, numba"):
+        resolve_engine("fortran")
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_cli_reports_the_engine(engine: str) -> None:
+    """bench --engine E runs and reports E in settings.engine of the JSON."""
+    outcome = run_cli("bench", *QUICK, "--engine", engine, "--json")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.json()["settings"]["engine"] == engine
+
+
+def test_cli_auto_engine_is_numba_in_the_table() -> None:
+    """The default engine is numba when installed, and the table's notes say so."""
+    outcome = run_cli("bench", *QUICK)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "depthwise engine numba" in outcome.stdout
+
+
+def test_cli_numba_without_numba_is_a_clean_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--engine numba without numba installed is one Error line naming --engine and the extra."""
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    outcome = run_cli("bench", *QUICK, "--engine", "numba")
+    assert_clean_error(outcome, "--engine", "dsc-calc[fast]")
+
+
+def test_cli_startup_does_not_import_numba() -> None:
+    """Loading the CLI and its bench command imports neither numba nor the compiled module."""
+    code = (
+        "import sys, dsc_calc.cli, dsc_calc.cli.bench; "
+        "assert 'numba' not in sys.modules and 'dsc_calc.kernels_numba' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

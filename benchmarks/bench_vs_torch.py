@@ -7,7 +7,11 @@ the timed region. The two sides are interleaved run by run, so background load f
 hits both alike, and medians are printed. Goal: each NumPy kernel within 2x of PyTorch, and the
 measured separable speedup within 25% of PyTorch's.
 
+With numba installed (the ``fast`` extra) a third side, "numba", runs the same kernels with the
+compiled depthwise conv (``--engine numba``); ``--engine numpy`` or ``numba`` times one side only.
+
 Run: .venv/bin/python benchmarks/bench_vs_torch.py [--seconds 3] [--shape 64,128,56,3 ...]
+     [--engine both|numpy|numba]
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from dsc_calc.conv import Conv2d, Shape
-from dsc_calc.kernels import SeparablePlan, plan_conv
+from dsc_calc.kernels import Engine, SeparablePlan, numba_available, plan_conv
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,21 +44,23 @@ BURST_RUNS = 20
 MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**31)}
 
 
-def numpy_side(cin: int, cout: int, size: int, k: int) -> dict[str, Callable[[], object]]:
-    """The four NumPy kernels of one shape, ready to call."""
+def numpy_side(
+    cin: int, cout: int, size: int, k: int, engine: Engine = "numpy"
+) -> dict[str, Callable[[], object]]:
+    """The four dsc-calc kernels of one shape, ready to call (the depthwise one by ``engine``)."""
     rng = np.random.default_rng(0)
     conv = Conv2d(cin, cout, k)
     source = Shape(cin, size, size)
     x = rng.standard_normal((1, size, size, cin), dtype=np.float32)
     standard = plan_conv(conv, source, 1, rng.standard_normal((cout, cin, k, k), np.float32))
     depthwise = plan_conv(
-        conv.depthwise(), source, 1, rng.standard_normal((cin, 1, k, k), np.float32)
+        conv.depthwise(), source, 1, rng.standard_normal((cin, 1, k, k), np.float32), None, engine
     )
     pointwise = plan_conv(
         conv.pointwise(), source, 1, rng.standard_normal((cout, cin, 1, 1), np.float32)
     )
     separable = SeparablePlan(depthwise, pointwise)
-    middle = depthwise(x).copy()
+    middle = depthwise(x).copy()  # also the numba JIT compile (or cache load), before any timing
     return {
         "standard": lambda: standard(x),
         "depthwise": lambda: depthwise(x),
@@ -130,6 +136,51 @@ def interleaved(
     return times
 
 
+def report(
+    cin: int,
+    cout: int,
+    size: int,
+    k: int,
+    engines: list[str],
+    times: dict[str, dict[str, list[float]]],
+) -> None:
+    """Print one shape's medians, the ratios to torch and the separable speedups."""
+    median = {s: {k_: statistics.median(v) for k_, v in t.items()} for s, t in times.items()}
+    has_torch = "torch" in median
+    print(
+        f"\n{cin}->{cout} @ {size}x{size} k{k}  (timed runs of the standard conv per side: "
+        f"{len(times[engines[0]]['standard'])})"
+    )
+    header = "".join(f" {side + ' ms':>9}" for side in median)
+    if has_torch:
+        header += "".join(f" {engine + '/torch':>12}" for engine in engines)
+    print(f"  {'kernel':<10}{header}")
+    for kernel in KERNELS:
+        line = f"  {kernel:<10}" + "".join(f" {median[side][kernel] * 1e3:9.3f}" for side in median)
+        if has_torch:
+            ratios = [median[e][kernel] / median["torch"][kernel] for e in engines]
+            line += "".join(f" {ratio:11.2f}x" for ratio in ratios)
+            line += "  ok" if ratios[-1] <= 2 else "  MISSES 2x"
+        print(line)
+    speedups = {s: median[s]["standard"] / median[s]["separable"] for s in median}
+    macs = Conv2d(cin, cout, k).cost(Shape(cin, size, size)).macs
+    pair = Conv2d(cin, cout, k)
+    sep_macs = (
+        pair.depthwise().cost(Shape(cin, size, size)).macs
+        + pair.pointwise().cost(Shape(cin, size, size)).macs
+    )
+    line = f"  separable speedup: theory {macs / sep_macs:.2f}x"
+    for engine in engines:
+        line += f", {engine} {speedups[engine]:.2f}x"
+        if has_torch:
+            line += f" ({100 * (speedups[engine] / speedups['torch'] - 1):+.0f}%)"
+    if has_torch:
+        gap = speedups[engines[-1]] / speedups["torch"] - 1
+        flag = "ok" if abs(gap) <= 0.25 else "MISSES 25%"
+        line += f", torch {speedups['torch']:.2f}x  {flag} ({engines[-1]})"
+    print(line)
+
+
 def main() -> int:
     if any(os.environ.get(key) != value for key, value in MALLOC_SETTINGS.items()):
         environment = {**os.environ, **MALLOC_SETTINGS}
@@ -140,7 +191,19 @@ def main() -> int:
     parser.add_argument(
         "--shape", action="append", help="cin,cout,size,k (repeatable); default: the issue's three"
     )
+    parser.add_argument(
+        "--engine",
+        choices=("both", "numpy", "numba"),
+        default="both",
+        help="depthwise engine(s) of the dsc-calc side; both = numpy and, if installed, numba",
+    )
     args = parser.parse_args()
+    engines: list[Engine] = ["numpy", "numba"] if args.engine == "both" else [args.engine]
+    if "numba" in engines and not numba_available():
+        if args.engine == "numba":
+            print("numba is not installed: pip install 'dsc-calc[fast]'", file=sys.stderr)
+            return 1
+        engines = ["numpy"]
     shapes = [tuple(int(v) for v in s.split(",")) for s in args.shape] if args.shape else SHAPES
     try:
         import torch
@@ -156,43 +219,11 @@ def main() -> int:
     print(f"numpy {np.__version__}, 1 BLAS thread (threadpoolctl); {MALLOC_SETTINGS}")
     with threadpool_limits(limits=1):
         for cin, cout, size, k in shapes:
-            sides = {"numpy": numpy_side(cin, cout, size, k)}
+            sides = {engine: numpy_side(cin, cout, size, k, engine) for engine in engines}
             if torch is not None:
                 sides["torch"] = torch_side(torch, cin, cout, size, k)
             times = interleaved(sides, args.seconds, args.min_runs)
-            median = {
-                s: {k_: statistics.median(v) for k_, v in t.items()} for s, t in times.items()
-            }
-            print(
-                f"\n{cin}->{cout} @ {size}x{size} k{k}  (timed runs of the standard conv per side: "
-                f"{len(times['numpy']['standard'])})"
-            )
-            print(f"  {'kernel':<10} {'numpy ms':>9} {'torch ms':>9} {'numpy/torch':>12}")
-            for kernel in KERNELS:
-                ours = median["numpy"][kernel]
-                line = f"  {kernel:<10} {ours * 1e3:9.3f}"
-                if torch is not None:
-                    theirs = median["torch"][kernel]
-                    ratio = ours / theirs
-                    flag = "ok" if ratio <= 2 else "MISSES 2x"
-                    line += f" {theirs * 1e3:9.3f} {ratio:11.2f}x  {flag}"
-                print(line)
-            speedups = {s: median[s]["standard"] / median[s]["separable"] for s in median}
-            macs = Conv2d(cin, cout, k).cost(Shape(cin, size, size)).macs
-            pair = Conv2d(cin, cout, k)
-            sep_macs = (
-                pair.depthwise().cost(Shape(cin, size, size)).macs
-                + pair.pointwise().cost(Shape(cin, size, size)).macs
-            )
-            line = (
-                f"  separable speedup: theory {macs / sep_macs:.2f}x, "
-                f"numpy {speedups['numpy']:.2f}x"
-            )
-            if torch is not None:
-                gap = speedups["numpy"] / speedups["torch"] - 1
-                flag = "ok" if abs(gap) <= 0.25 else "MISSES 25%"
-                line += f", torch {speedups['torch']:.2f}x ({100 * gap:+.0f}%)  {flag}"
-            print(line)
+            report(cin, cout, size, k, engines, times)
     return 0
 
 

@@ -154,20 +154,43 @@ class MachineMeasurement:
 
 
 @dataclass(frozen=True, slots=True)
+class RunInfo:
+    """How a run was made: threads, BLAS, NumPy, depthwise engine, seed, budget, wall time."""
+
+    threads: int
+    blas: dict[str, object]
+    numpy_version: str
+    engine: str
+    seed: int
+    budget_s: float
+    elapsed_s: float
+
+    def machine_dict(self) -> dict[str, object]:
+        """The ``machine`` keys both bench documents share."""
+        return {"threads": self.threads, "blas": self.blas, "numpy": self.numpy_version}
+
+    def settings_dict(self, **extra: object) -> dict[str, object]:
+        """The ``settings`` document, with ``extra`` keys after the engine."""
+        return {
+            "dtype": "fp32",
+            "layout": "NHWC",
+            "engine": self.engine,
+            **extra,
+            "seed": self.seed,
+            "budget_s": self.budget_s,
+            "elapsed_s": self.elapsed_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class BenchReport:
     """Timings of a standard conv, its depthwise and pointwise parts and the separable pair."""
 
     comparison: LayerComparison
     kernels: dict[str, KernelResult]
-    threads: int
-    blas: dict[str, object]
-    numpy_version: str
-    seed: int
-    budget_s: float
-    elapsed_s: float
+    run: RunInfo
     machine: MachineMeasurement | None = None
     notes: tuple[str, ...] = field(default=())
-    engine: str = "numpy"
 
     @property
     def speedup_measured(self) -> float:
@@ -193,9 +216,7 @@ class BenchReport:
     def to_dict(self) -> dict[str, object]:
         full = self.comparison.to_dict()
         machine: dict[str, object] = {
-            "threads": self.threads,
-            "blas": self.blas,
-            "numpy": self.numpy_version,
+            **self.run.machine_dict(),
             "profile": None,
             "gemm": None,
             "copy": None,
@@ -221,14 +242,7 @@ class BenchReport:
                 "carried_over": self.carried_over,
             },
             "machine": machine,
-            "settings": {
-                "dtype": "fp32",
-                "layout": "NHWC",
-                "engine": self.engine,
-                "seed": self.seed,
-                "budget_s": self.budget_s,
-                "elapsed_s": self.elapsed_s,
-            },
+            "settings": self.run.settings_dict(),
             "notes": list(self.notes),
         }
 
@@ -247,7 +261,7 @@ class BenchReport:
             )
             for result in self.kernels.values()
         )
-        blas = self.blas
+        run, blas = self.run, self.run.blas
         layers = "; ".join(
             f"{name} = {self.kernels[name].layer}"
             for name in ("standard", "depthwise", "pointwise")
@@ -268,10 +282,10 @@ class BenchReport:
             rows=rows,
             notes=(
                 f"{layers}.",
-                f"{self.threads} thread(s); BLAS {blas.get('internal_api', '?')} "
+                f"{run.threads} thread(s); BLAS {blas.get('internal_api', '?')} "
                 f"{blas.get('version', '?')} ({blas.get('num_threads', '?')} thread(s)); "
-                f"NumPy {self.numpy_version}; depthwise engine {self.engine}; seed {self.seed}; "
-                f"run took {self.elapsed_s:.2f} s.",
+                f"NumPy {run.numpy_version}; depthwise engine {run.engine}; seed {run.seed}; "
+                f"run took {run.elapsed_s:.2f} s.",
                 "Median of interleaved runs after one warm-up run of every kernel; spread = "
                 "interquartile range / median. Bytes: input + weights + output, each read or "
                 "written once (the ShuffleNetV2 memory access cost); FLOP/B = FLOPs / bytes.",
@@ -471,15 +485,11 @@ def run_bench(
     return BenchReport(
         comparison=comparison,
         kernels=kernels,
-        threads=threads,
-        blas=blas,
-        numpy_version=np.__version__,
-        seed=seed,
-        budget_s=budget,
-        elapsed_s=time.perf_counter() - started,
+        run=RunInfo(
+            threads, blas, np.__version__, engine, seed, budget, time.perf_counter() - started
+        ),
         machine=probe,
         notes=tuple(notes),
-        engine=engine,
     )
 
 
@@ -778,14 +788,8 @@ class NetworkBenchReport:
 
     layers: tuple[NetworkLayerTiming, ...]
     batch: int
-    threads: int
-    blas: dict[str, object]
-    numpy_version: str
-    seed: int
-    budget_s: float
-    elapsed_s: float
+    run: RunInfo
     notes: tuple[str, ...] = ()
-    engine: str = "numpy"
 
     @property
     def total_time(self) -> float:
@@ -820,16 +824,8 @@ class NetworkBenchReport:
                 for layer in self.layers
             ],
             "total": {"median_s": total_time, "macs": total_macs},
-            "machine": {"threads": self.threads, "blas": self.blas, "numpy": self.numpy_version},
-            "settings": {
-                "dtype": "fp32",
-                "layout": "NHWC",
-                "engine": self.engine,
-                "batch": self.batch,
-                "seed": self.seed,
-                "budget_s": self.budget_s,
-                "elapsed_s": self.elapsed_s,
-            },
+            "machine": self.run.machine_dict(),
+            "settings": self.run.settings_dict(batch=self.batch),
             "notes": list(self.notes),
         }
 
@@ -858,9 +854,10 @@ class NetworkBenchReport:
                 rows=rows,
                 footer=("total", total_time, 1.0 if total_time else 0.0, 1.0, None),
                 notes=(
-                    f"{self.threads} thread(s); BLAS {self.blas.get('internal_api', '?')} "
-                    f"{self.blas.get('version', '?')}; NumPy {self.numpy_version}; depthwise "
-                    f"engine {self.engine}; run took {self.elapsed_s:.2f} s. Only conv layers "
+                    f"{self.run.threads} thread(s); BLAS {self.run.blas.get('internal_api', '?')} "
+                    f"{self.run.blas.get('version', '?')}; NumPy {self.run.numpy_version}; "
+                    f"depthwise engine {self.run.engine}; run took {self.run.elapsed_s:.2f} s. "
+                    "Only conv layers "
                     "are timed; the total is the sum of their medians.",
                     *self.notes,
                 ),
@@ -959,14 +956,10 @@ def run_network_bench(
     return NetworkBenchReport(
         layers=timed,
         batch=batch,
-        threads=threads,
-        blas=blas,
-        numpy_version=np.__version__,
-        seed=seed,
-        budget_s=budget,
-        elapsed_s=time.perf_counter() - started,
+        run=RunInfo(
+            threads, blas, np.__version__, engine, seed, budget, time.perf_counter() - started
+        ),
         notes=tuple(notes),
-        engine=engine,
     )
 
 

@@ -198,7 +198,7 @@ def bench(
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None
     if save_profile is not None and report.machine is not None:
-        document = report.machine.profile_document(report.blas, threads)
+        document = report.machine.profile_document(report.run.blas, threads)
         text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         write_atomic(save_profile, text, where="--save-profile")
     emit(report, fmt, as_json, output)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 REQUIRED_IN_WHEEL = [
     "dsc_calc/py.typed",
-    "dsc_calc/presets/mobilenet_v1.json",
-    "dsc_calc/presets/xception.json",
-    "dsc_calc/profiles/example-desktop.json",
+    "dsc_calc/network/presets/mobilenet_v1.json",
+    "dsc_calc/network/presets/xception.json",
+    "dsc_calc/memory/profiles/example-desktop.json",
 ]
 
 
@@ -27,7 +27,9 @@ def main() -> None:
     (sdist,) = dist.glob("*.tar.gz")
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = [name for name in REQUIRED_IN_WHEEL if name not in names]
-    presets = sorted(n for n in names if n.startswith("dsc_calc/presets/") and n.endswith(".json"))
+    presets = sorted(
+        n for n in names if n.startswith("dsc_calc/network/presets/") and n.endswith(".json")
+    )
     with tarfile.open(sdist) as archive:
         sdist_names = archive.getnames()
     if (

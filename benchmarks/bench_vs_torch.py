@@ -1,11 +1,11 @@
 """Time dsc-calc's NumPy conv kernels against PyTorch's CPU kernels (oneDNN), one thread each.
 
-For each shape: the standard conv, the depthwise conv, the pointwise conv and the separable pair,
-on both sides, float32, batch 1, "same" padding. NumPy runs channels-last (its fastest layout, see
-dsc_calc/kernels.py) and PyTorch NCHW (its default); each side gets its inputs and weights outside
-the timed region. The two sides are interleaved run by run, so background load from other processes
-hits both alike, and medians are printed. Goal: each NumPy kernel within 2x of PyTorch, and the
-measured separable speedup within 25% of PyTorch's.
+For each shape: the standard conv, the depthwise conv, the pointwise conv and the separable pair, on
+both sides, float32, batch 1, "same" padding. NumPy runs channels-last (its fastest layout, see
+dsc_calc/bench/kernels.py) and PyTorch NCHW (its default); each side gets its inputs and weights
+outside the timed region. The two sides are interleaved run by run, so background load from other
+processes hits both alike, and medians are printed. Goal: each NumPy kernel within 2x of PyTorch,
+and the measured separable speedup within 25% of PyTorch's.
 
 With numba installed (the ``fast`` extra) a third side, "numba", runs the same kernels with the
 compiled depthwise conv (``--engine numba``); ``--engine numpy`` or ``numba`` times one side only.
@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from dsc_calc.conv import Conv2d, Shape
-from dsc_calc.kernels import Engine, SeparablePlan, numba_available, plan_conv
+from dsc_calc.bench.kernels import Engine, SeparablePlan, numba_available, plan_conv
+from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
     from collections.abc import Callable

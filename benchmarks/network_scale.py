@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 
-from dsc_calc.network import analyse, load_network
+from dsc_calc.network.analysis import analyse, load_network
 
 CYCLE = (
     {"type": "conv", "out": 16, "k": 3, "bn": True, "act": "relu"},

@@ -8,7 +8,7 @@ The typed API (no Typer, no Rich, no NumPy is imported by it)::
     (108, 39)
 """
 
-from dsc_calc.conv import (
+from dsc_calc.cost.conv import (
     MAX_DIMENSION,
     Conv2d,
     Cost,

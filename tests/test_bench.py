@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from conftest import assert_clean_error, run_cli
 
-from dsc_calc.bench import BenchReport, Timing, run_bench
-from dsc_calc.conv import Conv2d, Shape
+from dsc_calc.bench.run import BenchReport, Timing, run_bench
+from dsc_calc.cost.conv import Conv2d, Shape
 
 #: A small layer and a tiny budget, so each run takes a fraction of a second.
 QUICK = ("--cin", "4", "--cout", "8", "--hw", "10", "--budget", "2", "--min-time", "0.005")
@@ -214,7 +214,7 @@ def test_timing_statistics() -> None:
 
 def test_network_engine_shares_time_and_macs() -> None:
     """Per-layer time shares and MAC shares each sum to 1; MAC shares follow the closed form."""
-    from dsc_calc.bench import run_network_bench
+    from dsc_calc.bench.run import run_network_bench
 
     layers = [
         ("conv1", Conv2d(3, 8, 3, stride=2), Shape(3, 16, 16)),
@@ -235,7 +235,7 @@ def test_network_engine_shares_time_and_macs() -> None:
 
 def test_network_engine_refuses_empty_and_oversized_networks() -> None:
     """No conv layers, or more memory than the limit, is refused before any allocation."""
-    from dsc_calc.bench import run_network_bench
+    from dsc_calc.bench.run import run_network_bench
     from dsc_calc.errors import DscCalcError
 
     with pytest.raises(DscCalcError, match="no conv layers"):
@@ -247,7 +247,7 @@ def test_network_engine_refuses_empty_and_oversized_networks() -> None:
 
 def test_network_mode_times_every_conv_layer() -> None:
     """`bench PRESET` times each conv row of the network; MACs match the network engine's rows."""
-    network = pytest.importorskip("dsc_calc.network")
+    network = pytest.importorskip("dsc_calc.network.analysis")
     rows = [
         row
         for row in network.analyse(network.load_network("mobilenet_v1")).rows
@@ -273,7 +273,7 @@ def test_network_mode_times_every_conv_layer() -> None:
 )
 def test_network_mode_errors(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
     """A network with layer options or --machine, an unknown preset, or no input at all: one clean error."""
-    pytest.importorskip("dsc_calc.network")
+    pytest.importorskip("dsc_calc.network.analysis")
     assert_clean_error(run_cli("bench", *args, "--json"), *fragments)
 
 
@@ -313,9 +313,9 @@ def test_progress_bar_draws_on_stderr_only_for_a_terminal(
 
 def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
     """Noisy spreads, a speedup above the MAC ratio and a kernel above its roofline get notes."""
-    from dsc_calc.bench import KernelResult, _warnings
-    from dsc_calc.conv import compare
-    from dsc_calc.memory import Traffic
+    from dsc_calc.bench.run import KernelResult, _warnings
+    from dsc_calc.cost.conv import compare
+    from dsc_calc.memory.traffic import Traffic
 
     comparison = compare(Conv2d(8, 16, 3), Shape(8, 8, 8))
     traffic = Traffic(1, 1, 1)
@@ -344,8 +344,8 @@ def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
 
 def test_descheduled_runs_are_named() -> None:
     """A kernel whose wall time far exceeds its CPU time is named in a note (one thread only)."""
-    from dsc_calc.bench import KernelResult, _descheduled
-    from dsc_calc.memory import Traffic
+    from dsc_calc.bench.run import KernelResult, _descheduled
+    from dsc_calc.memory.traffic import Traffic
 
     waited = KernelResult("standard", "", 1, 2, Traffic(1, 1, 1), Timing((2.0, 2.0), (1.0, 1.0)))
     steady = KernelResult("pointwise", "", 1, 2, Traffic(1, 1, 1), Timing((1.0,), (0.99,)))
@@ -360,8 +360,8 @@ def test_descheduled_runs_are_named() -> None:
 def test_saved_profile_loads_with_the_profile_loader(
     machine_run: tuple[Any, Path],
 ) -> None:
-    """The --save-profile file is read back by dsc_calc.profiles into the same machine profile."""
-    profiles = pytest.importorskip("dsc_calc.profiles")
+    """The --save-profile file is read back by dsc_calc.memory.profiles into the same machine profile."""
+    profiles = pytest.importorskip("dsc_calc.memory.profiles")
     data, path = machine_run
     loaded = profiles.load_profile(str(path))
     assert loaded.peak_gflops == data["machine"]["profile"]["peak_gflops"]

@@ -1,4 +1,4 @@
-"""The documented JSON contracts (dsc_calc.contracts) match what each command prints with --json."""
+"""The documented JSON contracts (dsc_calc.output.contracts) match what each command prints with --json."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import msgspec
 import pytest
 from conftest import assert_clean_error, run_cli
 
-from dsc_calc import contracts
-from dsc_calc.contracts import (
+from dsc_calc.output import contracts
+from dsc_calc.output.contracts import (
     CONTRACTS,
     BenchDocument,
     KernelDocument,
@@ -176,7 +176,7 @@ def test_each_command_json_decodes_as_its_contract(
     raw = json.loads(outcome.stdout)
     missing_from_contract = undocumented(raw, decoded)
     assert not missing_from_contract, (
-        f"keys not described in dsc_calc/contracts.py: {missing_from_contract}"
+        f"keys not described in dsc_calc/output/contracts.py: {missing_from_contract}"
     )
     command = args[0]
     schema = contracts.json_schema(command)
@@ -310,7 +310,7 @@ def test_schema_command_prints_each_schema(command: str) -> None:
 
 def test_schema_default_is_the_network_spec() -> None:
     """With no WHAT, and with WHAT spec, dsc-calc schema prints the network spec's schema."""
-    from dsc_calc.spec import json_schema
+    from dsc_calc.network.spec import json_schema
 
     for args in (("schema",), ("schema", "spec"), ("schema", "--output", "spec")):
         assert run_cli(*args).json() == json_schema()
@@ -347,8 +347,8 @@ def test_schema_help_explains_output_is_not_a_file() -> None:
 
 
 def test_cli_import_does_not_load_msgspec_or_contracts() -> None:
-    """Importing the CLI (every command's startup) loads neither msgspec nor dsc_calc.contracts."""
-    code = "import sys; from dsc_calc.cli import app; print('msgspec' in sys.modules, 'dsc_calc.contracts' in sys.modules)"
+    """Importing the CLI (every command's startup) loads neither msgspec nor dsc_calc.output.contracts."""
+    code = "import sys; from dsc_calc.cli import app; print('msgspec' in sys.modules, 'dsc_calc.output.contracts' in sys.modules)"
     printed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()

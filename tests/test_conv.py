@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc import Conv2d, Cost, DscCalcError, Shape, compare, output_size, textbook_ratio
-from dsc_calc.conv import MAX_DIMENSION, padding_per_side
+from dsc_calc.cost.conv import MAX_DIMENSION, padding_per_side
 
 
 def positions(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from dsc_calc import presets
 from dsc_calc.cli import app
 from dsc_calc.errors import DscCalcError
-from dsc_calc.network import MAX_ROWS, NetworkReport, analyse, load_network
-from dsc_calc.spec import LAYER_TYPES, MAX_NAME, MAX_NESTING, MAX_REPEAT
+from dsc_calc.network import presets
+from dsc_calc.network.analysis import MAX_ROWS, NetworkReport, analyse, load_network
+from dsc_calc.network.spec import LAYER_TYPES, MAX_NAME, MAX_NESTING, MAX_REPEAT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc.cli.kernel import READ_LIMIT as CLIREAD_LIMIT
+from dsc_calc.cost.spatial import MAX_SIDE, MAX_TEXT, analyse, analyse_text, parse_kernel
 from dsc_calc.errors import DscCalcError
-from dsc_calc.kernel import MAX_SIDE, MAX_TEXT, analyse, analyse_text, parse_kernel
 
 
 def outer(a: list[int], b: list[int]) -> list[list[int]]:

@@ -8,9 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.conv import Conv2d, Shape
-from dsc_calc.errors import DscCalcError
-from dsc_calc.kernels import (
+from dsc_calc.bench.kernels import (
     DepthwisePlan,
     PointwisePlan,
     SeparablePlan,
@@ -21,6 +19,8 @@ from dsc_calc.kernels import (
     to_nchw,
     to_nhwc,
 )
+from dsc_calc.cost.conv import Conv2d, Shape
+from dsc_calc.errors import DscCalcError
 
 
 def naive_conv(
@@ -279,7 +279,7 @@ def test_depthwise_row_blocks_match_reference(
     conv: Conv2d, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large depthwise outputs are computed in blocks of rows; blocks give the same result."""
-    from dsc_calc import kernels
+    from dsc_calc.bench import kernels
 
     monkeypatch.setattr(kernels, "DEPTHWISE_BLOCK_BYTES", 64)
     monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 100)

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from conftest import assert_clean_error, run_cli
 
-from dsc_calc import kernels
-from dsc_calc.conv import Conv2d, Shape
-from dsc_calc.kernels import (
+from dsc_calc.bench import kernels
+from dsc_calc.bench.kernels import (
     DepthwisePlan,
     NumbaDepthwisePlan,
     estimate_workspace_bytes,
     plan_conv,
     resolve_engine,
 )
+from dsc_calc.cost.conv import Conv2d, Shape
 
 pytest.importorskip("numba")
 
@@ -147,6 +147,6 @@ def test_cli_startup_does_not_import_numba() -> None:
     """Loading the CLI and its bench command imports neither numba nor the compiled module."""
     code = (
         "import sys, dsc_calc.cli, dsc_calc.cli.bench; "
-        "assert 'numba' not in sys.modules and 'dsc_calc.kernels_numba' not in sys.modules"
+        "assert 'numba' not in sys.modules and 'dsc_calc.bench.numba_kernels' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,11 +12,11 @@ from conftest import assert_clean_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.conv import Conv2d, Shape, compare
-from dsc_calc.layer_memory import layer_memory
-from dsc_calc.memory import MachineProfile
+from dsc_calc.cost.conv import Conv2d, Shape, compare
+from dsc_calc.memory.layer import layer_memory
+from dsc_calc.memory.traffic import MachineProfile
 
-PROFILE_DIR = Path(__file__).parent.parent / "dsc_calc" / "profiles"
+PROFILE_DIR = Path(__file__).parent.parent / "dsc_calc" / "memory" / "profiles"
 #: The README's worked example: 64 -> 128 channels, 3x3, 56x56, fp32.
 WORKED = ("layer", "--cin", "64", "--cout", "128", "-k", "3", "--hw", "56")
 

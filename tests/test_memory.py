@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.conv import Conv2d, Cost, Shape
+from dsc_calc.cost.conv import Conv2d, Cost, Shape
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory import (
+from dsc_calc.memory.network import design_ratios, network_memory
+from dsc_calc.memory.traffic import (
     DTYPE_BYTES,
     MachineProfile,
     Roofline,
@@ -25,7 +26,6 @@ from dsc_calc.memory import (
     shufflenet_mac,
     shufflenet_mac_bound,
 )
-from dsc_calc.network_memory import design_ratios, network_memory
 
 SIZES = st.integers(1, 512)
 CHANNELS = st.integers(1, 4096)

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc import Conv2d, DscCalcError, Shape, compare
-from dsc_calc.network import MAX_ROWS, analyse, load_network, make_divisible
-from dsc_calc.spec import convert
+from dsc_calc.network.analysis import MAX_ROWS, analyse, load_network, make_divisible
+from dsc_calc.network.spec import convert
 
 
 def net(channels: int, height: int, width: int, *layers: dict[str, Any]) -> dict[str, Any]:
@@ -556,7 +556,7 @@ def test_schema_command() -> None:
 
 def test_command_module_does_not_import_msgspec() -> None:
     """Importing the CLI (every command module) leaves msgspec and the spec module unimported."""
-    code = "import sys; from dsc_calc.cli import app; print('msgspec' in sys.modules, 'dsc_calc.spec' in sys.modules)"
+    code = "import sys; from dsc_calc.cli import app; print('msgspec' in sys.modules, 'dsc_calc.network.spec' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

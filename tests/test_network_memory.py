@@ -14,8 +14,8 @@ from conftest import assert_clean_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.network import analyse, load_network
-from dsc_calc.network_memory import network_memory_report, redesigned_rows
+from dsc_calc.memory.network import network_memory_report, redesigned_rows
+from dsc_calc.network.analysis import analyse, load_network
 
 SIZES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
@@ -49,7 +49,7 @@ def _json(*args: str) -> dict[str, Any]:
 
 def _example_profile(name: str) -> dict[str, Any]:
     """The shipped example profile file, read as plain JSON (not through our loader)."""
-    text = resources.files("dsc_calc").joinpath("profiles", f"{name}.json").read_text()
+    text = resources.files("dsc_calc.memory").joinpath("profiles", f"{name}.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
 

@@ -29,7 +29,7 @@ from conftest import TOY  # noqa: E402
 from torch_spec import Measured, build, build_and_measure, measure  # noqa: E402
 
 from dsc_calc import DscCalcError  # noqa: E402
-from dsc_calc.network import analyse, load_network  # noqa: E402
+from dsc_calc.network.analysis import analyse, load_network  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -558,7 +558,9 @@ def test_random_chains_agree_with_torch(chain: dict[str, Any]) -> None:
 @cache
 def preset_spec(name: str) -> dict[str, Any]:
     """A preset's spec as shipped inside the package."""
-    text = resources.files("dsc_calc").joinpath("presets", f"{name}.json").read_text("utf-8")
+    text = (
+        resources.files("dsc_calc.network").joinpath("presets", f"{name}.json").read_text("utf-8")
+    )
     document: dict[str, Any] = json.loads(text)
     return document
 

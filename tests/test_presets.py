@@ -13,8 +13,8 @@ from importlib import resources
 import pytest
 from conftest import run_cli
 
-from dsc_calc.network import analyse, load_network
-from dsc_calc.presets import PUBLISHED, names
+from dsc_calc.network.analysis import analyse, load_network
+from dsc_calc.network.presets import PUBLISHED, names
 
 PRESETS = (
     "mobilenet_v1",
@@ -169,7 +169,9 @@ def test_every_preset_ships_with_source_and_family() -> None:
     assert names() == PRESETS
     for name in PRESETS:
         document = json.loads(
-            resources.files("dsc_calc").joinpath("presets", f"{name}.json").read_text("utf-8")
+            resources.files("dsc_calc.network")
+            .joinpath("presets", f"{name}.json")
+            .read_text("utf-8")
         )
         assert document["source"]
         assert document["family"]
@@ -201,7 +203,7 @@ def test_mobilenet_v1_half_width_at_160() -> None:
 @pytest.mark.parametrize("name", PRESETS)
 def test_presets_round_trip_through_the_decoder(name: str) -> None:
     """Each preset, written back out as JSON and decoded again, is the same spec."""
-    from dsc_calc.spec import decode, to_builtins
+    from dsc_calc.network.spec import decode, to_builtins
 
     network = load_network(name)
     assert decode(json.dumps(to_builtins(network)).encode()) == network

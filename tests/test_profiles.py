@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory import MachineProfile
-from dsc_calc.profiles import MAX_PROFILE_BYTES, load_profile, shipped_profiles
+from dsc_calc.memory.profiles import MAX_PROFILE_BYTES, load_profile, shipped_profiles
+from dsc_calc.memory.traffic import MachineProfile
 
-PROFILE_DIR = Path(__file__).parent.parent / "dsc_calc" / "profiles"
+PROFILE_DIR = Path(__file__).parent.parent / "dsc_calc" / "memory" / "profiles"
 
 
 def test_three_example_profiles_ship() -> None:
@@ -123,7 +123,7 @@ def test_directories_and_huge_files_are_refused(tmp_path: Path) -> None:
 def test_importing_profiles_and_the_layer_command_does_not_import_msgspec() -> None:
     """msgspec is imported only when a profile is decoded, so startup stays fast."""
     code = (
-        "import sys, dsc_calc.profiles, dsc_calc.layer_memory, dsc_calc.cli.layer; "
+        "import sys, dsc_calc.memory.profiles, dsc_calc.memory.layer, dsc_calc.cli.layer; "
         "print('msgspec' in sys.modules, 'rich' in sys.modules, 'numpy' in sys.modules)"
     )
     output = subprocess.run(

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from dsc_calc.render import (
+from dsc_calc.output.render import (
     Format,
     format_bytes,
     format_cell,
@@ -19,7 +19,7 @@ from dsc_calc.render import (
     to_csv,
     to_markdown,
 )
-from dsc_calc.tabular import Column, Table
+from dsc_calc.output.tabular import Column, Table
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ class _BigReport:
 
 def test_large_json_is_indented_the_same_way() -> None:
     """A large document is still indented JSON with the same content and non-ASCII kept."""
-    from dsc_calc.render import to_json
+    from dsc_calc.output.render import to_json
 
     text = to_json(_BigReport())
     assert json.loads(text) == _BigReport().to_dict()
@@ -139,7 +139,7 @@ def test_large_json_is_indented_the_same_way() -> None:
 
 def test_json_refuses_non_finite_numbers() -> None:
     """A NaN never reaches a script as invalid JSON: rendering refuses it."""
-    from dsc_calc.render import to_json
+    from dsc_calc.output.render import to_json
 
     class _NaN(_Report):
         def to_dict(self) -> dict[str, object]:

@@ -10,7 +10,7 @@ from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.conv import Conv2d, Shape, compare
+from dsc_calc.cost.conv import Conv2d, Shape, compare
 
 
 @st.composite

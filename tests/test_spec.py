@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc import DscCalcError
-from dsc_calc.network import load_network
-from dsc_calc.spec import (
+from dsc_calc.network.analysis import load_network
+from dsc_calc.network.spec import (
     LAYER_TYPES,
     Conv,
     DsConv,

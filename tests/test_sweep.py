@@ -12,9 +12,9 @@ from conftest import assert_clean_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.conv import Conv2d, Shape, compare
+from dsc_calc.cost.conv import Conv2d, Shape, compare
+from dsc_calc.cost.sweep import MAX_CELLS, parse_values, sweep
 from dsc_calc.errors import DscCalcError
-from dsc_calc.sweep import MAX_CELLS, parse_values, sweep
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_heatmap_shades_only_on_a_colour_terminal() -> None:
 
     from rich.console import Console
 
-    from dsc_calc import render
+    from dsc_calc.output import render
 
     table = sweep((8, 64), (1, 3)).heatmap()
     coloured, plain = io.StringIO(), io.StringIO()
@@ -277,8 +277,8 @@ def test_unknown_measure_is_a_usage_error() -> None:
 
 def test_cli_defaults_are_the_core_defaults() -> None:
     """The command's defaults (kept literal for a fast import) equal the core's."""
-    from dsc_calc import sweep as core
     from dsc_calc.cli import sweep as command
+    from dsc_calc.cost import sweep as core
 
     for name in ("DEFAULT_COUT", "DEFAULT_KERNEL", "DEFAULT_CIN", "DEFAULT_HW"):
         assert getattr(command, name) == getattr(core, name)

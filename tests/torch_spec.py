@@ -1,7 +1,7 @@
 """A PyTorch oracle for network specs: build a real ``torch.nn.Module`` from a spec dict and count it.
 
-Written from the binding spec semantics alone, independently of ``dsc_calc.network`` and
-``dsc_calc.spec``: nothing here imports them. The builder tracks channel counts only and never works
+Written from the binding spec semantics alone, independently of ``dsc_calc.network.analysis`` and
+``dsc_calc.network.spec``: nothing here imports them. The builder tracks channel counts only and never works
 out a spatial size. ``"same"`` padding is computed from the live tensor at forward time (torch's own
 ``padding="same"`` at stride 1 when the split is even, otherwise a TensorFlow-style split through
 ``F.pad``, the odd pixel bottom/right) and a linear layer learns its input width from the first

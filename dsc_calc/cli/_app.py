@@ -14,12 +14,12 @@ from typer.core import TyperGroup
 from dsc_calc import __version__
 from dsc_calc.errors import DscCalcError
 from dsc_calc.files import write_atomic
-from dsc_calc.render import Format, render
+from dsc_calc.output.render import Format, render
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dsc_calc.tabular import Report
+    from dsc_calc.output.tabular import Report
 
 
 class ExitCode(IntEnum):

@@ -30,14 +30,14 @@ from dsc_calc.cli.layer import (
 )
 from dsc_calc.errors import DscCalcError
 from dsc_calc.files import write_atomic
-from dsc_calc.render import Format
+from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
-    from dsc_calc.kernels import Engine
-    from dsc_calc.tabular import Report
+    from dsc_calc.bench.kernels import Engine
+    from dsc_calc.output.tabular import Report
 
 ThreadsOption = Annotated[
     int,
@@ -150,7 +150,7 @@ def bench(
 
     --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
-    from dsc_calc.bench import run_bench
+    from dsc_calc.bench.run import run_bench
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
@@ -220,13 +220,14 @@ def _bench_network(
     engine: EngineChoice,
 ) -> Report:
     """Time every conv layer of the network ``source``."""
-    from dsc_calc.bench import run_network_bench
+    from dsc_calc.bench.run import run_network_bench
 
     try:
-        from dsc_calc.network import analyse, load_network
+        from dsc_calc.network.analysis import analyse, load_network
     except ImportError:  # pragma: no cover - only in a build without the network engine
         raise DscCalcError(
-            "SPEC|PRESET", "timing a network needs dsc_calc.network, missing from this install"
+            "SPEC|PRESET",
+            "timing a network needs dsc_calc.network.analysis, missing from this install",
         ) from None
 
     if any(value is not None for value in given):
@@ -260,7 +261,7 @@ def _bench_network(
 
 def _engine(engine: EngineChoice) -> Engine:
     """The --engine choice, checked: asking for numba without numba installed is an error."""
-    from dsc_calc.kernels import resolve_engine
+    from dsc_calc.bench.kernels import resolve_engine
 
     try:
         return resolve_engine(engine.value)
@@ -279,7 +280,7 @@ def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float],
             return
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from dsc_calc.render import make_console
+        from dsc_calc.output.render import make_console
 
         with Progress(
             TextColumn("{task.description}"),

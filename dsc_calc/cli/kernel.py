@@ -10,7 +10,7 @@ import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.errors import DscCalcError
-from dsc_calc.render import Format
+from dsc_calc.output.render import Format
 
 #: The most characters read from a file or stdin (the kernel module's own text limit).
 READ_LIMIT = 2**22
@@ -71,7 +71,7 @@ def kernel(
 
     A rank-1 kh x kw kernel runs as a kh x 1 conv then a 1 x kw conv: kh + kw multiplications per output pixel instead of kh · kw. Factors are exact integers when the kernel allows (Sobel = [1,2,1] · [-1,0,1]ᵀ); a kernel of rank r > 1 gets its best rank-1 approximation, with its relative error, and the cost r · (kh + kw) of an exact decomposition.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
-    from dsc_calc.kernel import analyse_text
+    from dsc_calc.cost.spatial import analyse_text
 
     report = analyse_text(read_kernel_text(kernel, file))
     emit(report, fmt, as_json, output)

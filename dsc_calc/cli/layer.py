@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, parse_pair
-from dsc_calc.conv import Conv2d, Padding, Shape, compare
+from dsc_calc.cost.conv import Conv2d, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
-from dsc_calc.render import Format
+from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
-    from dsc_calc.memory import MachineProfile
+    from dsc_calc.memory.traffic import MachineProfile
 
 #: Core field names -> the option a user typed, so errors name what the user can fix.
 OPTION_NAMES = {
@@ -193,7 +193,7 @@ def layer(
 
     --memory adds the bytes each design moves (weights, activations) and its arithmetic intensity in FLOP/B. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds the roofline time max(FLOPs / peak, bytes / bandwidth), whether each conv is compute- or memory-bound, and the predicted speedup beside the MACs saving. The JSON always has these keys (roofline null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
-    from dsc_calc.layer_memory import layer_memory
+    from dsc_calc.memory.layer import layer_memory
 
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
@@ -215,7 +215,7 @@ def machine_profile(
     profile: str | None, peak_gflops: float | None, bandwidth_gbs: float | None
 ) -> "MachineProfile | None":
     """The roofline machine from --profile, or from --peak-gflops and --bandwidth-gbs, or None."""
-    from dsc_calc.memory import MachineProfile
+    from dsc_calc.memory.traffic import MachineProfile
 
     given = (peak_gflops is not None, bandwidth_gbs is not None)
     if profile is not None:
@@ -223,7 +223,7 @@ def machine_profile(
             raise DscCalcError(
                 "--profile", "give either --profile or --peak-gflops with --bandwidth-gbs, not both"
             )
-        from dsc_calc.profiles import load_profile
+        from dsc_calc.memory.profiles import load_profile
 
         try:
             return load_profile(profile)

@@ -23,8 +23,8 @@ from dsc_calc.cli.layer import (
     machine_profile,
 )
 from dsc_calc.errors import DscCalcError
-from dsc_calc.render import Format
-from dsc_calc.tabular import Column, Table
+from dsc_calc.output.render import Format
+from dsc_calc.output.tabular import Column, Table
 
 #: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
 #: JSON have no such limit.
@@ -112,13 +112,13 @@ def network(
 
     --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
-    from dsc_calc.network import MAX_SPEC_BYTES, analyse, load_network
-    from dsc_calc.network_memory import network_memory_report
+    from dsc_calc.memory.network import network_memory_report
+    from dsc_calc.network.analysis import MAX_SPEC_BYTES, analyse, load_network
 
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     data_type = (dtype or "fp32").lower()
     try:
-        from dsc_calc.memory import dtype_bytes
+        from dsc_calc.memory.traffic import dtype_bytes
 
         dtype_bytes(data_type)
     except DscCalcError as error:
@@ -203,12 +203,12 @@ def presets(
     as_json: JsonOption = False,
 ) -> None:
     """List the shipped presets with their published figures, or print one preset's spec."""
-    from dsc_calc import presets as shipped
+    from dsc_calc.network import presets as shipped
 
     if name is not None:
         sys.stdout.write(shipped.read(name).decode("utf-8"))
         return
-    from dsc_calc.network import analyse, load_network
+    from dsc_calc.network.analysis import analyse, load_network
 
     entries: list[dict[str, object]] = []
     for preset in shipped.names():

@@ -1,7 +1,8 @@
 """``dsc-calc schema``: the JSON Schema of the network spec, or of a command's --json document.
 
-The schemas come from msgspec types (:mod:`dsc_calc.spec`, :mod:`dsc_calc.contracts`), imported
-inside the command so that no other command pays for msgspec.
+The schemas come from msgspec types (:mod:`dsc_calc.network.spec`,
+:mod:`dsc_calc.output.contracts`), imported inside the command so that no other command pays for
+msgspec.
 """
 
 from __future__ import annotations
@@ -66,11 +67,11 @@ def schema(
         )
     chosen = what or output or SchemaChoice.spec
     if chosen is SchemaChoice.spec:
-        from dsc_calc.spec import json_schema
+        from dsc_calc.network.spec import json_schema
 
         document = json_schema()
     else:
-        from dsc_calc.contracts import json_schema as contract_schema
+        from dsc_calc.output.contracts import json_schema as contract_schema
 
         document = contract_schema(chosen.value)
     sys.stdout.write(json.dumps(document, indent=2) + "\n")

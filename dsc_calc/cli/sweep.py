@@ -9,9 +9,9 @@ import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.errors import DscCalcError
-from dsc_calc.render import Format
+from dsc_calc.output.render import Format
 
-# The core's defaults (dsc_calc.sweep.DEFAULT_*), repeated so that importing this module stays
+# The core's defaults (dsc_calc.cost.sweep.DEFAULT_*), repeated so that importing this module stays
 # cheap: the core is imported only when the command runs; a test keeps the two in step.
 DEFAULT_COUT = "8..1024x2"
 DEFAULT_KERNEL = "1,3,5,7"
@@ -74,7 +74,7 @@ def sweep_command(
 
     Each cell is the layer Conv2d(Cin, N, Dk x Dk, padding same) compared exactly as dsc-calc layer compares it: without bias the ratio is 1/N + 1/Dk² whatever Cin and the input size. The table is a heatmap shaded by saving; CSV has one row per cell with exact fractions. At most 10,000 cells.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
-    from dsc_calc.sweep import parse_values, sweep
+    from dsc_calc.cost.sweep import parse_values, sweep
 
     try:
         report = sweep(

@@ -29,8 +29,9 @@ Kernels:
 * **pointwise** (1x1, stride 1, no padding, groups 1): one GEMM ``(N*H*W, Cin) @ (Cin, Cout)``.
 
 Engines: ``plan_conv(..., engine=)`` picks who runs the depthwise conv. ``"numpy"`` is the einsum
-above; ``"numba"`` is the compiled loop of :mod:`dsc_calc.kernels_numba` (the optional ``fast``
-extra) over the same padded input; ``"auto"`` takes numba when it is importable, else NumPy.
+above; ``"numba"`` is the compiled loop of :mod:`dsc_calc.bench.numba_kernels` (the optional
+``fast`` extra) over the same padded input; ``"auto"`` takes numba when it is importable, else
+NumPy.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from dsc_calc.conv import Conv2d, Pair, Shape
+from dsc_calc.cost.conv import Conv2d, Pair, Shape
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def plan_conv(
 def numba_available() -> bool:
     """Whether the compiled kernel module imports (numba installed and working with this NumPy)."""
     try:
-        import dsc_calc.kernels_numba  # noqa: F401
+        import dsc_calc.bench.numba_kernels  # noqa: F401
     except ImportError:  # pragma: no cover - only in an install without the fast extra
         return False
     return True
@@ -400,7 +401,7 @@ class DepthwisePlan:
 
 
 class NumbaDepthwisePlan:
-    """Depthwise conv by the compiled loop of :mod:`dsc_calc.kernels_numba`, channels innermost.
+    """Depthwise conv by the compiled loop of :mod:`~dsc_calc.bench.numba_kernels`, channels last.
 
     Reads the same zero-bordered padded input as :class:`DepthwisePlan` (no stride phases: the
     loop indexes the strided pixels directly, each still a contiguous run of ``C`` values).
@@ -409,7 +410,7 @@ class NumbaDepthwisePlan:
     kind = "depthwise"
 
     def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
-        from dsc_calc.kernels_numba import depthwise_nhwc
+        from dsc_calc.bench.numba_kernels import depthwise_nhwc
 
         self.geometry = g
         self.run = depthwise_nhwc

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dsc_calc.tabular import Cell, ColumnKind, Report, Table
+    from dsc_calc.output.tabular import Cell, ColumnKind, Report, Table
 
 
 class Format(StrEnum):

@@ -11,7 +11,7 @@ modelled: this is the traffic of an ideal kernel, the right input for a roofline
 Arithmetic intensity is FLOPs / bytes. A :class:`MachineProfile` (peak GFLOP/s, bandwidth GB/s)
 predicts a kernel's time as ``max(FLOPs / peak, bytes / bandwidth)``: compute-bound above the ridge
 intensity ``peak / bandwidth``, memory-bound below it. Kernels run one after another add their
-times (:func:`chain_memory`); :mod:`dsc_calc.network_memory` does the same for a network's rows.
+times (:func:`chain_memory`); :mod:`dsc_calc.memory.network` does the same for a network's rows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from dsc_calc.conv import Conv2d, Shape, check_positive
+from dsc_calc.cost.conv import Conv2d, Shape, check_positive
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:

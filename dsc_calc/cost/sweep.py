@@ -1,6 +1,6 @@
 """The ratio landscape: separable / standard cost over a grid of output channels N and kernels Dk.
 
-Every cell is exactly what :func:`dsc_calc.conv.compare` gives for the layer
+Every cell is exactly what :func:`dsc_calc.cost.conv.compare` gives for the layer
 ``Conv2d(cin, N, Dk x Dk, stride 1, padding 'same', groups 1, bias)`` on a ``cin x hw x hw`` input,
 so a cell always equals the ratios ``dsc-calc layer`` prints for that layer. Without bias both
 exact ratios equal ``1/N + 1/Dk²`` whatever ``cin`` and ``hw``; with bias the params ratio depends
@@ -27,9 +27,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from dsc_calc.conv import MAX_DIMENSION, Conv2d, LayerComparison, Shape, check_positive, compare
+from dsc_calc.cost.conv import (
+    MAX_DIMENSION,
+    Conv2d,
+    LayerComparison,
+    Shape,
+    check_positive,
+    compare,
+)
 from dsc_calc.errors import DscCalcError
-from dsc_calc.tabular import Column, Table
+from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from fractions import Fraction

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from dsc_calc.conv import MAX_DIMENSION
+from dsc_calc.cost.conv import MAX_DIMENSION
 from dsc_calc.errors import DscCalcError
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)

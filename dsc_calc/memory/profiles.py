@@ -6,9 +6,9 @@ writes::
     {"name": str, "peak_gflops": float, "bandwidth_gbs": float, "source": str, "details": {...}}
 
 ``source`` says where the figures come from and ``details`` holds anything that backs them (the
-measurement, or the spec-sheet arithmetic); both are optional when writing one by hand. Unknown
-keys are refused. The package ships a few example profiles (``dsc_calc/profiles/*.json``), named by
-their file stem: theoretical peaks worked out from vendor spec sheets, labelled as examples.
+measurement, or the spec-sheet arithmetic); both are optional when writing one by hand. Unknown keys
+are refused. The package ships a few example profiles (``dsc_calc/memory/profiles/*.json``), named
+by their file stem: theoretical peaks worked out from vendor spec sheets, labelled as examples.
 
 msgspec is imported inside the functions that decode, so importing this module stays cheap.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory import MachineProfile
+from dsc_calc.memory.traffic import MachineProfile
 
 #: The largest profile file read (a measured profile is well under 4 KiB).
 MAX_PROFILE_BYTES = 1 << 20
@@ -35,7 +35,7 @@ def shipped_profiles() -> list[str]:
     """Names of the example profiles shipped with the package, sorted."""
     from importlib import resources
 
-    folder = resources.files("dsc_calc").joinpath("profiles")
+    folder = resources.files("dsc_calc.memory").joinpath("profiles")
     return sorted(
         entry.name.removesuffix(".json")
         for entry in folder.iterdir()
@@ -57,7 +57,7 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
     if name in shipped_profiles() and "/" not in text and "\\" not in text:
         from importlib import resources
 
-        entry = resources.files("dsc_calc").joinpath("profiles", f"{name}.json")
+        entry = resources.files("dsc_calc.memory").joinpath("profiles", f"{name}.json")
         return decode_profile(entry.read_bytes(), label=name)
     raise DscCalcError(
         text,

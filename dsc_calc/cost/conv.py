@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
-    from dsc_calc.tabular import Table
+    from dsc_calc.output.tabular import Table
 
 Pair = tuple[int, int]
 PaddingMode = Literal["same", "valid"]
@@ -415,7 +415,7 @@ class LayerComparison:
 
     def tables(self) -> list[Table]:
         """The cost table and the ratio table that ``dsc-calc layer`` draws."""
-        from dsc_calc.tabular import Column, Table  # only when tables are drawn
+        from dsc_calc.output.tabular import Column, Table  # only when tables are drawn
 
         conv = self.conv
         kh, kw = conv.kernel

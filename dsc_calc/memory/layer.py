@@ -1,10 +1,11 @@
 """Memory traffic and roofline time of a layer and of its separable replacements.
 
-:func:`layer_memory` wraps a :class:`~dsc_calc.conv.LayerComparison` (it does not change it): each
-conv of the comparison (standard, depthwise, pointwise, vertical, horizontal) gets its traffic for
-a data type, its arithmetic intensity, and with a :class:`~dsc_calc.memory.MachineProfile` its
-roofline time and bound. A two-conv replacement runs its convs one after another: its traffic is
-the sum (the intermediate activation is written, then read back) and so is its time.
+:func:`layer_memory` wraps a :class:`~dsc_calc.cost.conv.LayerComparison` (it does not change it):
+each conv of the comparison (standard, depthwise, pointwise, vertical, horizontal) gets its traffic
+for a data type, its arithmetic intensity, and with a
+:class:`~dsc_calc.memory.traffic.MachineProfile` its roofline time and bound. A two-conv replacement
+runs its convs one after another: its traffic is the sum (the intermediate activation is written,
+then read back) and so is its time.
 
 The report's ``to_dict()`` is the comparison's, with keys added and none changed, and its
 ``tables()`` are the comparison's tables with a memory table and ratio rows added.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
-from dsc_calc.memory import (
+from dsc_calc.memory.traffic import (
     KernelMemory,
     MachineProfile,
     chain_memory,
@@ -25,8 +26,8 @@ from dsc_calc.memory import (
 )
 
 if TYPE_CHECKING:
-    from dsc_calc.conv import Conv2d, Cost, LayerComparison, Shape
-    from dsc_calc.tabular import Cell, Table
+    from dsc_calc.cost.conv import Conv2d, Cost, LayerComparison, Shape
+    from dsc_calc.output.tabular import Cell, Table
 
 #: The cost table's design labels -> the report's attribute holding that row's memory.
 _ROW_PARTS = {
@@ -123,7 +124,7 @@ class LayerMemoryReport:
 
     def _memory_table(self, cost_table: Table) -> Table:
         """One row per design of the cost table: bytes moved, FLOP/B, and the roofline time."""
-        from dsc_calc.tabular import Column, Table
+        from dsc_calc.output.tabular import Column, Table
 
         columns = [
             Column("Design"),

@@ -23,7 +23,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.tabular import Column, Table
+from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

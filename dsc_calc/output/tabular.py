@@ -1,9 +1,9 @@
 """Plain-data tables: what a result shows, with no idea of how it is drawn.
 
 A result (``LayerComparison``, a network report, a benchmark) offers ``to_dict()`` for JSON and
-``tables()`` for everything else; :mod:`dsc_calc.render` is the one place that draws them as a Rich
-table, CSV or Markdown. Cells hold raw values (exact integers, floats); the column ``kind`` says how
-to show them.
+``tables()`` for everything else; :mod:`dsc_calc.output.render` is the one place that draws them as
+a Rich table, CSV or Markdown. Cells hold raw values (exact integers, floats); the column ``kind``
+says how to show them.
 """
 
 from __future__ import annotations

@@ -20,15 +20,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dsc_calc.conv import Conv2d, LayerComparison, Shape, compare
+from dsc_calc.cost.conv import Conv2d, LayerComparison, Shape, compare
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory import MachineProfile, Traffic, arithmetic_intensity, conv_traffic
-from dsc_calc.tabular import Column, Table
+from dsc_calc.memory.traffic import MachineProfile, Traffic, arithmetic_intensity, conv_traffic
+from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from dsc_calc.kernels import Engine
+    from dsc_calc.bench.kernels import Engine
 
 #: The kernels timed for one layer, in table order.
 KERNELS = ("standard", "depthwise", "pointwise", "separable")
@@ -377,7 +377,7 @@ def blas_info() -> dict[str, object]:
 
 def estimate_memory(conv: Conv2d, source: Shape, batch: int, *, machine: bool) -> int:
     """Bytes a run allocates: input, weights, kernel buffers, and the machine probes if asked."""
-    from dsc_calc.kernels import ITEM, estimate_workspace_bytes
+    from dsc_calc.bench.kernels import ITEM, estimate_workspace_bytes
 
     depthwise = conv.depthwise()
     middle = depthwise.output_shape(source)
@@ -408,12 +408,12 @@ def run_bench(
 ) -> BenchReport:
     """Time ``conv`` and its depthwise separable replacement on ``batch`` samples of ``source``.
 
-    ``engine`` picks the depthwise kernel (:func:`dsc_calc.kernels.resolve_engine`): ``auto``
+    ``engine`` picks the depthwise kernel (:func:`dsc_calc.bench.kernels.resolve_engine`): ``auto``
     takes the numba one when numba is installed; its JIT compile falls in the warm-up run.
     """
     from threadpoolctl import threadpool_limits
 
-    from dsc_calc.kernels import resolve_engine
+    from dsc_calc.bench.kernels import resolve_engine
 
     engine = resolve_engine(engine)
 
@@ -425,7 +425,7 @@ def run_bench(
     with threadpool_limits(limits=threads):
         import numpy as np
 
-        from dsc_calc.kernels import SeparablePlan, plan_conv
+        from dsc_calc.bench.kernels import SeparablePlan, plan_conv
 
         report("preparing inputs and buffers", 0.0)
         rng = np.random.default_rng(seed)
@@ -881,7 +881,7 @@ def run_network_bench(
     """Time each ``(name, conv, input)`` layer of a network, interleaved, within ``budget``."""
     from threadpoolctl import threadpool_limits
 
-    from dsc_calc.kernels import ITEM, estimate_workspace_bytes, resolve_engine
+    from dsc_calc.bench.kernels import ITEM, estimate_workspace_bytes, resolve_engine
 
     engine = resolve_engine(engine)
 
@@ -914,7 +914,7 @@ def run_network_bench(
     with threadpool_limits(limits=threads):
         import numpy as np
 
-        from dsc_calc.kernels import plan_conv
+        from dsc_calc.bench.kernels import plan_conv
 
         rng = np.random.default_rng(seed)
         runs: dict[str, Callable[[], object]] = {}

@@ -6,10 +6,10 @@
 give their parts, ``repeat`` is unrolled), totals, a by-kind breakdown like the MobileNet paper's
 Table 2, and optionally a what-if redesign.
 
-Every conv-like row is a :class:`dsc_calc.conv.Conv2d` costed by ``Conv2d.cost``; counting
-conventions are those of :mod:`dsc_calc.conv` (batch norm 2·C params; activations, pools and adds
-0 MACs; a linear layer ``in·out`` MACs). The semantics of each layer type are in the README.
-msgspec (through :mod:`dsc_calc.spec`) is imported only when a spec is loaded.
+Every conv-like row is a :class:`dsc_calc.cost.conv.Conv2d` costed by ``Conv2d.cost``; counting
+conventions are those of :mod:`dsc_calc.cost.conv` (batch norm 2·C params; activations, pools and
+adds 0 MACs; a linear layer ``in·out`` MACs). The semantics of each layer type are in the README.
+msgspec (through :mod:`dsc_calc.network.spec`) is imported only when a spec is loaded.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from dsc_calc._gc import collector_paused
-from dsc_calc.conv import MAX_DIMENSION, Conv2d, Cost, Padding, Shape, compare
+from dsc_calc.cost.conv import MAX_DIMENSION, Conv2d, Cost, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
-from dsc_calc.tabular import Column, Table
+from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from dsc_calc import spec as specs
-    from dsc_calc.spec import NetworkSpec
+    from dsc_calc.network import spec as specs
+    from dsc_calc.network.spec import NetworkSpec
 
 #: Refuse a spec that would unroll into more primitive rows than this, before unrolling it.
 MAX_ROWS = 1_000_000
@@ -365,8 +365,8 @@ def load_network(
     ``alpha`` scales channels with the spec's family rounding (see :func:`scale_width`);
     ``resolution`` replaces the input height and width.
     """
-    from dsc_calc import presets
-    from dsc_calc import spec as specs
+    from dsc_calc.network import presets
+    from dsc_calc.network import spec as specs
 
     if source == "-":
         data = stdin if stdin is not None else sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
@@ -402,7 +402,7 @@ def _check_int(value: int, where: str) -> None:
 
 
 def _read_file(source: str) -> bytes:
-    from dsc_calc import presets
+    from dsc_calc.network import presets
 
     path = Path(source)
     hint = f"; presets: {', '.join(presets.names())}" if "/" not in source else ""
@@ -435,7 +435,7 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
     The input channels and the final linear layer (the classifier) are never scaled; expansion
     factors, SE squeezes derived from a ratio, and depthwise channels follow their input.
     """
-    from dsc_calc import spec as specs
+    from dsc_calc.network import spec as specs
 
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 100:
         raise DscCalcError("--alpha", f"must be a number in (0, 100], got {alpha!r}")
@@ -499,7 +499,7 @@ def _last_of(layers: list[specs.Layer], kind: object) -> specs.Layer | None:
 
 def count_rows(layers: Iterable[specs.Layer], depth: int = 0) -> int:
     """How many primitive rows ``layers`` unroll into, without unrolling them."""
-    from dsc_calc import spec as specs
+    from dsc_calc.network import spec as specs
 
     total = 0
     for layer in layers:
@@ -619,7 +619,7 @@ class _Walker:
         prefix: str,
         counter: list[int],
     ) -> Shape:
-        from dsc_calc import spec as specs
+        from dsc_calc.network import spec as specs
 
         for index, layer in enumerate(layers):
             place = f"{where}[{index}]"
@@ -710,7 +710,7 @@ class _Walker:
         return self.batchnorm_row(name, shape)
 
     def activation(self, layer: specs.Layer, shape: Shape, _where: str, name: str) -> Shape:
-        from dsc_calc import spec as specs
+        from dsc_calc.network import spec as specs
 
         return self.plain_row(name, specs.tag_of(layer), shape)
 
@@ -864,7 +864,7 @@ def _make_conv(
 
 @cache
 def _handlers() -> dict[type, Callable[..., Shape]]:
-    from dsc_calc import spec as specs
+    from dsc_calc.network import spec as specs
 
     return {
         specs.Conv: _Walker.conv,
@@ -889,7 +889,7 @@ def _handlers() -> dict[type, Callable[..., Shape]]:
 
 @cache
 def _labels() -> dict[type, str]:
-    from dsc_calc import spec as specs
+    from dsc_calc.network import spec as specs
 
     return {specs.InvertedResidual: "block", specs.Residual: "block"}
 
@@ -950,7 +950,8 @@ def redesign(rows: tuple[LayerRow, ...], mode: str, batch: int) -> WhatIfReport:
     """Replace convs across the network and report each change and the totals before and after.
 
     * ``separable``: every standard conv with a kernel larger than 1x1 and groups 1 becomes a
-      depthwise conv (same geometry and bias) and a pointwise conv (:func:`dsc_calc.conv.compare`).
+      depthwise conv (same geometry and bias) and a pointwise conv
+      (:func:`dsc_calc.cost.conv.compare`).
     * ``spatial``: every standard conv with kh > 1 and kw > 1 and groups 1 becomes a kh x 1 conv
       Cin -> Cout and a 1 x kw conv Cout -> Cout (the ``spconv`` layer).
     * ``standard``: every depthwise row followed (after only batch norm / activation rows) by a

@@ -1,14 +1,14 @@
 """Memory traffic, peak activation memory and roofline latency of a whole network.
 
-:func:`network_memory_report` wraps a :class:`~dsc_calc.network.NetworkReport` (it does not change
-it) with :func:`network_memory`: every row is one kernel that reads its weights and
+:func:`network_memory_report` wraps a :class:`~dsc_calc.network.analysis.NetworkReport` (it does
+not change it) with :func:`network_memory`: every row is one kernel that reads its weights and
 its input once and writes its output once; a row's live memory is its input, its output and the
 activations held for a residual add still to come (``LayerRow.held_elements``); the peak is the
 largest over the rows.
 
-With a :class:`~dsc_calc.memory.MachineProfile`, the report also sets the standard design beside
-the depthwise separable one, both predicted by the roofline, beside their MAC ratio. The other
-design is a what-if redesign of this network (:func:`dsc_calc.network.redesign`):
+With a :class:`~dsc_calc.memory.traffic.MachineProfile`, the report also sets the standard design
+beside the depthwise separable one, both predicted by the roofline, beside their MAC ratio. The
+other design is a what-if redesign of this network (:func:`dsc_calc.network.analysis.redesign`):
 
 * ``--what-if separable`` or ``--what-if standard`` given: that redesign;
 * otherwise, a network with depthwise + pointwise pairs (MobileNet) is the separable design and is
@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from dsc_calc._gc import collector_paused
-from dsc_calc.conv import Conv2d, Cost, Shape, check_positive, compare
+from dsc_calc.cost.conv import Conv2d, Cost, Shape, check_positive, compare
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory import (
+from dsc_calc.memory.traffic import (
     KernelMemory,
     MachineProfile,
     Roofline,
@@ -39,13 +39,13 @@ from dsc_calc.memory import (
     dtype_bytes,
     kernel_memory,
 )
-from dsc_calc.network import LayerRow, NetworkReport, WhatIfReport, conv_kind, redesign
-from dsc_calc.tabular import Cell, Column, Table
+from dsc_calc.network.analysis import LayerRow, NetworkReport, WhatIfReport, conv_kind, redesign
+from dsc_calc.output.tabular import Cell, Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from dsc_calc.network import SortKey
+    from dsc_calc.network.analysis import SortKey
 
 # --- a network: weight memory, peak activation memory, traffic and latency ---------------------
 
@@ -523,7 +523,7 @@ class NetworkMemoryReport:
 
 def _seconds(value: float) -> str:
     """A time for the summary's bytes column (which would misread a float)."""
-    from dsc_calc.render import format_seconds
+    from dsc_calc.output.render import format_seconds
 
     return format_seconds(value)
 

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc.memory.network import network_memory_report, redesigned_rows
-from dsc_calc.network.analysis import analyse, load_network
+from dsc_calc.network.load import load_network
+from dsc_calc.network.walk import analyse
 
 SIZES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 

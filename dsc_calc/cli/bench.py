@@ -223,11 +223,12 @@ def _bench_network(
     from dsc_calc.bench.run import run_network_bench
 
     try:
-        from dsc_calc.network.analysis import analyse, load_network
+        from dsc_calc.network.load import load_network
+        from dsc_calc.network.walk import analyse
     except ImportError:  # pragma: no cover - only in a build without the network engine
         raise DscCalcError(
             "SPEC|PRESET",
-            "timing a network needs dsc_calc.network.analysis, missing from this install",
+            "timing a network needs dsc_calc.network, missing from this install",
         ) from None
 
     if any(value is not None for value in given):

@@ -113,7 +113,8 @@ def network(
     --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
     from dsc_calc.memory.network import network_memory_report
-    from dsc_calc.network.analysis import MAX_SPEC_BYTES, analyse, load_network
+    from dsc_calc.network.load import MAX_SPEC_BYTES, load_network
+    from dsc_calc.network.walk import analyse
 
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     data_type = (dtype or "fp32").lower()
@@ -208,7 +209,8 @@ def presets(
     if name is not None:
         sys.stdout.write(shipped.read(name).decode("utf-8"))
         return
-    from dsc_calc.network.analysis import analyse, load_network
+    from dsc_calc.network.load import load_network
+    from dsc_calc.network.walk import analyse
 
     entries: list[dict[str, object]] = []
     for preset in shipped.names():

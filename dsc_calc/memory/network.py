@@ -1,6 +1,6 @@
 """Memory traffic, peak activation memory and roofline latency of a whole network.
 
-:func:`network_memory_report` wraps a :class:`~dsc_calc.network.analysis.NetworkReport` (it does
+:func:`network_memory_report` wraps a :class:`~dsc_calc.network.report.NetworkReport` (it does
 not change it) with :func:`network_memory`: every row is one kernel that reads its weights and
 its input once and writes its output once; a row's live memory is its input, its output and the
 activations held for a residual add still to come (``LayerRow.held_elements``); the peak is the
@@ -8,7 +8,7 @@ largest over the rows.
 
 With a :class:`~dsc_calc.memory.traffic.MachineProfile`, the report also sets the standard design
 beside the depthwise separable one, both predicted by the roofline, beside their MAC ratio. The
-other design is a what-if redesign of this network (:func:`dsc_calc.network.analysis.redesign`):
+other design is a what-if redesign of this network (:func:`dsc_calc.network.redesign.redesign`):
 
 * ``--what-if separable`` or ``--what-if standard`` given: that redesign;
 * otherwise, a network with depthwise + pointwise pairs (MobileNet) is the separable design and is
@@ -39,13 +39,14 @@ from dsc_calc.memory.traffic import (
     dtype_bytes,
     kernel_memory,
 )
-from dsc_calc.network.analysis import LayerRow, NetworkReport, WhatIfReport, conv_kind, redesign
+from dsc_calc.network.redesign import redesign
+from dsc_calc.network.report import LayerRow, NetworkReport, WhatIfReport, conv_kind
 from dsc_calc.output.tabular import Cell, Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from dsc_calc.network.analysis import SortKey
+    from dsc_calc.network.report import SortKey
 
 # --- a network: weight memory, peak activation memory, traffic and latency ---------------------
 
@@ -345,7 +346,9 @@ class NetworkMemoryReport:
         CSV exports one table: with ``show_memory``, the layer table with the memory columns
         appended (a CSV-only table, too wide for a terminal).
         """
-        base = self.report.tables()
+        from dsc_calc.output.tables.network import network_tables
+
+        base = network_tables(self.report)
         if not self.show_memory:
             return base
         layer_table, *rest = base

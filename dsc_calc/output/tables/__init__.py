@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 #: ``module.Class`` of a result -> ``module:function`` of its table builder.
 _BUILDERS: dict[str, str] = {
+    "dsc_calc.cost.conv.LayerComparison": "dsc_calc.output.tables.layer:layer_tables",
+    "dsc_calc.memory.layer.LayerMemoryReport": "dsc_calc.output.tables.layer:layer_memory_tables",
     "dsc_calc.network.report.NetworkReport": "dsc_calc.output.tables.network:network_tables",
 }
 

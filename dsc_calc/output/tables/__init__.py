@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 _BUILDERS: dict[str, str] = {
     "dsc_calc.cost.conv.LayerComparison": "dsc_calc.output.tables.layer:layer_tables",
     "dsc_calc.memory.layer.LayerMemoryReport": "dsc_calc.output.tables.layer:layer_memory_tables",
+    "dsc_calc.cost.sweep.SweepReport": "dsc_calc.output.tables.sweep:sweep_tables",
     "dsc_calc.network.report.NetworkReport": "dsc_calc.output.tables.network:network_tables",
+    "dsc_calc.memory.network.NetworkMemoryReport": (
+        "dsc_calc.output.tables.network:network_memory_tables"
+    ),
 }
 
 

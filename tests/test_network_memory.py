@@ -14,8 +14,9 @@ from conftest import assert_clean_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.memory.network import network_memory_report, redesigned_rows
+from dsc_calc.memory.network import network_memory_report
 from dsc_calc.network.load import load_network
+from dsc_calc.network.redesign import redesigned_rows
 from dsc_calc.network.walk import analyse
 from dsc_calc.output.tables import tables_of
 
@@ -233,7 +234,7 @@ def test_redesigned_rows_cost_what_the_what_if_reports(preset: str, mode: str) -
     """The other design's rows add up to the what-if's totals after the redesign."""
     report = analyse(load_network(preset), what_if=mode)
     assert report.what_if is not None
-    rows = redesigned_rows(report.rows, report.what_if, report.batch)
+    rows = redesigned_rows(report.rows, report.what_if)
     after = report.what_if.after
     assert sum(row.cost.macs for row in rows) == after.macs
     assert sum(row.cost.flops for row in rows) == after.flops

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from dsc_calc._gc import collector_paused
-from dsc_calc.cost.conv import Conv2d, Cost, Shape, check_positive, compare
+from dsc_calc.cost.conv import Cost, Shape, check_positive
 from dsc_calc.errors import DscCalcError
 from dsc_calc.memory.traffic import (
     KernelMemory,
@@ -39,13 +39,12 @@ from dsc_calc.memory.traffic import (
     dtype_bytes,
     kernel_memory,
 )
-from dsc_calc.network.redesign import redesign
-from dsc_calc.network.report import LayerRow, NetworkReport, WhatIfReport, conv_kind
+from dsc_calc.network.redesign import redesign, redesigned_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from dsc_calc.network.report import SortKey
+    from dsc_calc.network.report import NetworkReport, SortKey, WhatIfReport
 
 # --- a network: weight memory, peak activation memory, traffic and latency ---------------------
 
@@ -340,75 +339,6 @@ class NetworkMemoryReport:
         return document
 
 
-# --- the other design's rows ------------------------------------------------------------------
-
-
-def redesigned_rows(
-    rows: tuple[LayerRow, ...], what_if: WhatIfReport, batch: int
-) -> list[LayerRow]:
-    """``rows`` with ``what_if``'s changes applied, as rows (for the other design's memory).
-
-    ``separable``: a conv row becomes its depthwise row and its pointwise row. ``standard``: a
-    depthwise row, the batch norm / activation rows after it and its pointwise row become one full
-    conv row. New rows keep the replaced row's ``held_elements``. Only those two modes.
-    """
-    if what_if.mode not in _DESIGN_MODES:
-        raise ValueError(f"redesigned_rows: mode {what_if.mode!r} is not one of {_DESIGN_MODES}")
-    result: list[LayerRow] = []
-    cursor = 0
-    for change in what_if.changes:
-        first, last = change.layers[0], change.layers[-1]
-        while rows[cursor].name != first:
-            result.append(rows[cursor])
-            cursor += 1
-        row = rows[cursor]
-        conv = row.conv
-        assert conv is not None  # noqa: S101 - redesign() changes conv rows only
-        if what_if.mode == "separable":
-            parts = compare(conv, row.input, batch)
-            depthwise, pointwise = conv.depthwise(), conv.pointwise()
-            middle = depthwise.output_shape(row.input)
-            held = row.held_elements
-            result.append(
-                LayerRow(
-                    f"{row.name}.dw", "dwconv", "depthwise", row.input, middle,
-                    parts.depthwise, depthwise, held,
-                )
-            )  # fmt: skip
-            result.append(
-                LayerRow(
-                    f"{row.name}.pw", "pwconv", conv_kind(pointwise), middle, row.output,
-                    parts.pointwise, pointwise, held,
-                )
-            )  # fmt: skip
-            cursor += 1
-            continue
-        end = cursor + 1
-        while rows[end].name != last:
-            end += 1
-        pointwise_conv = rows[end].conv
-        assert pointwise_conv is not None  # noqa: S101 - a pointwise row carries its conv
-        full = Conv2d(
-            conv.in_channels,
-            pointwise_conv.out_channels,
-            conv.kernel,
-            conv.stride,
-            conv.padding,
-            conv.dilation,
-            1,
-            pointwise_conv.bias,
-        )
-        result.append(
-            LayerRow(
-                " + ".join(change.layers), "conv", conv_kind(full), row.input, rows[end].output,
-                full.cost(row.input, batch), full, row.held_elements,
-            )
-        )  # fmt: skip
-        cursor = end + 1
-    result.extend(rows[cursor:])
-    return result
-
-
 def _other_design(report: NetworkReport) -> WhatIfReport:
     """The redesign that gives the other design (see the module docstring for the rule)."""
     if report.what_if is not None and report.what_if.mode in _DESIGN_MODES:
@@ -435,7 +365,7 @@ def network_memory_report(
     if profile is not None:
         what_if = _other_design(report)
         other = network_memory(
-            redesigned_rows(report.rows, what_if, report.batch),
+            redesigned_rows(report.rows, what_if),
             dtype=dtype,
             batch=report.batch,
             profile=profile,

@@ -98,7 +98,11 @@ class Change:
     """One what-if replacement: the rows it replaces, and what replaces them.
 
     ``dropped`` is the cost of rows removed with the change besides ``old`` (the batch norm
-    between a depthwise and a pointwise conv merged by ``--what-if standard``).
+    between a depthwise and a pointwise conv merged by ``--what-if standard``). ``positions``
+    are the indices in the network's rows of every row the change removes, in order, and
+    ``rows`` the rows that take their place: the redesigned network is the original with each
+    change spliced in by position (:func:`dsc_calc.network.redesign.redesigned_rows`), never by
+    name.
     """
 
     layers: tuple[str, ...]
@@ -107,6 +111,8 @@ class Change:
     old: Cost
     new: Cost
     dropped: Cost = field(default_factory=Cost)
+    positions: tuple[int, ...] = ()
+    rows: tuple[LayerRow, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {

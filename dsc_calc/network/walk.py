@@ -17,6 +17,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from dsc_calc._gc import collector_paused
+from dsc_calc.cost import ops
 from dsc_calc.cost.conv import MAX_DIMENSION, Conv2d, Cost, Padding, Shape
 from dsc_calc.errors import DscCalcError
 from dsc_calc.network.load import check_int
@@ -97,7 +98,6 @@ class _Walker:
         self.batch = batch
         self.rows: list[LayerRow] = []
         self.held = 0
-        self.zero = Cost()
         # Real networks repeat the same conv on the same shape many times: build and cost each
         # distinct (conv, input) once. Conv2d and Shape are frozen, so sharing them is safe.
         self.convs: dict[tuple[object, ...], Conv2d] = {}
@@ -129,28 +129,27 @@ class _Walker:
         known = self.costs.get(key)
         if known is None:
             try:
-                known = self.costs[key] = (
-                    conv.cost(shape, self.batch),
-                    conv.output_shape(shape),
-                    conv_kind(conv),
-                )
+                out, cost = ops.run(conv, (shape,), self.batch)
+                known = self.costs[key] = (cost, out, conv_kind(conv))
             except DscCalcError as error:
                 raise error.renamed(_SPEC_KEYS).at(where) from None
         cost, out, kind = known
         self.rows.append(new_row(name, type_, kind, shape, out, cost, conv, self.held))
         return out
 
-    def plain_row(self, name: str, type_: str, shape: Shape, out: Shape | None = None) -> Shape:
-        target = shape if out is None else out
-        self.rows.append(new_row(name, type_, "other", shape, target, self.zero, None, self.held))
-        return target
+    def op_row(self, name: str, type_: str, op: ops.Op, inputs: tuple[Shape, ...]) -> Shape:
+        """A row for an op without a conv of its own: its handler gives the shape and cost."""
+        out, cost = ops.run(op, inputs, self.batch)
+        kind: Kind = "linear" if isinstance(op, ops.Linear) else "other"
+        self.rows.append(new_row(name, type_, kind, inputs[0], out, cost, None, self.held))
+        return out
+
+    def plain_row(self, name: str, type_: str, shape: Shape) -> Shape:
+        """An activation row (``type_`` is the function)."""
+        return self.op_row(name, type_, _activation(type_), (shape,))
 
     def batchnorm_row(self, name: str, shape: Shape) -> Shape:
-        params = 2 * shape.channels
-        self.rows.append(
-            new_row(name, "batchnorm", "other", shape, shape, Cost(params), None, self.held)
-        )
-        return shape
+        return self.op_row(name, "batchnorm", _BATCHNORM, (shape,))
 
     def after(self, name: str, layer: specs.ConvLike, shape: Shape) -> Shape:
         if layer.bn:
@@ -265,48 +264,21 @@ class _Walker:
         return self.plain_row(name, specs.tag_of(layer), shape)
 
     def pool(self, layer: specs.Pool, shape: Shape, where: str, name: str) -> Shape:
-        type_ = f"{layer.op}pool"
-        if layer.global_:
-            return self.plain_row(name, type_, shape, Shape(shape.channels, 1, 1))
         kernel = _pair(layer.k if layer.k is not None else 1)
-        stride = _pair(layer.stride) if layer.stride is not None else kernel
-        padding = _padding(layer.padding)
-        pads = padding if isinstance(padding, tuple) else (padding, padding)
-        sizes = []
-        for axis, size, k, s, p in (
-            ("height", shape.height, kernel[0], stride[0], pads[0]),
-            ("width", shape.width, kernel[1], stride[1], pads[1]),
-        ):
-            if p == "same":
-                sizes.append(-(-size // s))
-                continue
-            pad = 0 if p == "valid" else int(p)
-            if 2 * pad > k:
-                raise DscCalcError(
-                    f"{where}.padding",
-                    f"padding {pad} is more than half the pool kernel {k} (PyTorch refuses it); "
-                    "use at most k // 2",
-                )
-            if size + 2 * pad < k:
-                raise DscCalcError(
-                    f"{where}.k",
-                    f"pool kernel {k} is larger than the padded input {axis} {size + 2 * pad}; "
-                    "use a smaller kernel or a larger input",
-                )
-            sizes.append((size + 2 * pad - k) // s + 1)
-        return self.plain_row(name, type_, shape, Shape(shape.channels, sizes[0], sizes[1]))
+        op = ops.Pool(
+            layer.op,
+            kernel,
+            _pair(layer.stride) if layer.stride is not None else kernel,
+            _padding(layer.padding),
+            layer.global_,
+        )
+        try:
+            return self.op_row(name, f"{layer.op}pool", op, (shape,))
+        except DscCalcError as error:
+            raise error.at(where) from None
 
     def linear(self, layer: specs.Linear, shape: Shape, _where: str, name: str) -> Shape:
-        inputs = shape.numel
-        macs = self.batch * inputs * layer.out
-        cost = Cost(
-            inputs * layer.out + (layer.out if layer.bias else 0),
-            macs,
-            2 * macs + (self.batch * layer.out if layer.bias else 0),
-        )
-        out = Shape(layer.out, 1, 1)
-        self.rows.append(new_row(name, "linear", "linear", shape, out, cost, None, self.held))
-        return out
+        return self.op_row(name, "linear", ops.Linear(layer.out, layer.bias), (shape,))
 
     def se(self, layer: specs.SqueezeExcite, shape: Shape, where: str, name: str) -> Shape:
         squeeze = layer.squeeze or make_divisible(shape.channels * layer.ratio, 8)
@@ -317,14 +289,14 @@ class _Walker:
         self, name: str, shape: Shape, squeeze: int, act: str, gate: str, where: str
     ) -> Shape:
         channels = shape.channels
-        pooled = self.plain_row(f"{name}.pool", "avgpool", shape, Shape(channels, 1, 1))
+        pooled = self.op_row(f"{name}.pool", "avgpool", _GLOBAL_AVGPOOL, (shape,))
         reduce = self.make_conv(channels, squeeze, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
         middle = self.conv_row(f"{name}.reduce", "pwconv", reduce, pooled, where)
         self.plain_row(f"{name}.{act}", act, middle)
         expand = self.make_conv(squeeze, channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
         weights = self.conv_row(f"{name}.expand", "pwconv", expand, middle, where)
-        self.plain_row(f"{name}.{gate}", gate, weights)
-        return self.plain_row(f"{name}.scale", "scale", shape)
+        gates = self.plain_row(f"{name}.{gate}", gate, weights)
+        return self.op_row(f"{name}.scale", "scale", _MUL, (shape, gates))
 
     def inverted_residual(
         self, layer: specs.InvertedResidual, shape: Shape, where: str, name: str
@@ -360,7 +332,7 @@ class _Walker:
         current = self.conv_row(f"{name}.project", "pwconv", project, current, where)
         self.batchnorm_row(f"{name}.project.bn", current)
         if residual:
-            self.plain_row(f"{name}.add", "add", current)
+            self.op_row(f"{name}.add", "add", _ADD, (current, shape))
             self.held = outer
         return current
 
@@ -378,7 +350,7 @@ class _Walker:
                 "output channels)",
             )
         self.held = outer + other.numel
-        self.plain_row(f"{name}.add", "add", main)
+        self.op_row(f"{name}.add", "add", _ADD, (main, other))
         self.held = outer
         return main
 
@@ -389,6 +361,18 @@ def _check_derived(channels: int, where: str, what: str) -> None:
         raise DscCalcError(
             where, f"gives {channels} {what}, over the limit of {MAX_DIMENSION}; use a smaller one"
         )
+
+
+_BATCHNORM = ops.BatchNorm()
+_GLOBAL_AVGPOOL = ops.Pool("avg", global_=True)
+_ADD = ops.Add()
+_MUL = ops.Mul()
+
+
+@cache
+def _activation(function: str) -> ops.Activation:
+    """One shared record per activation function (a walk makes ~100k of them)."""
+    return ops.Activation(function)
 
 
 #: Conv2d's field names -> the spec keys a user writes.

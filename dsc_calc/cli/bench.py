@@ -13,7 +13,6 @@ import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.cli.layer import (
-    OPTION_NAMES,
     BatchOption,
     BiasOption,
     CinOption,
@@ -179,24 +178,21 @@ def bench(
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )
-    try:
-        with _progress(enabled=not quiet) as progress:
-            report = run_bench(
-                conv,
-                shape,
-                batch,
-                threads=threads,
-                budget=budget,
-                min_time=0.2 if min_time is None else min_time,
-                repeat=repeat,
-                seed=seed,
-                machine=machine or save_profile is not None,
-                memory_limit=max_memory * 2**20,
-                progress=progress,
-                engine=_engine(engine),
-            )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    with _progress(enabled=not quiet) as progress:
+        report = run_bench(
+            conv,
+            shape,
+            batch,
+            threads=threads,
+            budget=budget,
+            min_time=0.2 if min_time is None else min_time,
+            repeat=repeat,
+            seed=seed,
+            machine=machine or save_profile is not None,
+            memory_limit=max_memory * 2**20,
+            progress=progress,
+            engine=_engine(engine),
+        )
     if save_profile is not None and report.machine is not None:
         document = report.machine.profile_document(report.run.blas, threads)
         text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -240,10 +236,7 @@ def _bench_network(
         raise DscCalcError(
             "--machine", "the roofline is measured in single-layer mode; drop it with a network"
         )
-    try:
-        network = analyse(load_network(source), batch=batch)
-    except DscCalcError as error:
-        raise error.renamed({"batch": "--batch"}) from None
+    network = analyse(load_network(source), batch=batch)
     layers = [(row.name, row.conv, row.input) for row in network.rows if row.conv is not None]
     with _progress(enabled=not quiet) as progress:
         return run_network_bench(
@@ -264,10 +257,7 @@ def _engine(engine: EngineChoice) -> Engine:
     """The --engine choice, checked: asking for numba without numba installed is an error."""
     from dsc_calc.bench.kernels import resolve_engine
 
-    try:
-        return resolve_engine(engine.value)
-    except DscCalcError as error:
-        raise error.renamed({"engine": "--engine"}) from None
+    return resolve_engine(engine.value)
 
 
 def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float], None] | None]:

@@ -14,7 +14,6 @@ import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.cli.layer import (
-    OPTION_NAMES,
     BandwidthOption,
     DtypeOption,
     MemoryOption,
@@ -118,20 +117,14 @@ def network(
 
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     data_type = (dtype or "fp32").lower()
-    try:
-        from dsc_calc.memory.traffic import dtype_bytes
+    from dsc_calc.memory.traffic import dtype_bytes
 
-        dtype_bytes(data_type)
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    dtype_bytes(data_type)
 
     # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
     stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
     loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
-    try:
-        report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)
-    except DscCalcError as error:
-        raise error.renamed({"batch": "--batch", "what_if": "--what-if"}) from None
+    report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)
     if fmt is Format.table and not as_json:
         if top is not None and top > TABLE_ROWS:
             raise DscCalcError(

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
-from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 
 # The core's defaults (dsc_calc.cost.sweep.DEFAULT_*), repeated so that importing this module stays
@@ -18,7 +17,6 @@ DEFAULT_KERNEL = "1,3,5,7"
 DEFAULT_CIN = 32
 DEFAULT_HW = 32
 
-OPTION_NAMES = {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"}
 
 
 class MeasureChoice(StrEnum):
@@ -76,15 +74,12 @@ def sweep_command(
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.cost.sweep import parse_values, sweep
 
-    try:
-        report = sweep(
-            parse_values(cout, "cout"),
-            parse_values(kernel, "kernel"),
-            cin=cin,
-            hw=hw,
-            bias=bias,
-            measure="macs" if measure is MeasureChoice.macs else "params",
-        )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    report = sweep(
+        parse_values(cout, "cout"),
+        parse_values(kernel, "kernel"),
+        cin=cin,
+        hw=hw,
+        bias=bias,
+        measure="macs" if measure is MeasureChoice.macs else "params",
+    )
     emit(report, fmt, as_json, output)

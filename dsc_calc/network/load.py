@@ -56,7 +56,7 @@ def load_network(
     if alpha is not None:
         network = scale_width(network, alpha)
     if resolution is not None:
-        check_int(resolution, "--resolution")
+        check_int(resolution, "resolution")
         network = specs.replace(
             network,
             input=specs.Input(channels=network.input.channels, height=resolution, width=resolution),

@@ -190,7 +190,7 @@ class NetworkReport:
     def view(self, *, top: int | None = None, sort: SortKey = "order") -> NetworkReport:
         """The same report with its layer table sorted and cut to ``top`` rows."""
         if top is not None and top < 1:
-            raise DscCalcError("--top", f"must be a positive integer, got {top}")
+            raise DscCalcError("top", f"must be a positive integer, got {top}")
         return replace(self, top=top, sort=sort)
 
     def shown_rows(self) -> list[LayerRow]:

@@ -37,7 +37,7 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
     from dsc_calc.network import spec as specs
 
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 100:
-        raise DscCalcError("--alpha", f"must be a number in (0, 100], got {alpha!r}")
+        raise DscCalcError("alpha", f"must be a number in (0, 100], got {alpha!r}")
     family = network.family
 
     def rounded(channels: int, factor: float = alpha) -> int:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
+from dsc_calc.choices import Engine
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.cli.layer import (
     BatchOption,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
-    from dsc_calc.bench.kernels import Engine
     from dsc_calc.output.tabular import Report
 
 ThreadsOption = Annotated[
@@ -87,16 +86,8 @@ OptionalCin = Annotated[int | None, get_args(CinOption)[1]]
 OptionalCout = Annotated[int | None, get_args(CoutOption)[1]]
 
 
-class EngineChoice(StrEnum):
-    """Who runs the depthwise conv."""
-
-    auto = "auto"
-    numpy = "numpy"
-    numba = "numba"
-
-
 EngineOption = Annotated[
-    EngineChoice,
+    Engine,
     typer.Option(
         "--engine",
         help="Depthwise kernel: numba (the 'fast' extra), numpy (einsum), or auto (numba if "
@@ -137,7 +128,7 @@ def bench(
     machine: MachineOption = False,
     save_profile: SaveProfileOption = None,
     max_memory: MaxMemoryOption = 2048,
-    engine: EngineOption = EngineChoice.auto,
+    engine: EngineOption = "auto",
     quiet: QuietOption = False,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
@@ -213,7 +204,7 @@ def _bench_network(
     machine: bool,
     memory_limit: int,
     quiet: bool,
-    engine: EngineChoice,
+    engine: Engine,
 ) -> Report:
     """Time every conv layer of the network ``source``."""
     from dsc_calc.bench.run import run_network_bench
@@ -253,11 +244,11 @@ def _bench_network(
         )
 
 
-def _engine(engine: EngineChoice) -> Engine:
+def _engine(engine: Engine) -> Engine:
     """The --engine choice, checked: asking for numba without numba installed is an error."""
     from dsc_calc.bench.kernels import resolve_engine
 
-    return resolve_engine(engine.value)
+    return resolve_engine(engine)
 
 
 def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float], None] | None]:

@@ -7,11 +7,11 @@ command starts without them.
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
+from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.cli.layer import (
     BandwidthOption,
@@ -28,22 +28,6 @@ from dsc_calc.output.tabular import Column, Table
 #: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
 #: JSON have no such limit.
 TABLE_ROWS = 1000
-
-
-class WhatIfChoice(StrEnum):
-    """The redesigns ``--what-if`` offers."""
-
-    separable = "separable"
-    standard = "standard"
-    spatial = "spatial"
-
-
-class SortChoice(StrEnum):
-    """Orders of the layer table."""
-
-    order = "order"
-    macs = "macs"
-    params = "params"
 
 
 @app.command(
@@ -81,7 +65,7 @@ def network(
         int, typer.Option("--batch", "-b", help="Batch size (scales MACs, not params).")
     ] = 1,
     what_if: Annotated[
-        WhatIfChoice | None,
+        WhatIf | None,
         typer.Option(
             "--what-if",
             help="separable: every standard kxk conv as depthwise + pointwise; standard: every "
@@ -91,9 +75,7 @@ def network(
     top: Annotated[
         int | None, typer.Option("--top", "-n", help="Show only the first N layer rows.")
     ] = None,
-    sort: Annotated[
-        SortChoice, typer.Option("--sort", help="Order of the layer table.")
-    ] = SortChoice.order,
+    sort: Annotated[SortKey, typer.Option("--sort", help="Order of the layer table.")] = "order",
     memory: MemoryOption = False,
     dtype: DtypeOption = None,
     peak_gflops: PeakOption = None,
@@ -124,7 +106,7 @@ def network(
     # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
     stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
     loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
-    report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)
+    report = analyse(loaded, batch=batch, what_if=what_if)
     if fmt is Format.table and not as_json:
         if top is not None and top > TABLE_ROWS:
             raise DscCalcError(
@@ -140,7 +122,7 @@ def network(
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )
-    emit(result.view(top=top, sort=sort.value), fmt, as_json, output)
+    emit(result.view(top=top, sort=sort), fmt, as_json, output)
 
 
 class PresetList:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
+from dsc_calc.choices import Measure  # noqa: TC001 - Typer reads the annotations at run time
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
 from dsc_calc.output.render import Format
 
@@ -16,14 +16,6 @@ DEFAULT_COUT = "8..1024x2"
 DEFAULT_KERNEL = "1,3,5,7"
 DEFAULT_CIN = 32
 DEFAULT_HW = 32
-
-
-
-class MeasureChoice(StrEnum):
-    """Which ratio the heatmap shows."""
-
-    macs = "macs"
-    params = "params"
 
 
 @app.command(
@@ -62,8 +54,8 @@ def sweep_command(
     ] = DEFAULT_HW,
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Give every conv a bias.")] = False,
     measure: Annotated[
-        MeasureChoice, typer.Option("--measure", "-m", help="The ratio the heatmap shows.")
-    ] = MeasureChoice.macs,
+        Measure, typer.Option("--measure", "-m", help="The ratio the heatmap shows.")
+    ] = "macs",
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
     output: OutputOption = None,
@@ -80,6 +72,6 @@ def sweep_command(
         cin=cin,
         hw=hw,
         bias=bias,
-        measure="macs" if measure is MeasureChoice.macs else "params",
+        measure="params" if measure == "params" else "macs",
     )
     emit(report, fmt, as_json, output)

@@ -44,7 +44,8 @@ from dsc_calc.network.redesign import redesign, redesigned_rows
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from dsc_calc.network.report import NetworkReport, SortKey, WhatIfReport
+    from dsc_calc.choices import SortKey
+    from dsc_calc.network.report import NetworkReport, WhatIfReport
 
 # --- a network: weight memory, peak activation memory, traffic and latency ---------------------
 

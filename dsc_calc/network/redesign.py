@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dsc_calc.choices import ACTIVATIONS
 from dsc_calc.cost.conv import Conv2d, Cost, Padding, compare
 from dsc_calc.network.report import Change, LayerRow, WhatIfReport, conv_kind
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 #: The rows ``--what-if standard`` may find between a depthwise conv and its pointwise conv.
-_BETWEEN_PAIR = ("batchnorm", "relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu")
+_BETWEEN_PAIR = ("batchnorm", *ACTIVATIONS)
 
 
 def redesign(rows: tuple[LayerRow, ...], mode: str, batch: int) -> WhatIfReport:

@@ -15,11 +15,10 @@ from dsc_calc.errors import DscCalcError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from dsc_calc.choices import SortKey
+
 Kind = Literal["conv", "pointwise", "depthwise", "linear", "other"]
 KINDS: tuple[Kind, ...] = ("conv", "pointwise", "depthwise", "linear", "other")
-WhatIf = Literal["separable", "standard", "spatial"]
-WHAT_IFS: tuple[str, ...] = ("separable", "standard", "spatial")
-SortKey = Literal["order", "macs", "params"]
 
 
 def conv_kind(conv: Conv2d) -> Kind:

@@ -17,13 +17,13 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from dsc_calc._gc import collector_paused
+from dsc_calc.choices import WHAT_IFS
 from dsc_calc.cost import ops
 from dsc_calc.cost.conv import MAX_DIMENSION, Conv2d, Cost, Padding, Shape
 from dsc_calc.errors import DscCalcError
 from dsc_calc.network.load import check_int
 from dsc_calc.network.redesign import redesign
 from dsc_calc.network.report import (
-    WHAT_IFS,
     Kind,
     LayerRow,
     NetworkReport,

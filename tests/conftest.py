@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from dsc_calc.cli import app
@@ -83,6 +85,11 @@ def assert_clean_error(outcome: Outcome, *fragments: str, code: int = 1) -> None
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+
+# HYPOTHESIS_PROFILE=dev runs every property test on a few examples, for a fast inner loop
+# (with -m "not fuzz"); CI and the README's test command use the default profile.
+settings.register_profile("dev", max_examples=10)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

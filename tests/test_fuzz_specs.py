@@ -28,6 +28,8 @@ from dsc_calc.network.report import NetworkReport
 from dsc_calc.network.spec import LAYER_TYPES, MAX_NAME, MAX_NESTING, MAX_REPEAT
 from dsc_calc.network.walk import MAX_ROWS, analyse
 
+pytestmark = pytest.mark.fuzz
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 

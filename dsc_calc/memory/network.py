@@ -296,28 +296,30 @@ class NetworkMemoryReport:
     def to_dict(self) -> dict[str, object]:
         """The network JSON, plus ``memory{…}``/``intensity``/``roofline`` per row, ``memory``,
         ``profile`` and ``latency`` (the design comparison; null without a machine)."""
-        document = self.report.to_dict()
-        layers = document["layers"]
-        assert isinstance(layers, list)  # noqa: S101 - NetworkReport.to_dict's contract
+        rows: list[dict[str, object]] = []
         with collector_paused():  # ~300k small acyclic dicts for a 100k-layer spec
-            for entry, row in zip(layers, self.memory.rows, strict=True):
+            for row in self.memory.rows:
                 kernel = row.kernel
                 traffic = kernel.traffic
                 roof = kernel.roofline
-                entry["memory"] = {
-                    "weights_bytes": traffic.weights_bytes,
-                    "input_bytes": traffic.input_bytes,
-                    "output_bytes": traffic.output_bytes,
-                    "access_cost": traffic.access_cost,
-                }
-                entry["live_bytes"] = row.live_bytes
-                entry["intensity"] = kernel.intensity
-                entry["roofline"] = (
-                    None if roof is None else {"time_s": roof.time_s, "bound": roof.bound}
+                rows.append(
+                    {
+                        "memory": {
+                            "weights_bytes": traffic.weights_bytes,
+                            "input_bytes": traffic.input_bytes,
+                            "output_bytes": traffic.output_bytes,
+                            "access_cost": traffic.access_cost,
+                        },
+                        "live_bytes": row.live_bytes,
+                        "intensity": kernel.intensity,
+                        "roofline": (
+                            None if roof is None else {"time_s": roof.time_s, "bound": roof.bound}
+                        ),
+                    }
                 )
         memory = self.memory
         latency = memory.latency
-        document["memory"] = {
+        summary = {
             "dtype": memory.dtype,
             "bytes_per_element": dtype_bytes(memory.dtype),
             "weights_bytes": memory.weights_bytes,
@@ -331,13 +333,17 @@ class NetworkMemoryReport:
             else {**latency.to_dict(), "shares": memory.bound_shares()},
         }
         profile = self.profile
-        document["profile"] = (
-            None
-            if profile is None
-            else {**profile.to_dict(), "ridge_intensity": profile.ridge_intensity}
-        )
-        document["latency"] = None if self.comparison is None else self.comparison.to_dict()
-        return document
+        with collector_paused():
+            return self.report.to_dict(
+                rows=rows,
+                extra={
+                    "memory": summary,
+                    "profile": None
+                    if profile is None
+                    else {**profile.to_dict(), "ridge_intensity": profile.ridge_intensity},
+                    "latency": None if self.comparison is None else self.comparison.to_dict(),
+                },
+            )
 
 
 def _other_design(report: NetworkReport) -> WhatIfReport:

@@ -13,7 +13,7 @@ from dsc_calc.cost.conv import Conv2d, Cost, Shape
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping, Sequence
 
     from dsc_calc.choices import SortKey
 
@@ -50,8 +50,11 @@ class LayerRow:
     conv: Conv2d | None = None
     held_elements: int = 0
 
-    def to_dict(self, total_macs: int) -> dict[str, object]:
-        return {
+    def to_dict(
+        self, total_macs: int, extra: Mapping[str, object] | None = None
+    ) -> dict[str, object]:
+        """The row's JSON object; ``extra`` (another report's part of the row) goes last."""
+        document: dict[str, object] = {
             "name": self.name,
             "type": self.type,
             "kind": self.kind,
@@ -63,6 +66,9 @@ class LayerRow:
             "share": self.cost.macs / total_macs if total_macs else 0.0,
             "held_elements": self.held_elements,
         }
+        if extra:
+            document.update(extra)
+        return document
 
     def describe(self) -> str:
         """The type, with the conv's geometry if it is one: ``dwconv 3×3 32→32 g32``."""
@@ -171,19 +177,34 @@ class NetworkReport:
     top: int | None = None
     sort: SortKey = "order"
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON contract of ``dsc-calc network`` (every row; --top/--sort shape tables only)."""
+    def to_dict(
+        self,
+        *,
+        rows: Sequence[Mapping[str, object]] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        """The JSON contract of ``dsc-calc network`` (every row; --top/--sort shape tables only).
+
+        A report that adds to this document (the memory report) gives its parts: ``rows[i]`` is
+        appended to row ``i``'s object and ``extra`` to the document, so nothing patches it.
+        """
         total = self.totals.macs
+        layers = (
+            [row.to_dict(total) for row in self.rows]
+            if rows is None
+            else [row.to_dict(total, part) for row, part in zip(self.rows, rows, strict=True)]
+        )
         return {
             "name": self.name,
             "source": self.source,
             "batch": self.batch,
             "input": self.input.to_dict(),
             "output": self.output.to_dict(),
-            "layers": [row.to_dict(total) for row in self.rows],
+            "layers": layers,
             "totals": self.totals.to_dict(),
             "by_type": {kind: value.to_dict() for kind, value in self.by_type.items()},
             "what_if": self.what_if.to_dict() if self.what_if is not None else None,
+            **(extra or {}),
         }
 
     def view(self, *, top: int | None = None, sort: SortKey = "order") -> NetworkReport:

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from dsc_calc.errors import DscCalcError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 Pair = tuple[int, int]
 PaddingMode = Literal["same", "valid"]
@@ -353,8 +356,19 @@ class LayerComparison:
     def formula_ratio(self) -> Fraction:
         return textbook_ratio(self.conv.out_channels, self.conv.kernel)
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON contract of ``dsc-calc layer`` (see the README)."""
+    def to_dict(self, parts: Mapping[str, Mapping[str, object]] | None = None) -> dict[str, object]:
+        """The JSON contract of ``dsc-calc layer`` (see the README).
+
+        A report that adds to this document (the memory report) gives its ``parts``, keyed by the
+        object they extend: ``standard``, ``separable``, ``depthwise``, ``pointwise``, ``spatial``,
+        ``ratio``, ``spatial_ratio``, ``saving``, or ``document`` for the top level. Each part is
+        appended to its object as the document is built, so nothing patches it afterwards.
+        """
+        extra: Mapping[str, Mapping[str, object]] = parts or {}
+
+        def part(name: str) -> Mapping[str, object]:
+            return extra.get(name, {})
+
         (top, bottom), (left, right) = self.conv.padding_sides(self.input.height, self.input.width)
         padding = (
             self.conv.padding if isinstance(self.conv.padding, str) else list(self.conv.padding)
@@ -374,16 +388,18 @@ class LayerComparison:
                 "bias": self.conv.bias,
                 "batch": self.batch,
             },
-            "standard": self.standard.to_dict(),
+            "standard": {**self.standard.to_dict(), **part("standard")},
             "separable": {
                 **self.separable.to_dict(),
-                "depthwise": self.depthwise.to_dict(),
-                "pointwise": self.pointwise.to_dict(),
+                "depthwise": {**self.depthwise.to_dict(), **part("depthwise")},
+                "pointwise": {**self.pointwise.to_dict(), **part("pointwise")},
+                **part("separable"),
             },
             "spatial": {
                 **self.spatial.to_dict(),
                 "vertical": self.vertical.to_dict(),
                 "horizontal": self.horizontal.to_dict(),
+                **part("spatial"),
             },
             "ratio": {
                 "params": float(self.params_ratio),
@@ -401,13 +417,17 @@ class LayerComparison:
                         "params": str(self.spatial_params_ratio),
                         "macs": str(self.spatial_macs_ratio),
                     },
+                    **part("spatial_ratio"),
                 },
+                **part("ratio"),
             },
             "saving": {
                 "params": float(1 / self.params_ratio),
                 "macs": float(1 / self.macs_ratio),
+                **part("saving"),
             },
             "notes": list(self.notes),
+            **part("document"),
         }
 
 

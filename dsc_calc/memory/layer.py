@@ -14,7 +14,7 @@ The report's ``to_dict()`` is the comparison's, with keys added and none changed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from dsc_calc.memory.traffic import (
     KernelMemory,
@@ -70,29 +70,28 @@ class LayerMemoryReport:
 
     def to_dict(self) -> dict[str, object]:
         """The layer JSON, plus ``memory{…}``, ``intensity`` and ``roofline`` on each design."""
-        document = self.comparison.to_dict()
-        _extend(document["standard"], self.standard)
-        _extend(document["separable"], self.separable)
-        separable = _as_dict(document["separable"])
-        _extend(separable["depthwise"], self.depthwise)
-        _extend(separable["pointwise"], self.pointwise)
-        _extend(document["spatial"], self.spatial)
-        ratio = _as_dict(document["ratio"])
-        saving = _as_dict(document["saving"])
-        ratio["access_cost"] = self.access_ratio
-        ratio["time"] = self.time_ratio
-        spatial_ratio = _as_dict(ratio["spatial"])
-        spatial_ratio["access_cost"] = access_ratio(self.spatial, self.standard)
-        spatial_ratio["time"] = time_ratio(self.spatial, self.standard)
-        saving["access_cost"] = 1 / self.access_ratio
-        saving["time"] = self.predicted_speedup
-        document["dtype"] = self.dtype
-        document["profile"] = (
-            None
-            if self.profile is None
-            else {**self.profile.to_dict(), "ridge_intensity": self.profile.ridge_intensity}
+        profile = self.profile
+        return self.comparison.to_dict(
+            {
+                "standard": self.standard.to_dict(),
+                "separable": self.separable.to_dict(),
+                "depthwise": self.depthwise.to_dict(),
+                "pointwise": self.pointwise.to_dict(),
+                "spatial": self.spatial.to_dict(),
+                "ratio": {"access_cost": self.access_ratio, "time": self.time_ratio},
+                "spatial_ratio": {
+                    "access_cost": access_ratio(self.spatial, self.standard),
+                    "time": time_ratio(self.spatial, self.standard),
+                },
+                "saving": {"access_cost": 1 / self.access_ratio, "time": self.predicted_speedup},
+                "document": {
+                    "dtype": self.dtype,
+                    "profile": None
+                    if profile is None
+                    else {**profile.to_dict(), "ridge_intensity": profile.ridge_intensity},
+                },
+            }
         )
-        return document
 
 
 def access_ratio(design: KernelMemory, standard: KernelMemory) -> float:
@@ -105,16 +104,6 @@ def time_ratio(design: KernelMemory, standard: KernelMemory) -> float | None:
     if design.roofline is None or standard.roofline is None:
         return None
     return design.roofline.time_s / standard.roofline.time_s
-
-
-def _as_dict(value: object) -> dict[str, object]:
-    """A nested object of the comparison's JSON (always a dict there), typed as one."""
-    return cast("dict[str, object]", value)
-
-
-def _extend(part: object, memory: KernelMemory) -> None:
-    """Add ``memory{…}``, ``intensity`` and ``roofline`` to one design's JSON object."""
-    _as_dict(part).update(memory.to_dict())
 
 
 def layer_memory(

@@ -63,6 +63,19 @@ def kernel(
         Path | None,
         typer.Option("--file", "-i", help="Read the kernel's JSON from FILE.", dir_okay=False),
     ] = None,
+    tol: Annotated[
+        float | None,
+        typer.Option(
+            "--tol",
+            metavar="RTOL",
+            help=(
+                "Relative tolerance: singular values at or below RTOL·σ₁ count as zero "
+                "(0 <= RTOL < 1; e.g. 1e-6 for float32 weights). Default max(kh, kw)·eps of "
+                "float64."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
     output: OutputOption = None,
@@ -73,5 +86,5 @@ def kernel(
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.cost.spatial import analyse_text
 
-    report = analyse_text(read_kernel_text(kernel, file))
+    report = analyse_text(read_kernel_text(kernel, file), rtol=tol)
     emit(report, fmt, as_json, output)

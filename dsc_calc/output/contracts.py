@@ -633,10 +633,19 @@ class KernelDocument(_Contract):
     shape: Pair
     kernel: list[list[Number]]
     rank: int
-    tolerance: float
+    tolerance: Annotated[float, msgspec.Meta(description="rtol · σ₁: larger σ count.")]
     tolerance_rule: str
+    rtol: Annotated[
+        float, msgspec.Meta(description="Relative tolerance: --tol, or max(kh, kw) · eps.")
+    ]
     singular_values: list[float]
+    relative_singular_values: Annotated[
+        list[float], msgspec.Meta(description="σᵢ / σ₁, scale-free (no underflow).")
+    ]
     separable: bool
+    rank_float32: Annotated[
+        int, msgspec.Meta(description="The rank at max(kh, kw) · eps(float32) · σ₁.")
+    ]
     factors: Factors
     reconstruction: Reconstruction
     cost: KernelCost

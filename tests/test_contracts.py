@@ -55,6 +55,7 @@ CASES: list[tuple[tuple[str, ...], str | None, type[msgspec.Struct]]] = [
         LayerDocument,
     ),
     (("network", "mobilenet_v1"), None, NetworkDocument),
+    (("network", "-", "--dtype", "fp16", "--profile", "example-gpu-a100"), TINY_SPEC, NetworkDocument),
     (("network", "-", "--what-if", "standard", "--profile", "example-laptop"), TINY_SPEC, NetworkDocument),
     (("network", "-", "--what-if", "separable", "-b", "2"), TINY_SPEC, NetworkDocument),
     (("network", "-", "--what-if", "spatial", "--peak-gflops", "100", "--bandwidth-gbs", "10"), TINY_SPEC, NetworkDocument),
@@ -65,6 +66,7 @@ CASES: list[tuple[tuple[str, ...], str | None, type[msgspec.Struct]]] = [
     (("kernel", "[[0.5,0.25],[1.5,2]]"), None, KernelDocument),
     (("kernel", "[[0,0],[0,0]]"), None, KernelDocument),
     (("kernel", "[1,2,3]"), None, KernelDocument),
+    (("kernel", "[[1e-400,2e-400],[3e-400,7e-400]]", "--tol", "1e-6"), None, KernelDocument),
     (("bench", "--cin", "4", "--cout", "8", "--hw", "8", "--budget", "0.5", "-q"), None, BenchDocument),
     (("bench", "-", "--budget", "0.5", "-q"), TINY_SPEC, NetworkBenchDocument),
 ]  # fmt: skip

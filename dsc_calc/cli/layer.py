@@ -198,11 +198,14 @@ def layer(
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )
+    data_type = (dtype or "fp32").lower()
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     try:
+        if machine is not None:
+            machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
         result = layer_memory(
             compare(conv, shape, batch),
-            dtype=(dtype or "fp32").lower(),
+            dtype=data_type,
             profile=machine,
             show_memory=memory or dtype is not None or machine is not None,
         )

@@ -121,6 +121,8 @@ def network(
         from dsc_calc.memory.traffic import dtype_bytes
 
         dtype_bytes(data_type)
+        if machine is not None:
+            machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None
 

@@ -166,7 +166,7 @@ class LayerMemoryReport:
                 f"{profile.ridge_intensity:.3g} FLOP/B a conv is memory-bound. Profile: "
                 f"{profile.name}."
             )
-            if self.dtype != "fp32":
+            if self.dtype not in ("fp32", profile.peak_dtype):
                 notes.append(
                     f"The profile's peak is used as is for {self.dtype}; low-precision peaks "
                     "are often higher than fp32's (give --peak-gflops for that type)."

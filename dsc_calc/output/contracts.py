@@ -83,6 +83,16 @@ class Profile(_Contract):
     ridge_intensity: Annotated[
         float, msgspec.Meta(description="peak / bandwidth: FLOP/B above which compute bounds.")
     ]
+    peaks_gflops: Annotated[
+        dict[str, float],
+        msgspec.Meta(description="The profile's own peaks of other data types (empty if none)."),
+    ]
+    peak_dtype: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The data type whose peak peak_gflops is; null: fp32's peak, used as is."
+        ),
+    ]
 
 
 class ExactRatios(_Contract):

@@ -201,19 +201,34 @@ def presets(
         str | None,
         typer.Argument(help="Print this preset's spec JSON (a starting point for your own)."),
     ] = None,
-    fmt: FormatOption = Format.table,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=(
+                "Output format of the listing: a Rich table, JSON, CSV or Markdown. With NAME, "
+                "the spec is JSON (default, or json); table, csv or markdown give that preset's "
+                "row of the listing."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the shipped presets with their published figures, or print one preset's spec."""
     from dsc_calc.network import presets as shipped
 
     if name is not None:
-        sys.stdout.write(shipped.read(name).decode("utf-8"))
-        return
+        spec = shipped.read(name).decode("utf-8")
+        if as_json or fmt in (None, Format.json):
+            sys.stdout.write(spec)
+            return
+    chosen = Format.table if fmt is None else fmt
     from dsc_calc.network.analysis import analyse, load_network
 
     entries: list[dict[str, object]] = []
-    for preset in shipped.names():
+    for preset in shipped.names() if name is None else (name,):
         loaded = load_network(preset)
         report = analyse(loaded)
         published = shipped.PUBLISHED[preset]
@@ -222,7 +237,8 @@ def presets(
                 "name": preset,
                 "family": loaded.family,
                 "source": loaded.source,
-                "input": str(report.input),
+                "input": str(report.input),  # deprecated: input_shape says it as an object
+                "input_shape": report.input.to_dict(),
                 "params": report.totals.params,
                 "macs": report.totals.macs,
                 "published_params": published.params,
@@ -230,4 +246,4 @@ def presets(
                 "published_source": published.source,
             }
         )
-    emit(PresetList(entries), fmt, as_json)
+    emit(PresetList(entries), chosen, as_json)

@@ -61,7 +61,7 @@ CASES: list[tuple[tuple[str, ...], str | None, type[msgspec.Struct]]] = [
     (("network", "-", "--what-if", "spatial", "--peak-gflops", "100", "--bandwidth-gbs", "10"), TINY_SPEC, NetworkDocument),
     (("presets",), None, PresetsDocument),
     (("sweep",), None, SweepDocument),
-    (("sweep", "--cout", "8,16", "-k", "3,5", "--bias", "-m", "params"), None, SweepDocument),
+    (("sweep", "--cout", "8,16", "-k", "3,5", "--bias", "--measure", "params"), None, SweepDocument),
     (("kernel", "[[1,2,1],[2,4,2],[1,2,1]]"), None, KernelDocument),
     (("kernel", "[[0.5,0.25],[1.5,2]]"), None, KernelDocument),
     (("kernel", "[[0,0],[0,0]]"), None, KernelDocument),

@@ -78,6 +78,12 @@ def _show_version(value: bool) -> None:
         raise typer.Exit
 
 
+def examples(*commands: str) -> str:
+    """A help epilog: ``Examples:`` then each command on its own line (Rich keeps single newlines;
+    joining them with `` | `` read as shell pipes)."""
+    return "Examples:\n\n" + "\n".join(commands)
+
+
 app = typer.Typer(
     cls=DscCalcGroup,
     name="dsc-calc",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 
@@ -45,10 +45,11 @@ def read_kernel_text(kernel: str | None, file: Path | None) -> str:
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc kernel '[[1,2,1],[2,4,2],[1,2,1]]' | "
-        "dsc-calc kernel '[[-1,0,1],[-2,0,2],[-1,0,1]]' --json | "
-        "dsc-calc kernel --file k.json | echo '[[1,2],[3,4]]' | dsc-calc kernel -"
+    epilog=examples(
+        "dsc-calc kernel '[[1,2,1],[2,4,2],[1,2,1]]'",
+        "dsc-calc kernel '[[-1,0,1],[-2,0,2],[-1,0,1]]' --json",
+        "dsc-calc kernel --file weights.json --tol 1e-6",
+        "echo '[[1,2],[3,4]]' | dsc-calc kernel -",
     )
 )
 def kernel(

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, parse_pair
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    app,
+    emit,
+    examples,
+    parse_pair,
+)
 from dsc_calc.cost.conv import Conv2d, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
@@ -158,11 +166,11 @@ def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112 | "
-        "dsc-calc layer -M 3 -N 4 -k 3 --hw 32 -p 1 --bias --json | "
-        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown | "
-        "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop"
+    epilog=examples(
+        "dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112",
+        "dsc-calc layer -M 3 -N 4 -k 3 --hw 32 -p 1 --bias --json",
+        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown",
+        "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop",
     )
 )
 def layer(

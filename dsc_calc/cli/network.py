@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.cli.layer import (
     OPTION_NAMES,
     BandwidthOption,
@@ -48,12 +48,12 @@ class SortChoice(StrEnum):
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc network mobilenet_v1 | "
-        "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json | "
-        "dsc-calc network my_net.json --what-if separable --top 10 --sort macs | "
-        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv | "
-        "dsc-calc network mobilenet_v1 --memory --profile example-desktop"
+    epilog=examples(
+        "dsc-calc network mobilenet_v1",
+        "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json",
+        "dsc-calc network my_net.json --what-if separable --top 10 --sort macs",
+        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv",
+        "dsc-calc network mobilenet_v1 --memory --profile example-gpu-a100 --dtype fp16",
     )
 )
 def network(
@@ -194,7 +194,11 @@ class PresetList:
 
 
 @app.command(
-    epilog="Examples: dsc-calc presets | dsc-calc presets mobilenet_v1 > my_net.json",
+    epilog=examples(
+        "dsc-calc presets",
+        "dsc-calc presets mobilenet_v1 > my_net.json",
+        "dsc-calc presets mobilenet_v1 -f csv",
+    ),
 )
 def presets(
     name: Annotated[

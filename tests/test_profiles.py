@@ -254,3 +254,10 @@ def test_importing_profiles_and_the_layer_command_does_not_import_msgspec() -> N
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.split()[0] == "False"
+
+
+def test_profile_help_names_every_shipped_example() -> None:
+    """--profile's help lists each shipped example, so a new one cannot be forgotten there."""
+    flat = " ".join(run_cli("layer", "--help").stdout.split())
+    for name in shipped_profiles():
+        assert name in flat

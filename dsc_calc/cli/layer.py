@@ -106,7 +106,8 @@ ProfileOption = Annotated[
         help=(
             "Machine for the roofline: a profile JSON file (dsc-calc bench --machine "
             "--save-profile FILE) or a shipped example: example-desktop, example-laptop, "
-            "example-rpi4."
+            "example-rpi4, example-gpu-rtx4090, example-gpu-a100 (GPUs: --dtype fp16 uses "
+            "their fp16 peak)."
         ),
     ),
 ]

@@ -37,11 +37,11 @@ from dsc_calc.errors import DscCalcError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dsc_calc.network.analysis import NetworkReport
+    from dsc_calc.network.report import NetworkReport
     from dsc_calc.network.spec import NetworkSpec
 
-#: The CLI's option names that the loader puts in its errors, as the API's argument names.
-_ARGUMENTS = {"--alpha": "alpha", "--resolution": "resolution", "standard input": "spec"}
+#: The loader calls a dict spec "standard input" (it is read as stdin would be): here, "spec".
+_ARGUMENTS = {"standard input": "spec"}
 
 
 def load_network(
@@ -56,7 +56,7 @@ def load_network(
     ``resolution`` replaces the input height and width. The dict is the JSON object a spec file
     holds (``{"input": {...}, "layers": [...]}``) and is checked exactly as a file is.
     """
-    from dsc_calc.network import analysis
+    from dsc_calc.network import load
 
     if isinstance(source, Mapping):
         try:
@@ -64,7 +64,7 @@ def load_network(
         except (TypeError, ValueError, RecursionError) as error:
             raise DscCalcError("spec", f"is not JSON data ({error})") from None
         return _relabelled(
-            lambda: analysis.load_network("-", alpha=alpha, resolution=resolution, stdin=data)
+            lambda: load.load_network("-", alpha=alpha, resolution=resolution, stdin=data)
         )
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
@@ -74,7 +74,7 @@ def load_network(
             raise DscCalcError(
                 "source", "'-' (standard input) is for the CLI; read the text and pass a dict"
             )
-        return _relabelled(lambda: analysis.load_network(path, alpha=alpha, resolution=resolution))
+        return _relabelled(lambda: load.load_network(path, alpha=alpha, resolution=resolution))
     raise DscCalcError(
         "source",
         f"must be a preset name, a path to a spec file or a spec dict, got {type(source).__name__}",
@@ -93,7 +93,7 @@ def analyse(
     ``batch`` scales MACs; ``what_if`` (``separable``, ``standard`` or ``spatial``) adds the
     redesigned network's totals under ``what_if``.
     """
-    from dsc_calc.network import analysis
+    from dsc_calc.network import walk
     from dsc_calc.network.spec import NetworkSpec
 
     if isinstance(spec, str | os.PathLike | Mapping):
@@ -107,7 +107,7 @@ def analyse(
             "must be a preset name, a path to a spec file, a spec dict or a loaded spec, "
             f"got {type(spec).__name__}",
         )
-    return analysis.analyse(spec, batch=batch, what_if=what_if)
+    return walk.analyse(spec, batch=batch, what_if=what_if)
 
 
 def _relabelled(load: Callable[[], NetworkSpec]) -> NetworkSpec:

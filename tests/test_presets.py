@@ -13,8 +13,9 @@ from importlib import resources
 import pytest
 from conftest import run_cli
 
-from dsc_calc.network.analysis import analyse, load_network
+from dsc_calc.network.load import load_network
 from dsc_calc.network.presets import PUBLISHED, names
+from dsc_calc.network.walk import analyse
 
 PRESETS = (
     "mobilenet_v1",

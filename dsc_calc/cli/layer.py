@@ -23,25 +23,6 @@ from dsc_calc.output.render import Format
 if TYPE_CHECKING:
     from dsc_calc.memory.traffic import MachineProfile
 
-#: Core field names -> the option a user typed, so errors name what the user can fix.
-OPTION_NAMES = {
-    "in_channels": "--cin",
-    "out_channels": "--cout",
-    "kernel": "--kernel",
-    "stride": "--stride",
-    "padding": "--padding",
-    "dilation": "--dilation",
-    "groups": "--groups",
-    "bias": "--bias",
-    "batch": "--batch",
-    "channels": "--cin",
-    "height": "--height",
-    "width": "--width",
-    "dtype": "--dtype",
-    "peak_gflops": "--peak-gflops",
-    "bandwidth_gbs": "--bandwidth-gbs",
-}
-
 CinOption = Annotated[
     int, typer.Option("--cin", "-M", help="Input channels (M in the derivation).")
 ]
@@ -153,12 +134,10 @@ def build_layer(
         )
         conv.output_shape(shape)
     except DscCalcError as error:
-        names = dict(OPTION_NAMES)
-        if height is None:
-            names["height"] = "--hw"
-        if width is None:
-            names["width"] = "--hw"
-        raise error.renamed(names) from None
+        side = {"height": height, "width": width}
+        if error.where in side and side[error.where] is None:
+            raise DscCalcError("hw", error.problem) from None  # --hw gave that side
+        raise
     return conv, shape
 
 
@@ -209,17 +188,14 @@ def layer(
     )
     data_type = (dtype or "fp32").lower()
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
-    try:
-        if machine is not None:
-            machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
-        result = layer_memory(
-            compare(conv, shape, batch),
-            dtype=data_type,
-            profile=machine,
-            show_memory=memory or dtype is not None or machine is not None,
-        )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    if machine is not None:
+        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
+    result = layer_memory(
+        compare(conv, shape, batch),
+        dtype=data_type,
+        profile=machine,
+        show_memory=memory or dtype is not None or machine is not None,
+    )
     emit(result, fmt, as_json, output)
 
 
@@ -248,12 +224,9 @@ def machine_profile(
         raise DscCalcError(
             missing, "is missing: the roofline needs both --peak-gflops and --bandwidth-gbs"
         )
-    try:
-        return MachineProfile(
-            name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
-            peak_gflops=peak_gflops,
-            bandwidth_gbs=bandwidth_gbs,
-            source="--peak-gflops and --bandwidth-gbs on the command line",
-        )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    return MachineProfile(
+        name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
+        peak_gflops=peak_gflops,
+        bandwidth_gbs=bandwidth_gbs,
+        source="--peak-gflops and --bandwidth-gbs on the command line",
+    )

@@ -7,14 +7,13 @@ command starts without them.
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
+from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
 from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.cli.layer import (
-    OPTION_NAMES,
     BandwidthOption,
     DtypeOption,
     MemoryOption,
@@ -29,22 +28,6 @@ from dsc_calc.output.tabular import Column, Table
 #: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
 #: JSON have no such limit.
 TABLE_ROWS = 1000
-
-
-class WhatIfChoice(StrEnum):
-    """The redesigns ``--what-if`` offers."""
-
-    separable = "separable"
-    standard = "standard"
-    spatial = "spatial"
-
-
-class SortChoice(StrEnum):
-    """Orders of the layer table."""
-
-    order = "order"
-    macs = "macs"
-    params = "params"
 
 
 @app.command(
@@ -82,7 +65,7 @@ def network(
         int, typer.Option("--batch", "-b", help="Batch size (scales MACs, not params).")
     ] = 1,
     what_if: Annotated[
-        WhatIfChoice | None,
+        WhatIf | None,
         typer.Option(
             "--what-if",
             help="separable: every standard kxk conv as depthwise + pointwise; standard: every "
@@ -92,9 +75,7 @@ def network(
     top: Annotated[
         int | None, typer.Option("--top", "-n", help="Show only the first N layer rows.")
     ] = None,
-    sort: Annotated[
-        SortChoice, typer.Option("--sort", help="Order of the layer table.")
-    ] = SortChoice.order,
+    sort: Annotated[SortKey, typer.Option("--sort", help="Order of the layer table.")] = "order",
     memory: MemoryOption = False,
     dtype: DtypeOption = None,
     peak_gflops: PeakOption = None,
@@ -113,26 +94,21 @@ def network(
     --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
     from dsc_calc.memory.network import network_memory_report
-    from dsc_calc.network.analysis import MAX_SPEC_BYTES, analyse, load_network
+    from dsc_calc.network.load import MAX_SPEC_BYTES, load_network
+    from dsc_calc.network.walk import analyse
 
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     data_type = (dtype or "fp32").lower()
-    try:
-        from dsc_calc.memory.traffic import dtype_bytes
+    from dsc_calc.memory.traffic import dtype_bytes
 
-        dtype_bytes(data_type)
-        if machine is not None:
-            machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    dtype_bytes(data_type)
+    if machine is not None:
+        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
 
     # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
     stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
     loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
-    try:
-        report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)
-    except DscCalcError as error:
-        raise error.renamed({"batch": "--batch", "what_if": "--what-if"}) from None
+    report = analyse(loaded, batch=batch, what_if=what_if)
     if fmt is Format.table and not as_json:
         if top is not None and top > TABLE_ROWS:
             raise DscCalcError(
@@ -148,7 +124,7 @@ def network(
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )
-    emit(result.view(top=top, sort=sort.value), fmt, as_json, output)
+    emit(result.view(top=top, sort=sort), fmt, as_json, output)
 
 
 class PresetList:
@@ -229,7 +205,8 @@ def presets(
             sys.stdout.write(spec)
             return
     chosen = Format.table if fmt is None else fmt
-    from dsc_calc.network.analysis import analyse, load_network
+    from dsc_calc.network.load import load_network
+    from dsc_calc.network.walk import analyse
 
     entries: list[dict[str, object]] = []
     for preset in shipped.names() if name is None else (name,):

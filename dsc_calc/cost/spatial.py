@@ -462,7 +462,7 @@ _FLOAT32_EPS = 2.0**-23
 _FLOAT64_EPS = 2.0**-52
 
 
-def check_rtol(rtol: object, where: str = "--tol") -> float:
+def check_rtol(rtol: object, where: str = "rtol") -> float:
     """A relative tolerance: a finite number with ``0 <= rtol < 1`` (``σ > rtol · σ₁`` counts)."""
     if isinstance(rtol, bool) or not isinstance(rtol, int | float):
         raise DscCalcError(where, f"must be a number, got {type(rtol).__name__}")

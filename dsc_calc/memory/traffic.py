@@ -20,16 +20,16 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
+from dsc_calc.choices import DTYPES
 from dsc_calc.cost.conv import Conv2d, Shape, check_positive
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-DType = Literal["fp32", "fp16", "bf16", "int8"]
 
 #: Bytes per element of each supported data type.
-DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+DTYPE_BYTES: dict[str, int] = dict(zip(DTYPES, (4, 2, 2, 1), strict=True))
 
 
 def dtype_bytes(dtype: str) -> int:

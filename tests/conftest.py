@@ -92,6 +92,31 @@ settings.register_profile("dev", max_examples=10)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def selects_torch(markexpr: str) -> bool:
+    """Whether ``-m MARKEXPR`` selects a test marked only ``torch`` (``torch``, ``torch or x``)."""
+    from _pytest.mark.expression import Expression
+
+    def marked_torch(name: str, /, **kwargs: object) -> bool:
+        return name == "torch" and not kwargs
+
+    return bool(markexpr.strip()) and Expression.compile(markexpr).evaluate(marked_torch)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``pytest -m torch`` without torch is an error, not a run of skips that passes."""
+    if not selects_torch(config.option.markexpr or ""):
+        return
+    try:
+        import torch  # noqa: F401 - only its presence matters
+    except ImportError as error:
+        raise pytest.UsageError(
+            f"-m {config.option.markexpr!r} asks for the PyTorch oracle tests, but torch cannot "
+            f'be imported ({error}). Install the CPU build: pip install -e ".[test,torch]" '
+            "--extra-index-url https://download.pytorch.org/whl/cpu (README, 'Checking the "
+            "counts against PyTorch'). Without -m torch the oracle tests are skipped."
+        ) from None
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",

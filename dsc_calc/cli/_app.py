@@ -83,6 +83,7 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         "top": "--top",
     },
     "sweep": {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"},
+    "kernel": {"rtol": "--tol"},
 }
 
 
@@ -135,6 +136,12 @@ def _show_version(value: bool) -> None:
     if value:
         sys.stdout.write(f"dsc-calc {__version__}\n")
         raise typer.Exit
+
+
+def examples(*commands: str) -> str:
+    """A help epilog: ``Examples:`` then each command on its own line (Rich keeps single newlines;
+    joining them with `` | `` read as shell pipes)."""
+    return "Examples:\n\n" + "\n".join(commands)
 
 
 app = typer.Typer(

@@ -52,7 +52,7 @@ MinTimeOption = Annotated[
         show_default=False,
     ),
 ]
-RepeatOption = Annotated[int, typer.Option("--repeat", "-r", help="Timed runs wanted per kernel.")]
+RepeatOption = Annotated[int, typer.Option("--repeat", help="Timed runs wanted per kernel.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the random inputs and weights.")]
 MachineOption = Annotated[
     bool,

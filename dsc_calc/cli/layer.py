@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, parse_pair
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    app,
+    emit,
+    examples,
+    parse_pair,
+)
 from dsc_calc.cost.conv import Conv2d, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
@@ -79,7 +87,8 @@ ProfileOption = Annotated[
         help=(
             "Machine for the roofline: a profile JSON file (dsc-calc bench --machine "
             "--save-profile FILE) or a shipped example: example-desktop, example-laptop, "
-            "example-rpi4."
+            "example-rpi4, example-gpu-rtx4090, example-gpu-a100 (GPUs: --dtype fp16 uses "
+            "their fp16 peak)."
         ),
     ),
 ]
@@ -137,11 +146,11 @@ def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112 | "
-        "dsc-calc layer -M 3 -N 4 -k 3 --hw 32 -p 1 --bias --json | "
-        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown | "
-        "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop"
+    epilog=examples(
+        "dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112",
+        "dsc-calc layer -M 3 -N 4 -k 3 --hw 32 -p 1 --bias --json",
+        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown",
+        "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop",
     )
 )
 def layer(
@@ -177,10 +186,13 @@ def layer(
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )
+    data_type = (dtype or "fp32").lower()
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
+    if machine is not None:
+        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
     result = layer_memory(
         compare(conv, shape, batch),
-        dtype=(dtype or "fp32").lower(),
+        dtype=data_type,
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.cli.layer import (
     BandwidthOption,
     DtypeOption,
@@ -31,12 +31,12 @@ TABLE_ROWS = 1000
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc network mobilenet_v1 | "
-        "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json | "
-        "dsc-calc network my_net.json --what-if separable --top 10 --sort macs | "
-        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv | "
-        "dsc-calc network mobilenet_v1 --memory --profile example-desktop"
+    epilog=examples(
+        "dsc-calc network mobilenet_v1",
+        "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json",
+        "dsc-calc network my_net.json --what-if separable --top 10 --sort macs",
+        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv",
+        "dsc-calc network mobilenet_v1 --memory --profile example-gpu-a100 --dtype fp16",
     )
 )
 def network(
@@ -102,6 +102,8 @@ def network(
     from dsc_calc.memory.traffic import dtype_bytes
 
     dtype_bytes(data_type)
+    if machine is not None:
+        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
 
     # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
     stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
@@ -168,27 +170,46 @@ class PresetList:
 
 
 @app.command(
-    epilog="Examples: dsc-calc presets | dsc-calc presets mobilenet_v1 > my_net.json",
+    epilog=examples(
+        "dsc-calc presets",
+        "dsc-calc presets mobilenet_v1 > my_net.json",
+        "dsc-calc presets mobilenet_v1 -f csv",
+    ),
 )
 def presets(
     name: Annotated[
         str | None,
         typer.Argument(help="Print this preset's spec JSON (a starting point for your own)."),
     ] = None,
-    fmt: FormatOption = Format.table,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=(
+                "Output format of the listing: a Rich table, JSON, CSV or Markdown. With NAME, "
+                "the spec is JSON (default, or json); table, csv or markdown give that preset's "
+                "row of the listing."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the shipped presets with their published figures, or print one preset's spec."""
     from dsc_calc.network import presets as shipped
 
     if name is not None:
-        sys.stdout.write(shipped.read(name).decode("utf-8"))
-        return
+        spec = shipped.read(name).decode("utf-8")
+        if as_json or fmt in (None, Format.json):
+            sys.stdout.write(spec)
+            return
+    chosen = Format.table if fmt is None else fmt
     from dsc_calc.network.load import load_network
     from dsc_calc.network.walk import analyse
 
     entries: list[dict[str, object]] = []
-    for preset in shipped.names():
+    for preset in shipped.names() if name is None else (name,):
         loaded = load_network(preset)
         report = analyse(loaded)
         published = shipped.PUBLISHED[preset]
@@ -197,7 +218,8 @@ def presets(
                 "name": preset,
                 "family": loaded.family,
                 "source": loaded.source,
-                "input": str(report.input),
+                "input": str(report.input),  # deprecated: input_shape says it as an object
+                "input_shape": report.input.to_dict(),
                 "params": report.totals.params,
                 "macs": report.totals.macs,
                 "published_params": published.params,
@@ -205,4 +227,4 @@ def presets(
                 "published_source": published.source,
             }
         )
-    emit(PresetList(entries), fmt, as_json)
+    emit(PresetList(entries), chosen, as_json)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dsc_calc.choices import Measure  # noqa: TC001 - Typer reads the annotations at run time
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.output.render import Format
 
 # The core's defaults (dsc_calc.cost.sweep.DEFAULT_*), repeated so that importing this module stays
@@ -20,10 +20,11 @@ DEFAULT_HW = 32
 
 @app.command(
     "sweep",
-    epilog=(
-        "Examples: dsc-calc sweep | dsc-calc sweep --cout 8,16,32,...,1024 -k 1,3,5,7 | "
-        "dsc-calc sweep --cout 100 -k 512 --json | "
-        "dsc-calc sweep -N 16..256x2 -k 3..11+2 --bias --cin 64 --measure params -f csv"
+    epilog=examples(
+        "dsc-calc sweep",
+        "dsc-calc sweep --cout 8,16,32,...,1024 -k 1,3,5,7",
+        "dsc-calc sweep --cout 100 -k 512 --json",
+        "dsc-calc sweep -N 16..256x2 -k 3..11+2 --bias --cin 64 --measure params -f csv",
     ),
 )
 def sweep_command(
@@ -54,7 +55,7 @@ def sweep_command(
     ] = DEFAULT_HW,
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Give every conv a bias.")] = False,
     measure: Annotated[
-        Measure, typer.Option("--measure", "-m", help="The ratio the heatmap shows.")
+        Measure, typer.Option("--measure", help="The ratio the heatmap shows.")
     ] = "macs",
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,

@@ -6,8 +6,13 @@ conv followed by a ``1 x kw`` conv: ``kh + kw`` multiplications per output pixel
 
 The kernel is read from JSON text with the standard :mod:`json` module (never evaluated). Numbers
 are kept exactly (``0.1`` is the fraction 1/10, not a binary float) so that a kernel such as Sobel
-comes back with exact integer factors ``K = scale · a · bᵀ``. The rank is computed in floating
-point by SVD, with NumPy's tolerance ``max(kh, kw) · eps · σ₁`` (stated in the report).
+comes back with exact integer factors ``K = scale · a · bᵀ``. A kernel that is exactly rank 1
+(checked in integers) has rank 1 whatever its magnitude. Otherwise the rank is computed in floating
+point by SVD of the kernel divided by its largest magnitude (so tiny entries such as ``1e-400`` do
+not underflow), counting singular values above ``rtol · σ₁``: by default NumPy's
+``rtol = max(kh, kw) · eps`` (float64), or the ``--tol`` the user gives. The report also says when
+the kernel is rank 1 within float32 precision (``rtol = max(kh, kw) · eps(float32)``), as weights
+stored in float32 are.
 
 Pure: no I/O beyond the text it is given, no Typer, no Rich. NumPy is imported inside
 :func:`analyse`, so importing this module is cheap.
@@ -214,7 +219,12 @@ class Factors:
 
 @dataclass(frozen=True, slots=True)
 class KernelReport:
-    """Rank, factors and per-pixel cost of a kernel, as plain data."""
+    """Rank, factors and per-pixel cost of a kernel, as plain data.
+
+    ``relative_singular_values`` are ``σᵢ / σ₁``, computed scale-free (they stay exact where
+    ``singular_values`` underflow); ``rtol`` is the relative tolerance the rank counts above and
+    ``rank_float32`` the rank at float32's ``max(kh, kw) · eps``.
+    """
 
     kernel: tuple[tuple[int | float, ...], ...]
     singular_values: tuple[float, ...]
@@ -223,6 +233,19 @@ class KernelReport:
     factors: Factors
     max_abs_error: float
     relative_error: float
+    relative_singular_values: tuple[float, ...] = ()
+    rtol: float = 0.0
+    rtol_given: bool = False
+    rank_float32: int = 0
+
+    @property
+    def float32_rank_one(self) -> bool:
+        """Whether the kernel is rank 1 only within float32 precision (rank > 1 at ``rtol``)."""
+        return self.rank > 1 and self.rank_float32 == 1
+
+    @property
+    def tolerance_rule(self) -> str:
+        return "rtol * sigma_max" if self.rtol_given else "max(kh, kw) * eps * sigma_max"
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -253,9 +276,12 @@ class KernelReport:
             "kernel": [list(row) for row in self.kernel],
             "rank": self.rank,
             "tolerance": self.tolerance,
-            "tolerance_rule": "max(kh, kw) * eps * sigma_max",
+            "tolerance_rule": self.tolerance_rule,
+            "rtol": self.rtol,
             "singular_values": list(self.singular_values),
+            "relative_singular_values": list(self.relative_singular_values),
             "separable": self.rank == 1,
+            "rank_float32": self.rank_float32,
             "factors": self.factors.to_dict(),
             "reconstruction": {
                 "max_abs_error": self.max_abs_error,
@@ -270,6 +296,18 @@ class KernelReport:
                 "saving_rank": (self.direct_cost / self.rank_cost) if self.rank else None,
             },
         }
+
+    def _singular_text(self) -> str:
+        """The singular values, noise under the tolerance as ≈0; as σ₁·[…] if σ₁ underflows."""
+        pairs = zip(self.singular_values, self.relative_singular_values, strict=True)
+        if self.rank and not self.singular_values[0]:  # entries such as 1e-400: σ₁ is not a float
+            shown = (_number_text(r) if r > self.rtol else "\u22480" for _, r in pairs)
+            return (
+                "\u03c3\u2081\u00b7[" + ", ".join(shown) + "] (\u03c3\u2081 under float64's range)"
+            )
+        return (
+            "[" + ", ".join(_number_text(s) if r > self.rtol else "\u22480" for s, r in pairs) + "]"
+        )
 
     def tables(self) -> list[Table]:
         kh, kw = self.shape
@@ -286,19 +324,14 @@ class KernelReport:
             verdict = "1: separable"
         else:
             verdict = f"{self.rank}: not separable"
+            if self.float32_rank_one:
+                verdict += " (rank 1 within float32 precision)"
+        rule = "--tol" if self.rtol_given else "max(kh, kw)\u00b7eps"
         rows: list[tuple[str, str]] = [
             ("shape", f"{kh}\u00d7{kw}"),
             ("rank", verdict),
-            ("tolerance", f"{self.tolerance:.3g} = max(kh, kw)\u00b7eps\u00b7\u03c3\u2081"),
-            (
-                "singular values",
-                "["
-                + ", ".join(
-                    _number_text(s) if s > self.tolerance else "\u22480"
-                    for s in self.singular_values
-                )
-                + "]",
-            ),
+            ("tolerance", f"{self.tolerance:.3g} = {self.rtol:.3g}\u00b7\u03c3\u2081 ({rule})"),
+            ("singular values", self._singular_text()),
             (f"a (column, {kh})", _vector_text(factors.a)),
             (f"b (row, {kw})", _vector_text(factors.b)),
             ("scale", _number_text(factors.scale)),
@@ -329,6 +362,14 @@ class KernelReport:
                 )
             )
         notes = ["Multiplications per output pixel of one channel."]
+        if self.float32_rank_one:
+            second = self.relative_singular_values[1]
+            float32_rtol = max(kh, kw) * _FLOAT32_EPS
+            notes.append(
+                f"Rank 1 within float32 precision: \u03c3\u2082/\u03c3\u2081 = {second:.3g} is "
+                f"below max(kh, kw)\u00b7eps(float32) = {float32_rtol:.3g}; a float32 kernel "
+                f"like this is separable up to rounding (--tol {float32_rtol:.3g} counts it so)."
+            )
         if self.rank > 1:
             notes.append(
                 f"Rank {self.rank}: the 1-D pair is exact only as a sum of {self.rank} pairs; "
@@ -415,19 +456,71 @@ def exact_rank_one_factors(kernel: Sequence[Sequence[Number]]) -> Factors | None
     return Factors(a=tuple(a), b=tuple(b), scale=scale, exact=True)
 
 
-def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
-    """Rank by SVD, readable factors, reconstruction error and cost of a validated kernel."""
+#: float32's machine epsilon, 2**-23 (the gap between 1 and the next float32).
+_FLOAT32_EPS = 2.0**-23
+#: float64's machine epsilon, 2**-52.
+_FLOAT64_EPS = 2.0**-52
+
+
+def check_rtol(rtol: object, where: str = "rtol") -> float:
+    """A relative tolerance: a finite number with ``0 <= rtol < 1`` (``σ > rtol · σ₁`` counts)."""
+    if isinstance(rtol, bool) or not isinstance(rtol, int | float):
+        raise DscCalcError(where, f"must be a number, got {type(rtol).__name__}")
+    if not (math.isfinite(rtol) and 0 <= rtol < 1):
+        raise DscCalcError(
+            where,
+            f"must be a relative tolerance with 0 <= RTOL < 1 (a fraction of \u03c3\u2081, "
+            f"e.g. 1e-6 for float32 weights), got {rtol!r}",
+        )
+    return float(rtol)
+
+
+def _largest_magnitude(kernel: Sequence[Sequence[Number]]) -> Number:
+    magnitudes: list[Number] = [x if x >= 0 else -x for row in kernel for x in row]
+    return max(magnitudes)
+
+
+def _scaled(kernel: Sequence[Sequence[Number]], magnitude: Number) -> list[list[float]]:
+    """``kernel / magnitude`` as floats, computed exactly first when the entries are tiny."""
+    if magnitude == 0:
+        return [[0.0 for _ in row] for row in kernel]
+    if float(magnitude) >= 1e-150:  # no underflow: entries and their squares stay normal
+        scale = float(magnitude)
+        return [[float(x) / scale for x in row] for row in kernel]
+    exact = Fraction(magnitude)
+    return [[float(Fraction(x) / exact) for x in row] for row in kernel]
+
+
+def analyse(kernel: Sequence[Sequence[Number]], rtol: float | None = None) -> KernelReport:
+    """Rank by SVD, readable factors, reconstruction error and cost of a validated kernel.
+
+    ``rtol`` is the relative tolerance (``σ > rtol · σ₁`` counts towards the rank); ``None`` takes
+    NumPy's ``max(kh, kw) · eps`` for float64. An exactly rank-1 kernel has rank 1 at any ``rtol``.
+    """
     import numpy as np
 
-    matrix = np.array([[float(x) for x in row] for row in kernel], dtype=np.float64)
-    kh, kw = matrix.shape
-    u, sigma, vt = np.linalg.svd(matrix, full_matrices=False)
-    top = float(sigma[0]) if sigma.size else 0.0
-    tolerance = max(kh, kw) * float(np.finfo(np.float64).eps) * top
-    rank = int(np.count_nonzero(sigma > tolerance))
+    magnitude = _largest_magnitude(kernel)
+    unit = np.array(_scaled(kernel, magnitude), dtype=np.float64)  # largest |entry| is 1
+    kh, kw = unit.shape
+    given = rtol is not None
+    relative = check_rtol(rtol) if rtol is not None else max(kh, kw) * _FLOAT64_EPS
+    u, sigma, vt = np.linalg.svd(unit, full_matrices=False)
+    top_unit = float(sigma[0])
+    ratios = [float(s) / top_unit if top_unit else 0.0 for s in sigma]
     factors = exact_rank_one_factors(kernel)
-    norm = float(np.linalg.norm(matrix))
-    if factors is not None:  # K == scale · a · bᵀ exactly, checked in fractions
+    if magnitude == 0:
+        rank = 0
+    elif factors is not None:  # K == scale · a · bᵀ exactly, checked in integers
+        rank = 1
+    else:
+        rank = sum(r > relative for r in ratios)
+    rank_float32 = 0 if magnitude == 0 else sum(r > max(kh, kw) * _FLOAT32_EPS for r in ratios)
+    if factors is not None:
+        rank_float32 = 1
+    size = float(magnitude)
+    top = top_unit * size
+    norm = float(np.linalg.norm(unit))
+    if factors is not None:
         max_abs_error = relative_error = 0.0
     else:
         a = [float(x) for x in u[:, 0]]
@@ -435,20 +528,24 @@ def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
         if _flip(a, b):
             a, b = [-x for x in a], [-x for x in b]
         factors = Factors(a=tuple(a), b=tuple(b), scale=top, exact=False)
-        residual = matrix - top * np.outer(np.array(factors.a), np.array(factors.b))
-        max_abs_error = float(np.max(np.abs(residual)))
+        residual = unit - top_unit * np.outer(np.array(factors.a), np.array(factors.b))
+        max_abs_error = float(np.max(np.abs(residual))) * size
         relative_error = float(np.linalg.norm(residual)) / norm if norm else 0.0
     return KernelReport(
         kernel=tuple(tuple(_plain_number(x) for x in row) for row in kernel),
-        singular_values=tuple(float(s) for s in sigma),
-        tolerance=tolerance,
+        singular_values=tuple(float(s) * size for s in sigma),
+        tolerance=relative * top,
         rank=rank,
         factors=factors,
         max_abs_error=max_abs_error,
         relative_error=relative_error,
+        relative_singular_values=tuple(ratios),
+        rtol=relative,
+        rtol_given=given,
+        rank_float32=rank_float32,
     )
 
 
-def analyse_text(text: str, where: str = "kernel") -> KernelReport:
+def analyse_text(text: str, where: str = "kernel", rtol: float | None = None) -> KernelReport:
     """Parse, validate and analyse a kernel given as JSON text."""
-    return analyse(parse_kernel(text, where))
+    return analyse(parse_kernel(text, where), rtol)

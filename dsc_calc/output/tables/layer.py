@@ -198,7 +198,7 @@ def _memory_table(report: LayerMemoryReport) -> Table:
             f"{profile.ridge_intensity:.3g} FLOP/B a conv is memory-bound. Profile: "
             f"{profile.name}."
         )
-        if report.dtype != "fp32":
+        if report.dtype not in ("fp32", profile.peak_dtype):
             notes.append(
                 f"The profile's peak is used as is for {report.dtype}; low-precision peaks "
                 "are often higher than fp32's (give --peak-gflops for that type)."

@@ -229,7 +229,7 @@ def _row_table(report: NetworkMemoryReport, shown: list[RowMemory]) -> Table:
             f"{profile.ridge_intensity:.3g} FLOP/B a row is memory-bound. Profile: "
             f"{profile.name}."
         )
-        if memory.dtype != "fp32":
+        if memory.dtype not in ("fp32", profile.peak_dtype):
             notes.append(
                 f"The profile's peak is used as is for {memory.dtype}; low-precision peaks "
                 "are often higher than fp32's (give --peak-gflops for that type)."

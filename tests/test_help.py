@@ -50,17 +50,7 @@ def example_lines(epilog: str) -> list[str]:
     return body.splitlines() if body else [head]
 
 
-def _epilog_cases() -> list[Any]:
-    cases: list[Any] = []
-    for name in sorted(commands()):
-        marks = []
-        if name == "bench":  # dsc_calc/cli/bench.py is the bench engineer's: use examples() there
-            marks.append(pytest.mark.xfail(reason="bench's epilog still joins with ' | '"))
-        cases.append(pytest.param(name, marks=marks))
-    return cases
-
-
-@pytest.mark.parametrize("name", _epilog_cases())
+@pytest.mark.parametrize("name", sorted(commands()))
 def test_examples_are_one_a_line_never_joined_with_pipes(name: str) -> None:
     """`Examples:` then one command a line, each starting with dsc-calc (or echo into one); a
     ` | ` only pipes into `dsc-calc ... -` reading stdin, never separates two examples."""

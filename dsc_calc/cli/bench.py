@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 
 from dsc_calc.choices import Engine
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.cli.layer import (
     BatchOption,
     BiasOption,
@@ -98,12 +98,12 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc bench --cin 64 --cout 128 -k 3 --hw 56 | "
-        "dsc-calc bench --cin 32 --cout 64 --hw 28 --budget 2 --json | "
-        "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json | "
-        "dsc-calc bench mobilenet_v1 --budget 20 | "
-        "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy"
+    epilog=examples(
+        "dsc-calc bench --cin 64 --cout 128 -k 3 --hw 56",
+        "dsc-calc bench --cin 32 --cout 64 --hw 28 --budget 2 --json",
+        "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json",
+        "dsc-calc bench mobilenet_v1 --budget 20",
+        "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy",
     )
 )
 def bench(

@@ -28,7 +28,6 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -297,117 +296,12 @@ class KernelReport:
             },
         }
 
-    def _singular_text(self) -> str:
-        """The singular values, noise under the tolerance as ≈0; as σ₁·[…] if σ₁ underflows."""
-        pairs = zip(self.singular_values, self.relative_singular_values, strict=True)
-        if self.rank and not self.singular_values[0]:  # entries such as 1e-400: σ₁ is not a float
-            shown = (_number_text(r) if r > self.rtol else "\u22480" for _, r in pairs)
-            return (
-                "\u03c3\u2081\u00b7[" + ", ".join(shown) + "] (\u03c3\u2081 under float64's range)"
-            )
-        return (
-            "[" + ", ".join(_number_text(s) if r > self.rtol else "\u22480" for s, r in pairs) + "]"
-        )
-
-    def tables(self) -> list[Table]:
-        kh, kw = self.shape
-        factors = self.factors
-        if factors.exact:
-            form = "K = scale \u00b7 a \u00b7 b\u1d40, exact integers"
-        elif self.rank <= 1:
-            form = "K = scale \u00b7 a \u00b7 b\u1d40, unit vectors, scale = \u03c3\u2081"
-        else:
-            form = "best rank-1 approximation \u03c3\u2081 \u00b7 u\u2081 \u00b7 v\u2081\u1d40"
-        if self.rank == 0:
-            verdict = "0 (the zero kernel)"
-        elif self.rank == 1:
-            verdict = "1: separable"
-        else:
-            verdict = f"{self.rank}: not separable"
-            if self.float32_rank_one:
-                verdict += " (rank 1 within float32 precision)"
-        rule = "--tol" if self.rtol_given else "max(kh, kw)\u00b7eps"
-        rows: list[tuple[str, str]] = [
-            ("shape", f"{kh}\u00d7{kw}"),
-            ("rank", verdict),
-            ("tolerance", f"{self.tolerance:.3g} = {self.rtol:.3g}\u00b7\u03c3\u2081 ({rule})"),
-            ("singular values", self._singular_text()),
-            (f"a (column, {kh})", _vector_text(factors.a)),
-            (f"b (row, {kw})", _vector_text(factors.b)),
-            ("scale", _number_text(factors.scale)),
-            ("factors", form),
-            ("max |error|", f"{self.max_abs_error:.4g}"),
-            ("relative error", f"{self.relative_error:.4g} (Frobenius)"),
-        ]
-        summary = Table(
-            title=f"Kernel {kh}\u00d7{kw}: rank {self.rank}",
-            columns=(Column("Property"), Column("Value")),
-            rows=tuple(rows),
-        )
-        cost_rows: list[tuple[str, int, float]] = [
-            (f"direct kh\u00b7kw = {kh}\u00b7{kw}", self.direct_cost, 1.0),
-            (
-                f"separable kh + kw = {kh} + {kw}"
-                + ("" if self.rank <= 1 else " (rank-1 approx.)"),
-                self.separable_cost,
-                self.direct_cost / self.separable_cost,
-            ),
-        ]
-        if self.rank > 1:
-            cost_rows.append(
-                (
-                    f"exact rank-{self.rank} r\u00b7(kh + kw) = {self.rank}\u00b7{kh + kw}",
-                    self.rank_cost,
-                    self.direct_cost / self.rank_cost,
-                )
-            )
-        notes = ["Multiplications per output pixel of one channel."]
-        if self.float32_rank_one:
-            second = self.relative_singular_values[1]
-            float32_rtol = max(kh, kw) * _FLOAT32_EPS
-            notes.append(
-                f"Rank 1 within float32 precision: \u03c3\u2082/\u03c3\u2081 = {second:.3g} is "
-                f"below max(kh, kw)\u00b7eps(float32) = {float32_rtol:.3g}; a float32 kernel "
-                f"like this is separable up to rounding (--tol {float32_rtol:.3g} counts it so)."
-            )
-        if self.rank > 1:
-            notes.append(
-                f"Rank {self.rank}: the 1-D pair is exact only as a sum of {self.rank} pairs; "
-                f"one pair is the best rank-1 approximation, relative error "
-                f"{self.relative_error:.4g}."
-            )
-            if self.rank_cost >= self.direct_cost:
-                notes.append("The exact decomposition costs no less than the direct kernel here.")
-        cost = Table(
-            title="Cost per output pixel",
-            columns=(
-                Column("Form"),
-                Column("Multiplications", "integer"),
-                Column("Saving", "times"),
-            ),
-            rows=tuple(cost_rows),
-            notes=tuple(notes),
-        )
-        return [summary, cost]
-
 
 def _plain_number(value: Number) -> int | float:
     """An entry as JSON shows it: integers exact, everything else as a float."""
     if isinstance(value, Fraction) and value.denominator == 1:
         return value.numerator
     return value if isinstance(value, int) else float(value)
-
-
-def _number_text(value: float | Fraction) -> str:
-    if isinstance(value, Fraction):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.6g}"
-
-
-def _vector_text(values: Sequence[int | float]) -> str:
-    return "[" + ", ".join(_number_text(v) for v in values) + "]"
 
 
 def _flip(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -457,7 +351,7 @@ def exact_rank_one_factors(kernel: Sequence[Sequence[Number]]) -> Factors | None
 
 
 #: float32's machine epsilon, 2**-23 (the gap between 1 and the next float32).
-_FLOAT32_EPS = 2.0**-23
+FLOAT32_EPS = 2.0**-23
 #: float64's machine epsilon, 2**-52.
 _FLOAT64_EPS = 2.0**-52
 
@@ -514,7 +408,7 @@ def analyse(kernel: Sequence[Sequence[Number]], rtol: float | None = None) -> Ke
         rank = 1
     else:
         rank = sum(r > relative for r in ratios)
-    rank_float32 = 0 if magnitude == 0 else sum(r > max(kh, kw) * _FLOAT32_EPS for r in ratios)
+    rank_float32 = 0 if magnitude == 0 else sum(r > max(kh, kw) * FLOAT32_EPS for r in ratios)
     if factors is not None:
         rank_float32 = 1
     size = float(magnitude)

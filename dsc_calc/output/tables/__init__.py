@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _BUILDERS: dict[str, str] = {
     "dsc_calc.cost.conv.LayerComparison": "dsc_calc.output.tables.layer:layer_tables",
     "dsc_calc.memory.layer.LayerMemoryReport": "dsc_calc.output.tables.layer:layer_memory_tables",
+    "dsc_calc.cost.spatial.KernelReport": "dsc_calc.output.tables.kernel:kernel_tables",
     "dsc_calc.cost.sweep.SweepReport": "dsc_calc.output.tables.sweep:sweep_tables",
     "dsc_calc.network.report.NetworkReport": "dsc_calc.output.tables.network:network_tables",
     "dsc_calc.memory.network.NetworkMemoryReport": (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 #: Elementwise nonlinearities a spec layer may end with, or be.
-Activation = Literal["relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu"]
+Activation = Literal["relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu", "gelu"]
 #: ``--what-if``: the redesigns of a network's convs.
 WhatIf = Literal["separable", "standard", "spatial"]
 #: ``--sort``: orders of the layer table.

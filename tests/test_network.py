@@ -191,7 +191,9 @@ def test_inverted_residual_rows_names_and_add() -> None:
     params = 16 * 96 + 2 * 96 + 96 * 9 + 2 * 96 + 96 * 16 + 2 * 16
     assert report.totals.params == params
     assert report.totals.macs == 64 * (16 * 96 + 96 * 9 + 96 * 16)
-    assert all(r.held_elements == 16 * 64 for r in report.rows)
+    # The block input (16·8·8) lives until the add. The first row reads it, so it holds nothing
+    # else; every later row holds it beside its own input and output.
+    assert [r.held_elements for r in report.rows] == [0] + [16 * 64] * 8
     strided = report_of(
         net(16, 8, 8, {"type": "inverted_residual", "out": 16, "expand": 1, "stride": 2})
     )
@@ -217,7 +219,9 @@ def test_residual_branches_held_elements_and_mismatch() -> None:
         "block1.shortcut.conv1",
         "block1.add",
     )
-    assert main.held_elements == 4 * 64  # the block input waits for the shortcut
+    # The block input waits for the shortcut, but the first row reads it: it is that row's input,
+    # counted once, so the row holds nothing else.
+    assert main.held_elements == 0
     assert shortcut.held_elements == 8 * 16  # the main output waits for the add
     assert add.held_elements == 8 * 16
     with pytest.raises(

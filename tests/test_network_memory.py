@@ -90,13 +90,14 @@ def test_plain_chain_bytes_are_elements_times_dtype_size(tmp_path: Path, dtype: 
 
 
 def test_residual_block_keeps_its_input_alive_for_the_peak(tmp_path: Path) -> None:
-    """Inside a residual block every row also holds the block's input; the add holds the main output."""
+    """Inside a residual block every row after the first also holds the block's input (the first
+    reads it, so it is counted once there); the add holds the shortcut's output."""
     document = _json(_spec(tmp_path, RESIDUAL))
     names = [row["name"] for row in document["layers"]]
     live = [row["live_bytes"] for row in document["layers"]]
     held = 4 * HW  # the block's input, kept for the add
     by_hand = [
-        (4 * HW + 8 * HW + held) * 4,  # pwconv 4 -> 8
+        (4 * HW + 8 * HW) * 4,  # pwconv 4 -> 8: its input is the held block input
         (8 * HW + 8 * HW + held) * 4,  # relu
         (8 * HW + 4 * HW + held) * 4,  # pwconv 8 -> 4
         (4 * HW + 4 * HW + 4 * HW) * 4,  # add: its input, its output, the shortcut's output

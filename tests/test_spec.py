@@ -91,8 +91,8 @@ def test_defaults_and_repeat_blocks() -> None:
         ({"type": "conv", "out": "8"}, "layers[0].out: must be a positive integer, got '8'"),
         ({"type": "conv"}, "layers[0].out: is required but missing"),
         (
-            {"type": "conv", "out": 8, "act": "gelu"},
-            "layers[0].act: must be one of 'relu', 'relu6', 'hswish', 'hsigmoid', 'sigmoid', 'silu'; got 'gelu'",
+            {"type": "conv", "out": 8, "act": "mish"},
+            "layers[0].act: must be one of 'relu', 'relu6', 'hswish', 'hsigmoid', 'sigmoid', 'silu', 'gelu'; got 'mish'",
         ),
         (
             {"type": "pool", "op": "min", "k": 2},

@@ -34,7 +34,21 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "hsigmoid": nn.Hardsigmoid,
     "sigmoid": nn.Sigmoid,
     "silu": nn.SiLU,
+    "gelu": nn.GELU,
 }
+
+
+#: The layer types :meth:`Builder.branching_layer` builds.
+NEW_TYPES = (
+    "branches",
+    "shuffle",
+    "layernorm",
+    "scale",
+    "dropout",
+    "flatten",
+    "upsample",
+    "convtranspose",
+)
 
 
 class SpecError(ValueError):
@@ -175,6 +189,64 @@ class LinearRow(nn.Module):
         return self.linear(torch.flatten(x, 1))[:, :, None, None]  # type: ignore[no-any-return]
 
 
+class Branches(nn.Module):
+    """Each branch on the input (or its channel chunk), then ``torch.cat`` or a sum."""
+
+    def __init__(self, branches: Sequence[nn.Module], merge: str, chunks: Sequence[int] | None):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+        self.merge = merge
+        self.chunks = None if chunks is None else list(chunks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [x] * len(self.branches) if self.chunks is None else torch.split(x, self.chunks, 1)
+        outputs = [branch(part) for branch, part in zip(self.branches, parts, strict=True)]
+        if self.merge == "concat":
+            return torch.cat(outputs, 1)
+        total = outputs[0]
+        for other in outputs[1:]:
+            total = total + other
+        return total
+
+
+class ChannelShuffle(nn.Module):
+    """torchvision's ``channel_shuffle``: (N, g, C/g, H, W) transposed to (N, C/g, g, H, W)."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        grouped = x.view(n, self.groups, c // self.groups, h, w)
+        return grouped.transpose(1, 2).contiguous().view(n, c, h, w)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's ConvNeXt ``LayerNorm2d``: a layer norm over the channels at each pixel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """ConvNeXt's layer scale: one learnable factor per channel."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+class FlattenMap(nn.Module):
+    """``torch.flatten`` as a (C·H·W, 1, 1) map."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(x, 1)[:, :, None, None]
+
+
 def activation(name: str) -> nn.Module:
     """The torch module for an activation name of the spec."""
     try:
@@ -209,7 +281,7 @@ class Builder:
         if layer.get("act") is not None:
             yield activation(layer["act"])
 
-    def layer(self, layer: Mapping[str, Any], where: str) -> list[nn.Module]:  # noqa: PLR0912
+    def layer(self, layer: Mapping[str, Any], where: str) -> list[nn.Module]:  # noqa: PLR0912, PLR0915
         # A key given as null means its default (as a spec re-encoded with every field shows it).
         layer = {key: value for key, value in layer.items() if value is not None}
         if "repeat" in layer:
@@ -265,8 +337,12 @@ class Builder:
             check_keys(layer, (), where)
             return [activation(kind)]
         if kind == "pool":
-            check_keys(layer, ("op", "k", "stride", "padding", "global"), where)
+            check_keys(
+                layer, ("op", "k", "stride", "padding", "global", "ceil_mode", "output_size"), where
+            )
             return [self.pool(layer)]
+        if kind in NEW_TYPES:
+            return self.branching_layer(layer, kind, cin, bias, where)
         if kind == "linear":
             check_keys(layer, ("out", "bias"), where)
             self.channels = layer["out"]
@@ -289,6 +365,57 @@ class Builder:
             return [Residual(main, shortcut)]
         raise SpecError(f"{where}: unknown layer type {kind!r}")
 
+    def branching_layer(
+        self, layer: Mapping[str, Any], kind: str, cin: int, bias: bool, where: str
+    ) -> list[nn.Module]:
+        """The constructs of branching networks and ConvNeXt."""
+        if kind == "branches":
+            check_keys(layer, ("branches", "merge", "split"), where)
+            return [self.branches(layer, where)]
+        if kind == "shuffle":
+            check_keys(layer, ("groups",), where)
+            return [ChannelShuffle(layer["groups"])]
+        if kind == "layernorm":
+            check_keys(layer, (), where)
+            return [LayerNorm2d(cin, eps=1e-6)]
+        if kind == "scale":
+            check_keys(layer, (), where)
+            return [LayerScale(cin)]
+        if kind == "dropout":
+            check_keys(layer, ("p",), where)
+            return [nn.Dropout(layer.get("p", 0.5))]
+        if kind == "flatten":
+            check_keys(layer, (), where)
+            self.channels = 0  # unknown here: only a linear layer may follow (LazyLinear)
+            return [FlattenMap()]
+        if kind == "upsample":
+            check_keys(layer, ("scale", "mode"), where)
+            mode = layer.get("mode", "nearest")
+            factor = pair(layer.get("scale", 2))
+            kwargs = {"align_corners": False} if mode == "bilinear" else {}
+            return [nn.Upsample(scale_factor=factor, mode=mode, **kwargs)]
+        if kind == "convtranspose":
+            check_keys(
+                layer,
+                ("out", "k", "stride", "padding", "output_padding", "dilation", "groups", "bias"),
+                where,
+            )
+            self.channels = layer["out"]
+            return [
+                nn.ConvTranspose2d(
+                    cin,
+                    layer["out"],
+                    pair(layer.get("k", 3)),
+                    pair(layer.get("stride", 1)),
+                    pair(layer.get("padding", 0)),
+                    pair(layer.get("output_padding", 0)),
+                    layer.get("groups", 1),
+                    bias,
+                    pair(layer.get("dilation", 1)),
+                )
+            ]
+        raise SpecError(f"{where}: unknown layer type {kind!r}")  # pragma: no cover
+
     def spatially_separable(
         self, layer: Mapping[str, Any], cin: int, bias: bool, geometry: dict[str, Any]
     ) -> list[nn.Module]:
@@ -305,12 +432,34 @@ class Builder:
             *self.after(layer, out),
         ]
 
+    def branches(self, layer: Mapping[str, Any], where: str) -> nn.Module:
+        cin = self.channels
+        count = len(layer["branches"])
+        split = layer.get("split", False)
+        chunks = None
+        if split is True:
+            chunks = [cin // count] * count
+        elif split:
+            chunks = list(split)
+        outs: list[int] = []
+        modules: list[nn.Module] = []
+        for index, branch in enumerate(layer["branches"]):
+            self.channels = cin if chunks is None else chunks[index]
+            modules.append(self.build(branch, f"{where}.branches[{index}]"))
+            outs.append(self.channels)
+        self.channels = sum(outs) if layer.get("merge", "concat") == "concat" else outs[0]
+        return Branches(modules, layer.get("merge", "concat"), chunks)
+
     def pool(self, layer: Mapping[str, Any]) -> nn.Module:
         op = layer.get("op", "max")
         if op not in ("max", "avg"):
             raise SpecError(f"unknown pool op {op!r}")
         if layer.get("global", False):
             return nn.AdaptiveMaxPool2d(1) if op == "max" else nn.AdaptiveAvgPool2d(1)
+        if "output_size" in layer:
+            size = pair(layer["output_size"])
+            return nn.AdaptiveMaxPool2d(size) if op == "max" else nn.AdaptiveAvgPool2d(size)
+        ceil = bool(layer.get("ceil_mode", False))
         kernel = pair(layer["k"])
         stride = pair(layer.get("stride", layer["k"]))
         padding = layer.get("padding", 0)
@@ -319,8 +468,8 @@ class Builder:
             return PoolSame(inner, kernel, stride)
         padding = (0, 0) if padding == "valid" else pair(padding)
         if op == "max":
-            return nn.MaxPool2d(kernel, stride, padding)
-        return nn.AvgPool2d(kernel, stride, padding)
+            return nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil)
+        return nn.AvgPool2d(kernel, stride, padding, ceil_mode=ceil)
 
     def inverted_residual(self, layer: Mapping[str, Any], where: str) -> nn.Module:
         """MobileNetV2/V3 block: [expand 1x1] -> depthwise -> [SE] -> linear 1x1 project (+ add)."""
@@ -395,6 +544,8 @@ def kind_of(module: nn.Module) -> str:
     """The by-type kind of a weighted module, read off the module itself: ``depthwise`` when
     groups == Cin > 1, ``pointwise`` for a 1x1 conv with groups 1, ``conv`` for any other conv
     (grouped 1x1 included), ``linear``, and ``other`` (batch norm)."""
+    if isinstance(module, nn.ConvTranspose2d):
+        return "conv"
     if isinstance(module, nn.Conv2d):
         if module.groups == module.in_channels > 1:
             return "depthwise"
@@ -418,6 +569,8 @@ def measure(model: nn.Module, channels: int, height: int, width: int, batch: int
         assert isinstance(weight, torch.Tensor)
         if isinstance(module, nn.Conv2d):
             macs = output.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+        elif isinstance(module, nn.ConvTranspose2d):  # each input pixel scatters the kernel
+            macs = inputs[0].numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
         elif isinstance(module, nn.Linear):
             macs = output.numel() * weight.shape[1]
         else:
@@ -440,7 +593,7 @@ def measure(model: nn.Module, channels: int, height: int, width: int, batch: int
     handles = [
         module.register_forward_hook(hook)
         for module in model.modules()
-        if isinstance(module, nn.Conv2d | nn.Linear | nn.BatchNorm2d)
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear | nn.BatchNorm2d)
     ]
     try:
         with torch.no_grad():

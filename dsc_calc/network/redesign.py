@@ -7,6 +7,7 @@ and :func:`redesigned_rows` splices them in. Rows are matched by position, never
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from dsc_calc.choices import ACTIVATIONS
@@ -14,7 +15,7 @@ from dsc_calc.cost.conv import Conv2d, Cost, Padding, compare
 from dsc_calc.network.report import Change, LayerRow, WhatIfReport, conv_kind
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 #: The rows ``--what-if standard`` may find between a depthwise conv and its pointwise conv.
 _BETWEEN_PAIR = ("batchnorm", *ACTIVATIONS)
@@ -36,10 +37,11 @@ def redesign(rows: tuple[LayerRow, ...], mode: str, batch: int) -> WhatIfReport:
     if mode == "standard":
         changes = _to_standard(rows, batch)
     else:
+        fresh = _fresh_tensors()
         changes = [
             change
             for position, row in enumerate(rows)
-            if (change := _split(row, position, mode, batch)) is not None
+            if (change := _split(row, position, mode, batch, fresh)) is not None
         ]
     after = before
     for change in changes:
@@ -64,7 +66,15 @@ def redesigned_rows(rows: Sequence[LayerRow], what_if: WhatIfReport) -> list[Lay
     return result
 
 
-def _split(row: LayerRow, position: int, mode: str, batch: int) -> Change | None:
+def _fresh_tensors() -> Iterator[int]:
+    """Ids for the tensors a redesign adds (between the two convs of a pair): -2, -3, ...
+    The pair's second conv writes the replaced row's tensor, so readers keep their inputs."""
+    return itertools.count(-2, -1)
+
+
+def _split(
+    row: LayerRow, position: int, mode: str, batch: int, fresh: Iterator[int]
+) -> Change | None:
     """The separable or spatial replacement of one standard conv row, or None."""
     conv = row.conv
     # A depthwise row with one channel has groups == 1 too, but it is no standard conv:
@@ -76,14 +86,15 @@ def _split(row: LayerRow, position: int, mode: str, batch: int) -> Change | None
         parts = compare(conv, row.input, batch)
         depthwise, pointwise = conv.depthwise(), conv.pointwise()
         middle = depthwise.output_shape(row.input)
+        between = next(fresh)
         replacement = (
             LayerRow(
                 f"{row.name}.dw", "dwconv", "depthwise", row.input, middle,
-                parts.depthwise, depthwise, held,
+                parts.depthwise, depthwise, held, between, row.inputs,
             ),
             LayerRow(
                 f"{row.name}.pw", "pwconv", conv_kind(pointwise), middle, row.output,
-                parts.pointwise, pointwise, held,
+                parts.pointwise, pointwise, held, row.tensor, (between,),
             ),
         )  # fmt: skip
         after = f"dw {depthwise.describe()} + pw {pointwise.describe()}"
@@ -96,13 +107,15 @@ def _split(row: LayerRow, position: int, mode: str, batch: int) -> Change | None
     first, second = spatial_pair(conv)
     middle = first.output_shape(row.input)
     first_cost, second_cost = first.cost(row.input, batch), second.cost(middle, batch)
+    between = next(fresh)
     replacement = (
         LayerRow(
-            f"{row.name}.h", "conv", conv_kind(first), row.input, middle, first_cost, first, held
+            f"{row.name}.h", "conv", conv_kind(first), row.input, middle, first_cost, first, held,
+            between, row.inputs,
         ),
         LayerRow(
             f"{row.name}.w", "conv", conv_kind(second), middle, row.output, second_cost, second,
-            held,
+            held, row.tensor, (between,),
         ),
     )  # fmt: skip
     return Change(
@@ -140,27 +153,26 @@ def spatial_pair(conv: Conv2d) -> tuple[Conv2d, Conv2d]:
 
 
 def _to_standard(rows: tuple[LayerRow, ...], batch: int) -> list[Change]:
+    """Each depthwise row with the pointwise row that reads its output, through batch norm and
+    activation rows that only pass it on, merged into one full conv.
+
+    A pair is followed along the graph, never by adjacency alone: a pointwise conv in a parallel
+    branch (a residual's shortcut) reads another tensor and is left alone.
+    """
+    readers: dict[int, list[int]] = {}
+    for position, row in enumerate(rows):
+        for tensor in row.inputs:
+            readers.setdefault(tensor, []).append(position)
     changes: list[Change] = []
     index = 0
     while index < len(rows):
         row = rows[index]
-        if row.kind != "depthwise" or row.conv is None:
+        end = _pointwise_partner(rows, index, readers) if row.kind == "depthwise" else None
+        if end is None or row.conv is None:
             index += 1
             continue
-        between = index + 1
-        while (
-            between < len(rows)
-            and rows[between].kind == "other"
-            and rows[between].type in _BETWEEN_PAIR
-        ):
-            between += 1
-        if between >= len(rows) or rows[between].kind != "pointwise":
-            index += 1
-            continue
-        depthwise, pointwise = row.conv, rows[between]
-        if pointwise.conv is None:  # pragma: no cover - pointwise rows always carry their conv
-            index += 1
-            continue
+        depthwise, pointwise = row.conv, rows[end]
+        assert pointwise.conv is not None  # noqa: S101 - pointwise rows carry their conv
         full = Conv2d(
             depthwise.in_channels,
             pointwise.conv.out_channels,
@@ -172,13 +184,13 @@ def _to_standard(rows: tuple[LayerRow, ...], batch: int) -> list[Change]:
             pointwise.conv.bias,
         )
         dropped = sum(
-            (rows[i].cost for i in range(index + 1, between) if rows[i].type == "batchnorm"),
+            (rows[i].cost for i in range(index + 1, end) if rows[i].type == "batchnorm"),
             Cost(),
         )
         new = full.cost(row.input, batch)
         merged = LayerRow(
             f"{row.name} + {pointwise.name}", "conv", conv_kind(full), row.input,
-            pointwise.output, new, full, row.held_elements,
+            pointwise.output, new, full, row.held_elements, pointwise.tensor, row.inputs,
         )  # fmt: skip
         changes.append(
             Change(
@@ -188,9 +200,27 @@ def _to_standard(rows: tuple[LayerRow, ...], batch: int) -> list[Change]:
                 row.cost + pointwise.cost,
                 new,
                 dropped,
-                positions=tuple(range(index, between + 1)),
+                positions=tuple(range(index, end + 1)),
                 rows=(merged,),
             )
         )
-        index = between + 1
+        index = end + 1
     return changes
+
+
+def _pointwise_partner(
+    rows: tuple[LayerRow, ...], index: int, readers: dict[int, list[int]]
+) -> int | None:
+    """The position of the pointwise row that reads depthwise row ``index``'s output through the
+    rows right after it, each the only reader of the one before; or None."""
+    position = index
+    while True:
+        following = readers.get(rows[position].tensor, [])
+        if following != [position + 1] or rows[position + 1].inputs != (rows[position].tensor,):
+            return None
+        position += 1
+        row = rows[position]
+        if row.kind == "pointwise":
+            return position
+        if row.kind != "other" or row.type not in _BETWEEN_PAIR:
+            return None

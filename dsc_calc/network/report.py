@@ -37,8 +37,11 @@ def conv_kind(conv: Conv2d) -> Kind:
 class LayerRow:
     """One primitive layer as it runs: its place, shapes, cost, and its conv if it is one.
 
-    ``held_elements`` counts the per-sample elements of earlier activations kept alive for a
-    pending residual add while this row runs (0 outside residual blocks).
+    A network is a graph of rows over tensors: ``tensor`` is the id of the tensor this row writes
+    (its position in the network's rows; ``-1`` is the network input) and ``inputs`` the tensors
+    it reads, the first of them shaped ``input`` (a concat's ``input`` is all it reads).
+    ``held_elements`` counts the per-sample elements of other tensors kept alive while this row
+    runs: a block input waiting for its add, branch outputs waiting for their concat.
     """
 
     name: str
@@ -49,6 +52,8 @@ class LayerRow:
     cost: Cost
     conv: Conv2d | None = None
     held_elements: int = 0
+    tensor: int = 0
+    inputs: tuple[int, ...] = ()
 
     def to_dict(
         self, total_macs: int, extra: Mapping[str, object] | None = None
@@ -76,6 +81,12 @@ class LayerRow:
 
 
 _ROW_SETTERS = tuple(getattr(LayerRow, name).__set__ for name in LayerRow.__slots__)
+_HELD_SETTER = _ROW_SETTERS[LayerRow.__slots__.index("held_elements")]
+
+
+def set_held(row: LayerRow, held: int) -> None:
+    """Set ``held_elements`` of a row being built (the walk knows it only once every row is)."""
+    _HELD_SETTER(row, held)
 
 
 def new_row(*values: object) -> LayerRow:

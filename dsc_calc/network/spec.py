@@ -137,6 +137,64 @@ class Silu(msgspec.Struct, tag="silu", **_OPTIONS):
     name: Name | None = None
 
 
+class Gelu(msgspec.Struct, tag="gelu", **_OPTIONS):
+    name: Name | None = None
+
+
+class LayerNorm(msgspec.Struct, tag="layernorm", **_OPTIONS):
+    """A layer norm over the channels at each position (ConvNeXt's LayerNorm2d): 2·C params."""
+
+    name: Name | None = None
+
+
+class Scale(msgspec.Struct, tag="scale", **_OPTIONS):
+    """A learnable per-channel scale (ConvNeXt's layer scale): C params."""
+
+    name: Name | None = None
+
+
+class Shuffle(msgspec.Struct, tag="shuffle", **_OPTIONS):
+    """ShuffleNet's channel shuffle in ``groups`` groups (which must divide C): 0 params."""
+
+    groups: PositiveInt
+    name: Name | None = None
+
+
+class Dropout(msgspec.Struct, tag="dropout", **_OPTIONS):
+    """Dropout: the identity at inference, 0 params."""
+
+    p: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.5
+    name: Name | None = None
+
+
+class Flatten(msgspec.Struct, tag="flatten", **_OPTIONS):
+    """C×H×W flattened to C·H·W×1×1, 0 params."""
+
+    name: Name | None = None
+
+
+class Upsample(msgspec.Struct, tag="upsample", **_OPTIONS):
+    """Nearest or bilinear upsampling by integer factors, 0 params."""
+
+    scale: IntOrPair = 2
+    mode: Literal["nearest", "bilinear"] = "nearest"
+    name: Name | None = None
+
+
+class ConvTranspose(msgspec.Struct, tag="convtranspose", **_OPTIONS):
+    """A transposed convolution, as ``torch.nn.ConvTranspose2d``."""
+
+    out: PositiveInt
+    k: IntOrPair = 3
+    stride: IntOrPair = 1
+    padding: NonNegativeInt | NonNegativePair = 0
+    output_padding: NonNegativeInt | NonNegativePair = 0
+    dilation: IntOrPair = 1
+    groups: PositiveInt = 1
+    bias: bool = False
+    name: Name | None = None
+
+
 class Pool(msgspec.Struct, tag="pool", **_OPTIONS):
     """Max or average pooling; ``global`` pools each channel to 1x1."""
 
@@ -145,11 +203,19 @@ class Pool(msgspec.Struct, tag="pool", **_OPTIONS):
     stride: IntOrPair | None = None
     padding: PaddingSpec = 0
     global_: bool = msgspec.field(default=False, name="global")
+    ceil_mode: bool = False
+    output_size: IntOrPair | None = None
     name: Name | None = None
 
     def __post_init__(self) -> None:
+        if self.output_size is not None:
+            if self.global_ or self.k is not None or self.stride is not None:
+                raise ValueError(
+                    'an adaptive pool ("output_size") takes no "k", "stride" or "global"'
+                )
+            return
         if not self.global_ and self.k is None:
-            raise ValueError('a pool needs "k" (e.g. "k": 2) or "global": true')
+            raise ValueError('a pool needs "k" (e.g. "k": 2), "output_size" or "global": true')
         if self.global_ and (self.k is not None or self.stride is not None):
             raise ValueError('a global pool takes no "k" or "stride"')
 
@@ -193,6 +259,15 @@ class Residual(msgspec.Struct, tag="residual", **_OPTIONS):
     name: Name | None = None
 
 
+class Branches(msgspec.Struct, tag="branches", **_OPTIONS):
+    """Parallel paths from the block's input (or its channel chunks), concatenated or added."""
+
+    branches: Annotated[list[list[Layer]], msgspec.Meta(min_length=1)]
+    merge: Literal["concat", "add"] = "concat"
+    split: bool | Annotated[list[PositiveInt], msgspec.Meta(min_length=1)] = False
+    name: Name | None = None
+
+
 class Repeat(msgspec.Struct, tag="repeat", **_OPTIONS):
     """``layers`` unrolled ``repeat`` times (written without a ``type`` key)."""
 
@@ -214,11 +289,20 @@ Layer = (
     | Hsigmoid
     | Sigmoid
     | Silu
+    | Gelu
+    | LayerNorm
+    | Scale
+    | Shuffle
+    | Dropout
+    | Flatten
+    | Upsample
+    | ConvTranspose
     | Pool
     | Linear
     | SqueezeExcite
     | InvertedResidual
     | Residual
+    | Branches
     | Repeat
 )
 
@@ -252,11 +336,20 @@ LAYER_TYPES: dict[str, type[msgspec.Struct]] = {
         Hsigmoid,
         Sigmoid,
         Silu,
+        Gelu,
+        LayerNorm,
+        Scale,
+        Shuffle,
+        Dropout,
+        Flatten,
+        Upsample,
+        ConvTranspose,
         Pool,
         Linear,
         SqueezeExcite,
         InvertedResidual,
         Residual,
+        Branches,
         Repeat,
     )
 }
@@ -287,6 +380,13 @@ _EXPECTED = {
     "bn": "true or false",
     "se": "true or false",
     "global": "true or false",
+    "ceil_mode": "true or false",
+    "output_size": "a positive integer or a pair [h, w]",
+    "output_padding": "a non-negative integer or a pair [h, w]",
+    "scale": "a positive integer or a pair [h, w]",
+    "split": "true, false or a list of positive channel counts",
+    "branches": "a list of branches, each a list of layers",
+    "p": "a number in [0, 1)",
     "name": "a string",
     "source": "a string",
     "description": "a string",
@@ -298,6 +398,8 @@ _CHOICES = {
     "act": ACTIVATIONS,
     "gate": ACTIVATIONS,
     "op": ("max", "avg"),
+    "merge": ("concat", "add"),
+    "mode": ("nearest", "bilinear"),
     "family": FAMILIES,
     "padding": ("same", "valid"),
 }

@@ -29,6 +29,7 @@ from dsc_calc.network.report import (
     NetworkReport,
     conv_kind,
     new_row,
+    set_held,
     summarise,
 )
 from dsc_calc.network.width import make_divisible
@@ -59,6 +60,8 @@ def count_rows(layers: Iterable[specs.Layer], depth: int = 0) -> int:
         elif isinstance(layer, specs.Residual):
             total += count_rows(layer.layers, depth + 1) + count_rows(layer.shortcut, depth + 1)
             total += 1
+        elif isinstance(layer, specs.Branches):
+            total += sum(count_rows(branch, depth + 1) for branch in layer.branches) + 1
         elif isinstance(layer, specs.InvertedResidual):
             total += 3 + 3 + 2 + 1 + (6 if layer.se else 0)  # an upper bound
         elif isinstance(layer, specs.SqueezeExcite):
@@ -92,12 +95,17 @@ def _padding(value: int | list[int] | str) -> Padding:
 
 
 class _Walker:
-    """Unrolls a spec into rows, in order, tracking the shape and the residual-held elements."""
+    """Lowers a spec into rows, in order: a graph of ops over tensors.
+
+    Each row writes one tensor, whose id is the row's position; ``current`` is the tensor the next
+    row reads (``-1``: the network input). Blocks with several paths (residual, branches, squeeze
+    and excitation) read a tensor more than once; the rows say which in ``inputs``.
+    """
 
     def __init__(self, batch: int) -> None:
         self.batch = batch
         self.rows: list[LayerRow] = []
-        self.held = 0
+        self.current = -1
         # Real networks repeat the same conv on the same shape many times: build and cost each
         # distinct (conv, input) once. Conv2d and Shape are frozen, so sharing them is safe.
         self.convs: dict[tuple[object, ...], Conv2d] = {}
@@ -134,14 +142,43 @@ class _Walker:
             except DscCalcError as error:
                 raise error.renamed(_SPEC_KEYS).at(where) from None
         cost, out, kind = known
-        self.rows.append(new_row(name, type_, kind, shape, out, cost, conv, self.held))
+        self.emit(name, type_, kind, shape, out, cost, conv, (self.current,))
         return out
 
-    def op_row(self, name: str, type_: str, op: ops.Op, inputs: tuple[Shape, ...]) -> Shape:
-        """A row for an op without a conv of its own: its handler gives the shape and cost."""
-        out, cost = ops.run(op, inputs, self.batch)
-        kind: Kind = "linear" if isinstance(op, ops.Linear) else "other"
-        self.rows.append(new_row(name, type_, kind, inputs[0], out, cost, None, self.held))
+    def emit(
+        self,
+        name: str,
+        type_: str,
+        kind: Kind,
+        shape: Shape,
+        out: Shape,
+        cost: Cost,
+        conv: Conv2d | None,
+        inputs: tuple[int, ...],
+    ) -> None:
+        """Append a row reading the tensors ``inputs``; its output becomes the current tensor."""
+        index = len(self.rows)
+        self.rows.append(new_row(name, type_, kind, shape, out, cost, conv, 0, index, inputs))
+        self.current = index
+
+    def op_row(
+        self,
+        name: str,
+        type_: str,
+        op: ops.Op,
+        shapes: tuple[Shape, ...],
+        inputs: tuple[int, ...] | None = None,
+        *,
+        kind: Kind = "other",
+    ) -> Shape:
+        """A row for an op without a conv of its own: its handler gives the shape and cost.
+
+        ``inputs`` are the tensors of ``shapes`` (default: the current one).
+        """
+        out, cost = ops.run(op, shapes, self.batch)
+        if isinstance(op, ops.Linear):
+            kind = "linear"
+        self.emit(name, type_, kind, shapes[0], out, cost, None, inputs or (self.current,))
         return out
 
     def plain_row(self, name: str, type_: str, shape: Shape) -> Shape:
@@ -271,6 +308,8 @@ class _Walker:
             _pair(layer.stride) if layer.stride is not None else kernel,
             _padding(layer.padding),
             layer.global_,
+            layer.ceil_mode,
+            None if layer.output_size is None else _pair(layer.output_size),
         )
         try:
             return self.op_row(name, f"{layer.op}pool", op, (shape,))
@@ -289,6 +328,7 @@ class _Walker:
         self, name: str, shape: Shape, squeeze: int, act: str, gate: str, where: str
     ) -> Shape:
         channels = shape.channels
+        source = self.current
         pooled = self.op_row(f"{name}.pool", "avgpool", _GLOBAL_AVGPOOL, (shape,))
         reduce = self.make_conv(channels, squeeze, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
         middle = self.conv_row(f"{name}.reduce", "pwconv", reduce, pooled, where)
@@ -296,7 +336,7 @@ class _Walker:
         expand = self.make_conv(squeeze, channels, (1, 1), (1, 1), (0, 0), (1, 1), 1, True, where)
         weights = self.conv_row(f"{name}.expand", "pwconv", expand, middle, where)
         gates = self.plain_row(f"{name}.{gate}", gate, weights)
-        return self.op_row(f"{name}.scale", "scale", _MUL, (shape, gates))
+        return self.op_row(f"{name}.scale", "scale", _MUL, (shape, gates), (source, self.current))
 
     def inverted_residual(
         self, layer: specs.InvertedResidual, shape: Shape, where: str, name: str
@@ -310,9 +350,7 @@ class _Walker:
         _check_derived(hidden, f"{where}.expand", f"expanded channels from {cin}")
         stride = _pair(layer.stride)
         residual = stride == (1, 1) and cin == layer.out
-        outer = self.held
-        if residual:
-            self.held = outer + shape.numel
+        block_input = self.current
         current = shape
         if hidden != cin:
             expand = self.make_conv(cin, hidden, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, where)
@@ -332,15 +370,14 @@ class _Walker:
         current = self.conv_row(f"{name}.project", "pwconv", project, current, where)
         self.batchnorm_row(f"{name}.project.bn", current)
         if residual:
-            self.op_row(f"{name}.add", "add", _ADD, (current, shape))
-            self.held = outer
+            self.op_row(f"{name}.add", "add", _ADD, (current, shape), (self.current, block_input))
         return current
 
     def residual(self, layer: specs.Residual, shape: Shape, where: str, name: str) -> Shape:
-        outer = self.held
-        self.held = outer + shape.numel
+        block_input = self.current
         main = self.walk(layer.layers, shape, f"{where}.layers", f"{name}.", [0])
-        self.held = outer + main.numel
+        main_output = self.current
+        self.current = block_input
         other = self.walk(layer.shortcut, shape, f"{where}.shortcut", f"{name}.shortcut.", [0])
         if other != main:
             raise DscCalcError(
@@ -349,10 +386,105 @@ class _Walker:
                 "needs equal shapes (give the shortcut e.g. a 1x1 conv with the same stride and "
                 "output channels)",
             )
-        self.held = outer + other.numel
-        self.op_row(f"{name}.add", "add", _ADD, (main, other))
-        self.held = outer
+        self.op_row(f"{name}.add", "add", _ADD, (main, other), (main_output, self.current))
         return main
+
+    def branches(self, layer: specs.Branches, shape: Shape, where: str, name: str) -> Shape:
+        """Each branch reads the block's input (or its chunk of the channels with ``split``);
+        their outputs are concatenated or added. An empty branch is the identity."""
+        block_input = self.current
+        count = len(layer.branches)
+        chunks = _split_sizes(layer.split, shape.channels, count, where)
+        outputs: list[Shape] = []
+        tensors: list[int] = []
+        for index, branch in enumerate(layer.branches):
+            self.current = block_input
+            part = shape if chunks is None else Shape(chunks[index], shape.height, shape.width)
+            if branch:
+                place = f"{where}.branches[{index}]"
+                part = self.walk(branch, part, place, f"{name}.branch{index + 1}.", [0])
+            outputs.append(part)
+            tensors.append(self.current)
+        op: ops.Op = _CONCAT if layer.merge == "concat" else _ADD
+        try:
+            out, _ = ops.run(op, tuple(outputs))
+        except DscCalcError as error:
+            raise DscCalcError(f"{where}.branches", error.problem) from None
+        # A concat reads every branch's output: its input is their sum, the shape it writes.
+        read = out if layer.merge == "concat" else outputs[0]
+        self.op_row(f"{name}.{layer.merge}", layer.merge, op, (read, *outputs[1:]), tuple(tensors))
+        return out
+
+    def shuffle(self, layer: specs.Shuffle, shape: Shape, where: str, name: str) -> Shape:
+        try:
+            return self.op_row(name, "shuffle", ops.Shuffle(layer.groups), (shape,))
+        except DscCalcError as error:
+            raise error.at(where) from None
+
+    def layernorm(self, _layer: specs.LayerNorm, shape: Shape, _where: str, name: str) -> Shape:
+        return self.op_row(name, "layernorm", _LAYERNORM, (shape,))
+
+    def scale(self, _layer: specs.Scale, shape: Shape, _where: str, name: str) -> Shape:
+        return self.op_row(name, "layerscale", _LAYERSCALE, (shape,))
+
+    def dropout(self, _layer: specs.Dropout, shape: Shape, _where: str, name: str) -> Shape:
+        return self.op_row(name, "dropout", _DROPOUT, (shape,))
+
+    def flatten(self, _layer: specs.Flatten, shape: Shape, _where: str, name: str) -> Shape:
+        return self.op_row(name, "flatten", _FLATTEN, (shape,))
+
+    def upsample(self, layer: specs.Upsample, shape: Shape, where: str, name: str) -> Shape:
+        op = ops.Upsample(_pair(layer.scale), layer.mode)
+        for axis, size, factor in (
+            ("height", shape.height, op.scale[0]),
+            ("width", shape.width, op.scale[1]),
+        ):
+            _check_derived(size * factor, f"{where}.scale", f"output {axis} from {size}")
+        return self.op_row(name, f"upsample {layer.mode}", op, (shape,))
+
+    def convtranspose(
+        self, layer: specs.ConvTranspose, shape: Shape, where: str, name: str
+    ) -> Shape:
+        try:
+            op = ops.ConvTranspose2d(
+                shape.channels,
+                layer.out,
+                _pair(layer.k),
+                _pair(layer.stride),
+                _pair(layer.padding),
+                _pair(layer.output_padding),
+                _pair(layer.dilation),
+                layer.groups,
+                layer.bias,
+            )
+            for axis, size in (("height", shape.height), ("width", shape.width)):
+                grown = (size - 1) * op.stride[0 if axis == "height" else 1] + 1
+                _check_derived(grown, f"{where}.stride", f"output {axis} from {size}")
+            return self.op_row(name, f"convtranspose {op.describe()}", op, (shape,), kind="conv")
+        except DscCalcError as error:
+            raise error.renamed(_SPEC_KEYS).at(where) from None
+
+
+def hold(rows: list[LayerRow], input_elements: int) -> None:
+    """Set each row's ``held_elements`` from the graph: a tensor lives from the row that writes
+    it until its last reader, so a block's input lives until its add and every branch's output
+    until the concat. A row holds every live tensor but the one it reads (its ``input``)."""
+    size = {-1: input_elements}
+    last: dict[int, int] = {}
+    for position, row in enumerate(rows):
+        size[row.tensor] = row.output.numel
+        for tensor in row.inputs:
+            last[tensor] = position
+    dying: dict[int, list[int]] = {}
+    for tensor, position in last.items():
+        dying.setdefault(position, []).append(tensor)
+    alive = input_elements if -1 in last else 0
+    for position, row in enumerate(rows):
+        set_held(row, alive - row.input.numel)
+        for tensor in dying.get(position, ()):
+            alive -= size[tensor]
+        if last.get(row.tensor, position) > position:
+            alive += size[row.tensor]
 
 
 def _check_derived(channels: int, where: str, what: str) -> None:
@@ -364,6 +496,11 @@ def _check_derived(channels: int, where: str, what: str) -> None:
 
 
 _BATCHNORM = ops.BatchNorm()
+_LAYERNORM = ops.LayerNorm()
+_LAYERSCALE = ops.LayerScale()
+_DROPOUT = ops.Dropout()
+_FLATTEN = ops.Flatten()
+_CONCAT = ops.Concat()
 _GLOBAL_AVGPOOL = ops.Pool("avg", global_=True)
 _ADD = ops.Add()
 _MUL = ops.Mul()
@@ -373,6 +510,32 @@ _MUL = ops.Mul()
 def _activation(function: str) -> ops.Activation:
     """One shared record per activation function (a walk makes ~100k of them)."""
     return ops.Activation(function)
+
+
+def _split_sizes(
+    split: bool | list[int], channels: int, count: int, where: str
+) -> list[int] | None:
+    """The channels each branch reads: all of them (no split), equal chunks, or the given sizes."""
+    if split is False:
+        return None
+    if split is True:
+        if channels % count:
+            raise DscCalcError(
+                f"{where}.split",
+                f"{channels} channels do not split into {count} equal chunks (one a branch); "
+                "give the chunk sizes as a list",
+            )
+        return [channels // count] * count
+    if len(split) != count:
+        raise DscCalcError(
+            f"{where}.split", f"gives {len(split)} chunk sizes for {count} branches; give one each"
+        )
+    if sum(split) != channels:
+        raise DscCalcError(
+            f"{where}.split",
+            f"the chunk sizes {split} add up to {sum(split)}, not the {channels} input channels",
+        )
+    return list(split)
 
 
 #: Conv2d's field names -> the spec keys a user writes.
@@ -413,11 +576,20 @@ def _handlers() -> dict[type, Callable[..., Shape]]:
         specs.Hsigmoid: _Walker.activation,
         specs.Sigmoid: _Walker.activation,
         specs.Silu: _Walker.activation,
+        specs.Gelu: _Walker.activation,
         specs.Pool: _Walker.pool,
         specs.Linear: _Walker.linear,
         specs.SqueezeExcite: _Walker.se,
         specs.InvertedResidual: _Walker.inverted_residual,
         specs.Residual: _Walker.residual,
+        specs.Branches: _Walker.branches,
+        specs.Shuffle: _Walker.shuffle,
+        specs.LayerNorm: _Walker.layernorm,
+        specs.Scale: _Walker.scale,
+        specs.Dropout: _Walker.dropout,
+        specs.Flatten: _Walker.flatten,
+        specs.Upsample: _Walker.upsample,
+        specs.ConvTranspose: _Walker.convtranspose,
     }
 
 
@@ -425,7 +597,7 @@ def _handlers() -> dict[type, Callable[..., Shape]]:
 def _labels() -> dict[type, str]:
     from dsc_calc.network import spec as specs
 
-    return {specs.InvertedResidual: "block", specs.Residual: "block"}
+    return {specs.InvertedResidual: "block", specs.Residual: "block", specs.Branches: "block"}
 
 
 def analyse(spec: NetworkSpec, *, batch: int = 1, what_if: str | None = None) -> NetworkReport:
@@ -446,6 +618,7 @@ def analyse(spec: NetworkSpec, *, batch: int = 1, what_if: str | None = None) ->
     walker = _Walker(batch)
     with collector_paused():
         output = walker.walk(spec.layers, source, "layers", "", [0])
+        hold(walker.rows, source.numel)
     rows = tuple(walker.rows)
     totals, by_type = summarise(rows)
     return NetworkReport(

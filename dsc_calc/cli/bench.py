@@ -105,6 +105,14 @@ EngineOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
+VsTorchOption = Annotated[
+    bool,
+    typer.Option(
+        "--vs-torch",
+        help="Also time PyTorch's kernels (oneDNN) on the same layer in the same run, and show "
+        "both separable speedups. Needs torch installed; single-layer mode only.",
+    ),
+]
 
 
 @app.command(
@@ -113,7 +121,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
         "dsc-calc bench --cin 32 --cout 64 --hw 28 --budget 2 --json | "
         "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json | "
         "dsc-calc bench mobilenet_v1 --budget 20 | "
-        "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy"
+        "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy | "
+        "dsc-calc bench --cin 32 --cout 64 --hw 112 --vs-torch"
     )
 )
 def bench(
@@ -139,6 +148,7 @@ def bench(
     save_profile: SaveProfileOption = None,
     max_memory: MaxMemoryOption = 2048,
     engine: EngineOption = EngineChoice.auto,
+    vs_torch: VsTorchOption = False,
     quiet: QuietOption = False,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
@@ -148,13 +158,15 @@ def bench(
 
     NumPy float32 kernels (im2col + BLAS GEMM, a vectorised depthwise conv, a GEMM pointwise conv), channels-last, one warm-up run each, then interleaved timed runs within --budget. Shows median and min time, GFLOP/s, bytes moved and arithmetic intensity per kernel, and the measured speedup beside the theoretical MAC ratio.
 
-    --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time.
+    --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time. --vs-torch times PyTorch's kernels beside ours, so the gap to a framework shows on this machine.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.bench import run_bench
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
     if source is not None:
+        if vs_torch:
+            raise DscCalcError("--vs-torch", "compares one layer's kernels; drop it with a network")
         network_report = _bench_network(
             source,
             given=(cin, cout, hw, height, width),
@@ -194,6 +206,7 @@ def bench(
                 memory_limit=max_memory * 2**20,
                 progress=progress,
                 engine=_engine(engine),
+                vs_torch=vs_torch,
             )
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None

@@ -16,8 +16,13 @@ The last lines are a Markdown table for the README, with the BLAS library and th
 To benchmark (not in tests or CI), unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this command
 alone where they are set, and check the kernel path printed:
 
+How busy other processes kept the cores during each run is printed (from /proc/stat): figures
+from a run with other load are not comparable; ``--wait S`` waits up to S seconds before each run
+for the machine to go quiet.
+
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench_vs_torch.py
-     [--seconds 2] [--runs 3] [--threads 1,2] [--shape 64,128,56,3 ...] [--engine both|numpy|numba]
+     [--seconds 2] [--runs 3] [--threads 1,2] [--wait 60] [--shape 64,128,56,3 ...]
+     [--engine both|numpy|numba]
 """
 
 from __future__ import annotations
@@ -168,6 +173,37 @@ def interleaved(
     return {s: {k: statistics.median(v) for k, v in t.items()} for s, t in times.items()}
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(busy ticks of the machine, ticks of this process) so far, from /proc (0s elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        with open("/proc/self/stat", encoding="ascii") as own:
+            mine = own.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0, 0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]) - idle, int(mine[11]) + int(mine[12])  # utime + stime
+
+
+def others_load(before: tuple[int, int], after: tuple[int, int], seconds: float) -> float:
+    """Cores that other processes kept busy between two :func:`cpu_ticks` readings."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, others / ticks / seconds) if seconds > 0 else 0.0
+
+
+def wait_quiet(limit: float, threshold: float = 0.2) -> float:
+    """Wait (up to ``limit`` s) for other processes to use under ``threshold`` cores; the load."""
+    until = time.perf_counter() + limit
+    while True:
+        before, begin = cpu_ticks(), time.perf_counter()
+        time.sleep(0.5)
+        load = others_load(before, cpu_ticks(), time.perf_counter() - begin)
+        if load < threshold or time.perf_counter() > until:
+            return load
+
+
 def theory(cin: int, cout: int, size: int, k: int) -> float:
     """Standard MACs / separable MACs of the shape."""
     pair = Conv2d(cin, cout, (k, k))
@@ -275,6 +311,7 @@ def measure(
     runs: int,
     seconds: float,
     minimum: int,
+    quiet_wait: float = 0.0,
 ) -> list[Row]:
     """Every shape on ``threads`` threads, ``runs`` times, the runs of all shapes interleaved."""
     if torch is not None:
@@ -286,9 +323,19 @@ def measure(
             if torch is not None:
                 sides[shape]["torch"] = torch_side(torch, *shape)
         results: dict[Shape4, list[Medians]] = {shape: [] for shape in shapes}
+        loads: list[float] = []
         for run in range(runs):
+            if quiet_wait:
+                wait_quiet(quiet_wait)
+            before, begin = cpu_ticks(), time.perf_counter()
             for shape in shapes:
                 results[shape].append(interleaved(sides[shape], seconds, minimum, run == 0))
+            loads.append(others_load(before, cpu_ticks(), time.perf_counter() - begin))
+    print(
+        f"\n{threads} thread(s): other processes kept "
+        + ", ".join(f"{load:.2f}" for load in loads)
+        + f" of {os.cpu_count()} cores busy during the {runs} runs"
+    )
     return [report(shape, threads, list(engines), results[shape]) for shape in shapes]
 
 
@@ -303,6 +350,12 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per shape; medians are taken")
     parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="before each run, wait up to this many seconds for other processes to go quiet",
+    )
     parser.add_argument(
         "--shape", action="append", help="cin,cout,size,k (repeatable); default: the issue's four"
     )

@@ -41,7 +41,11 @@ if TYPE_CHECKING:
 
 ThreadsOption = Annotated[
     int,
-    typer.Option("--threads", "-t", help="BLAS threads (threadpoolctl); 1 gives steady figures."),
+    typer.Option(
+        "--threads",
+        "-t",
+        help="Threads for BLAS (threadpoolctl) and the NumPy depthwise kernel; 1 is steadiest.",
+    ),
 ]
 BudgetOption = Annotated[
     float, typer.Option("--budget", help="Seconds the whole run may take, warm-up included.")

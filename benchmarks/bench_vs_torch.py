@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -339,6 +340,36 @@ def measure(
     return [report(shape, threads, list(engines), results[shape]) for shape in shapes]
 
 
+def onednn_paths(shapes: list[Shape4], thread_counts: list[int]) -> None:
+    """Print which oneDNN implementation PyTorch ran for each conv (ONEDNN_VERBOSE, a subprocess).
+
+    A conv that PyTorch does not hand to oneDNN prints nothing: on one thread that is the case for
+    the 1x1 pointwise conv here, which runs PyTorch's own path instead of oneDNN's jit_1x1.
+    """
+    for threads in thread_counts:
+        code = (
+            "import sys, torch; torch.set_num_threads(int(sys.argv[1])); "
+            "from bench_vs_torch import torch_side; "
+            f"[f() for s in {shapes!r} for f in torch_side(torch, *s).values()]"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(threads)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "ONEDNN_VERBOSE": "1"},
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+            check=False,
+        )
+        seen = sorted(
+            {
+                f"{fields[6]} {fields[-2]}"
+                for line in result.stdout.splitlines()
+                if (fields := line.split(","))[3:6] == ["exec", "cpu", "convolution"]
+            }
+        )
+        print(f"oneDNN kernels on {threads} thread(s): " + ("; ".join(seen) or "none seen"))
+
+
 def main() -> int:
     if any(os.environ.get(key) != value for key, value in MALLOC_SETTINGS.items()):
         environment = {**os.environ, **MALLOC_SETTINGS}
@@ -350,6 +381,9 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per shape; medians are taken")
     parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
+    parser.add_argument(
+        "--onednn", action="store_true", help="print which oneDNN kernels PyTorch runs, then time"
+    )
     parser.add_argument(
         "--wait",
         type=float,
@@ -389,6 +423,8 @@ def main() -> int:
             f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
         )
     print(f"numpy {np.__version__}; BLAS: {describe_blas()}; {MALLOC_SETTINGS}")
+    if torch is not None and args.onednn:
+        onednn_paths(shapes, thread_counts)
     rows: list[Row] = []
     for threads in thread_counts:
         rows += measure(

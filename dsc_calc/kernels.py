@@ -26,9 +26,12 @@ Kernels:
   FMA ufunc; multiply + add in place was ~1.5x slower, and a multiply into a per-tap buffer then a
   sum ~1.7x slower, broadcasting untiled weights up to 3x slower). The kernel is memory-bound, so
   the blocks are sized (:data:`DEPTHWISE_ROWS_BYTES`) for a block and the rows it reads to stay in
-  L2 while all taps are summed into it: ~1.3x faster than one einsum over the whole image at
-  112x112. Strided convs first split the input into its stride phases so the runs stay contiguous.
-  The views are built once per input buffer; with ``threads > 1`` the blocks are shared out.
+  L2 while all taps are summed into it. Strided convs first split the input into its stride
+  phases so the runs stay contiguous. The views are built once per input buffer (they were half of
+  the time of a small layer when rebuilt per call); with ``threads > 1`` the blocks are shared out.
+  The einsum's inner loop does one multiply-add per element per pass (no register blocking): about
+  0.15 ns per multiply-add here, the floor of every NumPy formulation measured, 2-2.5x slower than
+  oneDNN's AVX-512 depthwise kernel at 112x112 with 32 channels and for 5x5 with 512 channels.
 * **pointwise** (1x1, stride 1, no padding, groups 1): one GEMM ``(N*H*W, Cin) @ (Cin, Cout)``.
 
 Engines: ``plan_conv(..., engine=)`` picks who runs the depthwise conv. ``"numpy"`` is the einsum
@@ -70,8 +73,10 @@ Engine = Literal["auto", "numpy", "numba"]
 ENGINES: tuple[Engine, ...] = ("auto", "numpy", "numba")
 
 #: The NumPy depthwise conv sums all its taps into blocks of output rows of about this many bytes
-#: (at least one row), so that a block stays in L2 while it is summed (fastest here: 64-256 KiB).
-DEPTHWISE_ROWS_BYTES = 128 * 2**10
+#: (at least one row), so that a block and the rows it reads stay in L2 while it is summed. On this
+#: AMD EPYC (1 MiB L2) 256 KiB to whole-image blocks measured within 5% of each other and 32 KiB
+#: blocks 10-25% slower; with the views built once, blocking costs nothing per call.
+DEPTHWISE_ROWS_BYTES = 512 * 2**10
 
 
 class ConvPlan(Protocol):

@@ -27,8 +27,8 @@ Kernels:
   sum ~1.7x slower, broadcasting untiled weights up to 3x slower). The kernel is memory-bound, so
   the blocks are sized (:data:`DEPTHWISE_ROWS_BYTES`) for a block and the rows it reads to stay in
   L2 while all taps are summed into it. Strided convs first split the input into its stride
-  phases so the runs stay contiguous. The views are built once per input buffer (they were half of
-  the time of a small layer when rebuilt per call); with ``threads > 1`` the blocks are shared out.
+  phases so the runs stay contiguous. The views are built once per input buffer, not per call;
+  with ``threads > 1`` the blocks are shared out.
   The einsum's inner loop does one multiply-add per element per pass (no register blocking): about
   0.15 ns per multiply-add here, the floor of every NumPy formulation measured, 2-2.5x slower than
   oneDNN's AVX-512 depthwise kernel at 112x112 with 32 channels and for 5x5 with 512 channels.

@@ -475,3 +475,27 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
         assert isinstance(got, torch.Tensor)
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
     assert tuple(theirs["pointwise"]().shape) == (2, conv.out_channels, middle.height, middle.width)
+
+
+def test_run_notes_name_short_kernels_and_what_threads_reach() -> None:
+    """Notes for kernels short of --repeat runs, and for what --threads reaches per engine."""
+    from dsc_calc.bench import _run_notes
+
+    assert _run_notes([], 5, 1, "numpy") == []
+    short, numpy_threads = _run_notes(["standard"], 5, 2, "numpy")
+    assert "standard reached 5 runs" in short
+    assert "NumPy depthwise kernel" in numpy_threads
+    (numba_threads,) = _run_notes([], 5, 2, "numba")
+    assert "BLAS GEMMs only" in numba_threads
+
+
+def test_warm_up_stops_at_its_time_limit() -> None:
+    """The PyTorch warm-up calls each kernel up to TORCH_WARM_UP_RUNS times, within its seconds."""
+    from dsc_calc.bench import TORCH_WARM_UP_RUNS, _warm_up
+
+    calls: list[str] = []
+    _warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3600.0)
+    assert calls.count("a") == calls.count("b") == TORCH_WARM_UP_RUNS
+    calls.clear()
+    _warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0)
+    assert calls == ["a", "b"]

@@ -912,12 +912,15 @@ def _interleave(
     """
     samples: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
+    totals = dict.fromkeys(runs, 0.0)  # running sums: re-summing every round was quadratic
     cpu_clock = time.process_time
     start = time.perf_counter()
     clock = time.perf_counter
     while True:
         pending = [
-            name for name, taken in samples.items() if len(taken) < repeat or sum(taken) < min_time
+            name
+            for name, taken in samples.items()
+            if len(taken) < repeat or totals[name] < min_time
         ]
         if not pending:
             break
@@ -931,13 +934,12 @@ def _interleave(
             runs[name]()
             taken.append(clock() - begin)
             cpu[name].append(cpu_clock() - cpu_begin)
+            totals[name] += taken[-1]
             ran = True
         if not ran:
             break
         by_runs = min(min(1.0, len(taken) / repeat) for taken in samples.values())
-        by_time = min(
-            min(1.0, sum(taken) / min_time) if min_time else 1.0 for taken in samples.values()
-        )
+        by_time = min(min(1.0, total / min_time) if min_time else 1.0 for total in totals.values())
         by_deadline = (clock() - start) / max(deadline - start, 1e-9)
         report("timing (interleaved)", 0.1 + 0.9 * max(min(by_runs, by_time), by_deadline))
     return samples, cpu

@@ -337,6 +337,14 @@ def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
     }
     notes = " ".join(_warnings(wild, comparison))
     assert "Noisy timings (spread standard" in notes
+    assert "--budget" in notes
+    assert "taskset" in notes
+    from dsc_calc.bench.run import TorchTiming
+
+    shaky = TorchTiming("2.0", 1, True, {name: Timing((1.0, 1.0, 5.0, 9.0)) for name in steady})
+    torch_notes = " ".join(_warnings(steady, comparison, 1, shaky))
+    assert "PyTorch depthwise" in torch_notes
+    assert "the comparison with PyTorch" in torch_notes
     assert "exceeds the MAC ratio" in notes
     assert "pointwise beat the roofline" in notes
 
@@ -365,3 +373,128 @@ def test_saved_profile_loads_with_the_profile_loader(
     loaded = profiles.load_profile(str(path))
     assert loaded.peak_gflops == data["machine"]["profile"]["peak_gflops"]
     assert loaded.bandwidth_gbs == data["machine"]["profile"]["bandwidth_gbs"]
+
+
+@pytest.mark.torch
+def test_vs_torch_times_pytorch_beside_ours() -> None:
+    """--vs-torch adds PyTorch's four kernels, their ratios and both speedups (JSON and table)."""
+    pytest.importorskip("torch")
+    data = quick_json("--vs-torch", "--repeat", "3")
+    theirs = data["torch"]
+    assert list(theirs["kernels"]) == ["standard", "depthwise", "pointwise", "separable"]
+    assert theirs["threads"] == 1
+    for name, entry in theirs["kernels"].items():
+        assert entry["samples"] >= 3
+        ours = data["kernels"][name]["median_s"]
+        assert entry["ratio"] == pytest.approx(ours / entry["median_s"])
+    kernels = theirs["kernels"]
+    torch_speedup = kernels["standard"]["median_s"] / kernels["separable"]["median_s"]
+    assert theirs["speedup"]["measured"] == pytest.approx(torch_speedup)
+    gap = data["speedup"]["measured"] / torch_speedup - 1
+    assert theirs["speedup_gap"] == pytest.approx(gap)
+    table = run_cli("bench", *QUICK, "--vs-torch", "-q")
+    assert table.exit_code == 0, table.stderr
+    assert "Beside PyTorch's kernels" in table.stdout
+    assert "Separable speedup: dsc-calc" in table.stdout
+
+
+def test_json_torch_key_is_null_without_vs_torch() -> None:
+    """Without --vs-torch the torch key is there and null (an additive key)."""
+    assert quick_json()["torch"] is None
+
+
+def test_vs_torch_without_torch_is_one_clean_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for --vs-torch where torch is not installed is one line saying how to get it."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    outcome = run_cli("bench", *QUICK, "--vs-torch")
+    assert_clean_error(outcome, "--vs-torch", "pip install torch")
+
+
+def test_vs_torch_with_a_network_is_refused() -> None:
+    """--vs-torch compares one layer; with a network it is one clean error."""
+    assert_clean_error(run_cli("bench", "mobilenet_v1", "--vs-torch"), "--vs-torch", "network")
+
+
+def test_bench_never_imports_torch_without_vs_torch() -> None:
+    """torch stays optional and lazy: a plain bench run does not import it."""
+    import subprocess
+
+    code = (
+        "import sys; from typer.testing import CliRunner; from dsc_calc.cli import app; "
+        "r = CliRunner().invoke(app, ['bench', '--cin', '4', '--cout', '8', '--hw', '8', "
+        "'--budget', '1', '-q', '--json']); assert r.exit_code == 0, r.output; "
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "conv",
+    [
+        Conv2d(4, 6, 3),
+        Conv2d(4, 6, 2),  # "same" with an even kernel: asymmetric padding
+        Conv2d(4, 8, 3, stride=2, dilation=2, bias=True),
+        Conv2d(6, 6, (3, 5), padding="valid"),
+    ],
+    ids=["3x3", "even kernel", "s2 d2 bias", "valid 3x5"],
+)
+def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
+    """PyTorch's four timed kernels give our kernels' outputs: both sides time the same work."""
+    import numpy as np
+
+    from dsc_calc.bench.kernels import SeparablePlan, plan_conv, to_nchw
+    from dsc_calc.bench.run import torch_runs
+
+    torch = pytest.importorskip("torch")
+    source = Shape(conv.in_channels, 9, 8)
+    rng = np.random.default_rng(4)
+    layers = (conv, conv.depthwise(), conv.pointwise())
+    drawn = []
+    for layer in layers:
+        shape = (layer.out_channels, layer.in_channels // layer.groups, *layer.kernel)
+        bias = rng.standard_normal(layer.out_channels, np.float32) if layer.bias else None
+        drawn.append((rng.standard_normal(shape, np.float32), bias))
+    x = rng.standard_normal((2, 9, 8, conv.in_channels), np.float32)
+    theirs = torch_runs(torch, layers, source, x, drawn)
+    middle = conv.depthwise().output_shape(source)
+    standard = plan_conv(conv, source, 2, *drawn[0])
+    depthwise = plan_conv(layers[1], source, 2, *drawn[1])
+    pointwise = plan_conv(layers[2], middle, 2, *drawn[2])
+    ours = {
+        "standard": to_nchw(standard(x)),
+        "depthwise": to_nchw(depthwise(x)),
+        "separable": to_nchw(SeparablePlan(depthwise, pointwise)(x)),
+    }
+    for name, expected in ours.items():
+        got = theirs[name]()
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+    assert tuple(theirs["pointwise"]().shape) == (2, conv.out_channels, middle.height, middle.width)
+
+
+def test_run_notes_name_short_kernels_and_what_threads_reach() -> None:
+    """Notes for kernels short of --repeat runs, and for what --threads reaches per engine."""
+    from dsc_calc.bench.run import _run_notes
+
+    assert _run_notes([], 5, 1, "numpy") == []
+    short, numpy_threads = _run_notes(["standard"], 5, 2, "numpy")
+    assert "standard reached 5 runs" in short
+    assert "NumPy depthwise kernel" in numpy_threads
+    (numba_threads,) = _run_notes([], 5, 2, "numba")
+    assert "BLAS GEMMs only" in numba_threads
+
+
+def test_warm_up_stops_at_its_time_limit() -> None:
+    """The PyTorch warm-up calls each kernel up to TORCH_WARM_UP_RUNS times, within its seconds."""
+    from dsc_calc.bench.run import TORCH_WARM_UP_RUNS, _warm_up
+
+    calls: list[str] = []
+    _warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3600.0)
+    assert calls.count("a") == calls.count("b") == TORCH_WARM_UP_RUNS
+    calls.clear()
+    _warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0)
+    assert calls == ["a", "b"]

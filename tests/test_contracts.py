@@ -228,6 +228,23 @@ def layer_json() -> dict[str, Any]:
     return result
 
 
+@pytest.mark.torch
+def test_bench_vs_torch_decodes_as_its_contract() -> None:
+    """bench --vs-torch fills the torch key, described key for key by the contract and schema."""
+    pytest.importorskip("torch")
+    outcome = run_cli(
+        "bench", "--cin", "4", "--cout", "8", "--hw", "8", "--budget", "1", "-q", "--vs-torch",
+        "--json",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.stderr
+    document = msgspec.json.decode(outcome.stdout, type=BenchDocument)
+    assert document.torch is not None
+    raw = json.loads(outcome.stdout)
+    assert undocumented(raw, document) == []
+    schema = contracts.json_schema("bench")
+    assert schema_errors(schema, schema, raw, "$") == []
+
+
 def test_contract_tolerates_added_keys() -> None:
     """A document with keys added at the top and deep inside still decodes (additive-friendly)."""
     document = layer_json()

@@ -278,10 +278,39 @@ def test_kernels_match_torch(conv: Conv2d) -> None:
 def test_depthwise_row_blocks_match_reference(
     conv: Conv2d, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large depthwise outputs are computed in blocks of rows; blocks give the same result."""
+    """Depthwise outputs are computed in blocks of rows; one-row blocks give the same result."""
     from dsc_calc.bench import kernels
 
-    monkeypatch.setattr(kernels, "DEPTHWISE_BLOCK_BYTES", 64)
     monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 100)
     ours, reference = run(conv, 2, 11, 9)
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize(
+    ("conv", "batch", "height", "width"),
+    [
+        pytest.param(Conv2d(5, 5, 3, groups=5), 1, 13, 11, id="3x3 odd"),
+        pytest.param(Conv2d(4, 4, 3, stride=2, groups=4, bias=True), 2, 9, 10, id="s2 bias b2"),
+        pytest.param(Conv2d(6, 6, (3, 5), (2, 1), "valid", (1, 2), 6), 2, 11, 12, id="valid d"),
+        pytest.param(Conv2d(3, 3, 5, padding=(1, 3), dilation=(2, 1), groups=3), 1, 7, 6, id="pad"),
+    ],
+)
+def test_threaded_depthwise_matches_reference(
+    conv: Conv2d, batch: int, height: int, width: int, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The depthwise row blocks shared between threads give the naive reference's result."""
+    from dsc_calc.bench import kernels
+
+    monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 1)  # one row per block: many blocks
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((batch, conv.in_channels, height, width), dtype=np.float32)
+    weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
+    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    plan = plan_conv(
+        conv, Shape(conv.in_channels, height, width), batch, weight, bias, threads=threads
+    )
+    assert isinstance(plan, DepthwisePlan)
+    expected = naive_conv(x, conv, weight, bias)
+    for _ in range(2):  # the second call reuses the views built by the first
+        np.testing.assert_allclose(to_nchw(plan(to_nhwc(x))), expected, rtol=1e-4, atol=1e-4)

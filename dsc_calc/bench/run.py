@@ -183,6 +183,27 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TorchTiming:
+    """PyTorch's own kernels (oneDNN on x86) timed beside ours in the same run (``--vs-torch``)."""
+
+    version: str
+    threads: int
+    mkldnn: bool
+    kernels: dict[str, Timing]
+
+    @property
+    def speedup_measured(self) -> float:
+        """PyTorch's standard time / its separable pair time."""
+        return self.kernels["standard"].median / self.kernels["separable"].median
+
+    @property
+    def speedup_parts(self) -> float:
+        """PyTorch's standard time / (its depthwise time + its pointwise time)."""
+        parts = self.kernels["depthwise"].median + self.kernels["pointwise"].median
+        return self.kernels["standard"].median / parts
+
+
+@dataclass(frozen=True, slots=True)
 class BenchReport:
     """Timings of a standard conv, its depthwise and pointwise parts and the separable pair."""
 
@@ -191,6 +212,7 @@ class BenchReport:
     run: RunInfo
     machine: MachineMeasurement | None = None
     notes: tuple[str, ...] = field(default=())
+    torch: TorchTiming | None = None
 
     @property
     def speedup_measured(self) -> float:
@@ -244,6 +266,33 @@ class BenchReport:
             "machine": machine,
             "settings": self.run.settings_dict(),
             "notes": list(self.notes),
+            "torch": self._torch_dict(),
+        }
+
+    def _torch_dict(self) -> dict[str, object] | None:
+        """The ``torch`` key: PyTorch's timings, our / its ratios, both speedups (or null)."""
+        if self.torch is None:
+            return None
+        theirs = self.torch
+        return {
+            "version": theirs.version,
+            "threads": theirs.threads,
+            "mkldnn": theirs.mkldnn,
+            "kernels": {
+                name: {
+                    "median_s": timing.median,
+                    "min_s": timing.minimum,
+                    "spread": timing.spread,
+                    "samples": len(timing.samples),
+                    "ratio": self.kernels[name].timing.median / timing.median,
+                }
+                for name, timing in theirs.kernels.items()
+            },
+            "speedup": {
+                "measured": theirs.speedup_measured,
+                "measured_parts": theirs.speedup_parts,
+            },
+            "speedup_gap": self.speedup_measured / theirs.speedup_measured - 1,
         }
 
     def tables(self) -> list[Table]:
@@ -306,6 +355,8 @@ class BenchReport:
             ),
         )
         tables = [timing, speedup]
+        if self.torch is not None:
+            tables.append(self._torch_table(self.torch))
         if self.machine is not None:
             profile = self.machine.profile
             tables.append(
@@ -361,6 +412,39 @@ class BenchReport:
             )
         return tables
 
+    def _torch_table(self, theirs: TorchTiming) -> Table:
+        """Our kernels beside PyTorch's, and both separable speedups."""
+        rows = [
+            (
+                name,
+                self.kernels[name].timing.median,
+                timing.median,
+                self.kernels[name].timing.median / timing.median,
+                timing.spread,
+            )
+            for name, timing in theirs.kernels.items()
+        ]
+        gap = self.speedup_measured / theirs.speedup_measured - 1
+        return Table(
+            title="Beside PyTorch's kernels, same run",
+            columns=(
+                Column("Kernel"),
+                Column("dsc-calc", "seconds"),
+                Column("PyTorch", "seconds"),
+                Column("Ours / PyTorch", "times"),
+                Column("PyTorch spread", "ratio"),
+            ),
+            rows=tuple(rows),
+            notes=(
+                f"Separable speedup: dsc-calc {self.speedup_measured:.2f}\u00d7, PyTorch "
+                f"{theirs.speedup_measured:.2f}\u00d7 ({100 * gap:+.0f}% ours against PyTorch's).",
+                f"PyTorch {theirs.version}, {theirs.threads} thread(s), oneDNN (mkldnn) "
+                f"{'on' if theirs.mkldnn else 'off'}; NCHW float32 in inference mode, the same "
+                "weights and inputs, timed interleaved with ours after its own warm-up (glibc set "
+                "to keep freed memory, as a framework's caching allocator does).",
+            ),
+        )
+
 
 def blas_info() -> dict[str, object]:
     """The BLAS library NumPy uses: API, version, thread count, threading layer."""
@@ -405,11 +489,14 @@ def run_bench(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[str, float], None] | None = None,
     engine: Engine = "auto",
+    vs_torch: bool = False,
 ) -> BenchReport:
     """Time ``conv`` and its depthwise separable replacement on ``batch`` samples of ``source``.
 
     ``engine`` picks the depthwise kernel (:func:`dsc_calc.bench.kernels.resolve_engine`): ``auto``
     takes the numba one when numba is installed; its JIT compile falls in the warm-up run.
+    ``vs_torch`` also times PyTorch's kernels on the same layer, interleaved with ours (torch is
+    imported here, only then; without it the run is refused before anything is timed).
     """
     from threadpoolctl import threadpool_limits
 
@@ -417,43 +504,32 @@ def run_bench(
 
     engine = resolve_engine(engine)
 
+    comparison = compare(conv, source, batch)
+    _check_limits(
+        comparison, threads, budget, min_time, repeat, seed, machine, memory_limit, vs_torch
+    )
+    torch = import_torch() if vs_torch else None  # before the clock: importing is not the run
+    if torch is not None:
+        _keep_freed_memory()
     started = time.perf_counter()
     deadline = started + budget
-    comparison = compare(conv, source, batch)
-    _check_limits(comparison, threads, budget, min_time, repeat, seed, machine, memory_limit)
     report = _step(progress)
     with threadpool_limits(limits=threads):
         import numpy as np
 
-        from dsc_calc.bench.kernels import SeparablePlan, plan_conv
-
         report("preparing inputs and buffers", 0.0)
-        rng = np.random.default_rng(seed)
-
-        def weights(layer: Conv2d) -> tuple[Any, Any]:
-            shape = (layer.out_channels, layer.in_channels // layer.groups, *layer.kernel)
-            fan_in = shape[1] * shape[2] * shape[3]
-            w = rng.standard_normal(shape, dtype=np.float32) / np.float32(fan_in**0.5)
-            b = rng.standard_normal(layer.out_channels, dtype=np.float32) if layer.bias else None
-            return w, b
-
-        x = rng.standard_normal((batch, source.height, source.width, source.channels), np.float32)
-        depthwise_conv = conv.depthwise()
-        middle = depthwise_conv.output_shape(source)
-        standard = plan_conv(conv, source, batch, *weights(conv))
-        depthwise = plan_conv(depthwise_conv, source, batch, *weights(depthwise_conv), engine)
-        pointwise = plan_conv(conv.pointwise(), middle, batch, *weights(conv.pointwise()))
-        separable = SeparablePlan(depthwise, pointwise)
-        middle_input = depthwise(x).copy()
-        runs: dict[str, Callable[[], object]] = {
-            "standard": lambda: standard(x),
-            "depthwise": lambda: depthwise(x),
-            "pointwise": lambda: pointwise(middle_input),
-            "separable": lambda: separable(x),
-        }
+        runs, layers, x, drawn = _single_layer_runs(conv, source, batch, seed, engine, threads)
         for position, name in enumerate(KERNELS):
             report(f"warm-up: {name}", 0.05 * position / len(KERNELS))
             runs[name]()
+        torch_threads = 0
+        if torch is not None:
+            report("warm-up: PyTorch", 0.05)
+            torch_threads = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            theirs = torch_runs(torch, layers, source, x, drawn)
+            _warm_up(theirs, min(TORCH_WARM_UP_S, 0.1 * budget))
+            runs.update({f"torch {name}": call for name, call in theirs.items()})
         if time.perf_counter() > deadline:
             raise DscCalcError(
                 "--budget",
@@ -465,22 +541,28 @@ def run_bench(
             probe_deadline = time.perf_counter() + 0.25 * (deadline - time.perf_counter())
             report("measuring the machine: GEMM peak and copy bandwidth", 0.05)
             probe = measure_machine(threads, probe_deadline)
-        samples, cpu = _interleave(runs, deadline, min_time, repeat, report)
+        try:
+            samples, cpu = _interleave(runs, deadline, min_time, repeat, report)
+        finally:
+            if torch is not None:
+                torch.set_num_threads(torch_threads)
         blas = blas_info()
     kernels = _results(comparison, samples, cpu, probe)
-    notes: list[str] = []
-    short = [name for name in KERNELS if len(samples[name]) < repeat]
-    if short:
-        notes.append(
-            f"The budget ran out before {', '.join(short)} reached {repeat} runs; "
-            "raise --budget for steadier figures."
+    torch_timing = None
+    if torch is not None:
+        torch_timing = TorchTiming(
+            str(torch.__version__),
+            threads,
+            bool(torch.backends.mkldnn.is_available()),
+            {
+                name: Timing(tuple(samples[f"torch {name}"]), tuple(cpu[f"torch {name}"]))
+                for name in KERNELS
+            },
         )
-    if threads > 1:
-        notes.append(
-            f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel ({engine}) and "
-            "the im2col copies run on one thread."
-        )
-    notes.extend(_warnings(kernels, comparison, threads))
+    notes = _run_notes(
+        [name for name in runs if len(samples[name]) < repeat], repeat, threads, engine
+    )
+    notes.extend(_warnings(kernels, comparison, threads, torch_timing))
     report("done", 1.0)
     return BenchReport(
         comparison=comparison,
@@ -490,7 +572,163 @@ def run_bench(
         ),
         machine=probe,
         notes=tuple(notes),
+        torch=torch_timing,
     )
+
+
+def _single_layer_runs(
+    conv: Conv2d, source: Shape, batch: int, seed: int, engine: Engine, threads: int
+) -> tuple[dict[str, Callable[[], object]], tuple[Conv2d, ...], Any, list[tuple[Any, Any]]]:
+    """Our four kernels ready to time, the layers, the input and their (weight, bias)."""
+    import numpy as np
+
+    from dsc_calc.bench.kernels import SeparablePlan, plan_conv
+
+    rng = np.random.default_rng(seed)
+
+    def weights(layer: Conv2d) -> tuple[Any, Any]:
+        shape = (layer.out_channels, layer.in_channels // layer.groups, *layer.kernel)
+        fan_in = shape[1] * shape[2] * shape[3]
+        w = rng.standard_normal(shape, dtype=np.float32) / np.float32(fan_in**0.5)
+        b = rng.standard_normal(layer.out_channels, dtype=np.float32) if layer.bias else None
+        return w, b
+
+    x = rng.standard_normal((batch, source.height, source.width, source.channels), np.float32)
+    depthwise_conv = conv.depthwise()
+    middle = depthwise_conv.output_shape(source)
+    layers = (conv, depthwise_conv, conv.pointwise())
+    drawn = [weights(layer) for layer in layers]
+    standard = plan_conv(conv, source, batch, *drawn[0])
+    depthwise = plan_conv(depthwise_conv, source, batch, *drawn[1], engine, threads)
+    pointwise = plan_conv(conv.pointwise(), middle, batch, *drawn[2])
+    separable = SeparablePlan(depthwise, pointwise)
+    middle_input = depthwise(x).copy()
+    runs: dict[str, Callable[[], object]] = {
+        "standard": lambda: standard(x),
+        "depthwise": lambda: depthwise(x),
+        "pointwise": lambda: pointwise(middle_input),
+        "separable": lambda: separable(x),
+    }
+    return runs, layers, x, drawn
+
+
+def _run_notes(short: list[str], repeat: int, threads: int, engine: str) -> list[str]:
+    """Notes on how the run went: kernels short of ``repeat`` runs, what the threads reached."""
+    notes: list[str] = []
+    if short:
+        notes.append(
+            f"The budget ran out before {', '.join(short)} reached {repeat} runs; "
+            "raise --budget for steadier figures."
+        )
+    if threads > 1 and engine == "numpy":
+        notes.append(
+            f"{threads} threads reach the BLAS GEMMs and the NumPy depthwise kernel (its row "
+            "blocks are shared out); the im2col copies run on one thread."
+        )
+    elif threads > 1:
+        notes.append(
+            f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel ({engine}) and "
+            "the im2col copies run on one thread."
+        )
+    return notes
+
+
+def _warm_up(runs: dict[str, Callable[[], object]], seconds: float) -> None:
+    """Call each of ``runs`` TORCH_WARM_UP_RUNS times, all of them within ``seconds`` at most."""
+    until = time.perf_counter() + seconds
+    for call in runs.values():
+        for _ in range(TORCH_WARM_UP_RUNS):
+            call()
+            if time.perf_counter() > until:
+                break
+
+
+#: PyTorch's kernels are warmed by this many calls (or TORCH_WARM_UP_S, or a tenth of the budget,
+#: whichever ends first) before timing: oneDNN's first calls of a depthwise conv are ~10x slower.
+TORCH_WARM_UP_RUNS = 50
+TORCH_WARM_UP_S = 0.5
+
+
+def import_torch() -> Any:
+    """PyTorch, imported now (never at start-up), or a one-line error saying how to get it."""
+    try:
+        import torch
+    except ImportError:
+        raise DscCalcError(
+            "--vs-torch",
+            "needs PyTorch, which is not installed: pip install torch (the CPU build is enough), "
+            "or drop --vs-torch",
+        ) from None
+    return torch
+
+
+def _keep_freed_memory() -> None:
+    """Tell glibc to keep freed multi-MB blocks instead of returning them to the OS.
+
+    PyTorch allocates every output afresh (our plans preallocate); with glibc's default
+    thresholds each such block is unmapped on free and page-faulted back on the next call, which
+    made PyTorch's kernels up to ~10x slower here. A framework's caching allocator avoids that, so
+    this is the fair setting for the side that allocates. Elsewhere than glibc: nothing to do.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 2**30)
+    mallopt(m_trim_threshold, 2**31 - 1)
+
+
+def torch_runs(
+    torch: Any, layers: Sequence[Conv2d], source: Shape, x: Any, drawn: Sequence[tuple[Any, Any]]
+) -> dict[str, Callable[[], object]]:
+    """PyTorch's four kernels on the same weights and input as ours: NCHW, inference mode.
+
+    ``layers`` is (standard, depthwise, pointwise) and ``drawn`` their (weight, bias). Symmetric
+    padding goes to conv2d itself; an asymmetric one ("same" with an even kernel) is applied to
+    the input once, outside the timed region.
+    """
+    import numpy as np
+
+    functional = torch.nn.functional
+    standard_conv = layers[0]
+    (top, bottom), (left, right) = standard_conv.padding_sides(source.height, source.width)
+    image = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    padding: tuple[int, int] = (top, left)
+    if (top, left) != (bottom, right):
+        image = functional.pad(image, (left, right, top, bottom))
+        padding = (0, 0)
+    tensors = [(torch.from_numpy(w), None if b is None else torch.from_numpy(b)) for w, b in drawn]
+
+    def conv(index: int, value: Any) -> Any:
+        layer = layers[index]
+        weight, bias = tensors[index]
+        pad = padding if index < 2 else (0, 0)
+        return functional.conv2d(
+            value, weight, bias, layer.stride, pad, layer.dilation, layer.groups
+        )
+
+    with torch.inference_mode():
+        middle = conv(1, image)
+
+    def run(call: Callable[[], Any]) -> Callable[[], object]:
+        def timed() -> object:
+            with torch.inference_mode():
+                return call()
+
+        return timed
+
+    return {
+        "standard": run(lambda: conv(0, image)),
+        "depthwise": run(lambda: conv(1, image)),
+        "pointwise": run(lambda: conv(2, middle)),
+        "separable": run(lambda: conv(2, conv(1, image))),
+    }
 
 
 def _results(
@@ -547,19 +785,25 @@ DESCHEDULED = 1.25
 
 
 def _warnings(
-    kernels: dict[str, KernelResult], comparison: LayerComparison, threads: int = 1
+    kernels: dict[str, KernelResult],
+    comparison: LayerComparison,
+    threads: int = 1,
+    torch: TorchTiming | None = None,
 ) -> list[str]:
     """Notes on figures a reader should not take at face value."""
     notes: list[str] = _descheduled(list(kernels.values()), threads)
-    noisy = [
-        f"{k.name} {k.timing.spread:.2f}"
-        for k in kernels.values()
-        if k.timing.spread > NOISY_SPREAD
-    ]
+    spreads = [(k.name, k.timing.spread) for k in kernels.values()]
+    if torch is not None:
+        spreads += [(f"PyTorch {name}", t.spread) for name, t in torch.kernels.items()]
+    noisy = [f"{name} {spread:.2f}" for name, spread in spreads if spread > NOISY_SPREAD]
     if noisy:
         notes.append(
-            f"Noisy timings (spread {', '.join(noisy)}): another process was probably busy; "
-            "rerun, or raise --min-time and --budget."
+            f"Noisy timings (spread {', '.join(noisy)}): another process was probably busy, "
+            "and the speedups"
+            + (" and the comparison with PyTorch" if torch is not None else "")
+            + " are as noisy as their noisiest kernel. Time on a quiet machine, raise --budget "
+            "(and --min-time) for more runs, or pin the run to one core: taskset -c 1 "
+            "dsc-calc bench \u2026"
         )
     measured = kernels["standard"].timing.median / kernels["separable"].timing.median
     if measured > float(1 / comparison.macs_ratio):
@@ -611,10 +855,13 @@ def _check_limits(
     seed: int,
     machine: bool,
     memory_limit: int,
+    vs_torch: bool = False,
 ) -> None:
     """Refuse bad settings, and layers too big for the memory limit or the budget, up front."""
     _check_settings(threads, budget, min_time, repeat, seed)
     needed = estimate_memory(comparison.conv, comparison.input, comparison.batch, machine=machine)
+    if vs_torch:  # PyTorch's outputs, about ours without the im2col buffer; counted as ours
+        needed *= 2
     if needed > memory_limit:
         raise DscCalcError(
             "--max-memory",
@@ -623,6 +870,8 @@ def _check_limits(
             "layer (--hw, --cin, --batch) or raise --max-memory",
         )
     flops = comparison.standard.flops + 2 * comparison.separable.flops
+    if vs_torch:  # PyTorch's four kernels are warmed up too
+        flops *= 2
     pessimistic = flops / (PESSIMISTIC_GFLOPS * 1e9)
     if pessimistic > budget:
         raise DscCalcError(
@@ -663,12 +912,15 @@ def _interleave(
     """
     samples: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
+    totals = dict.fromkeys(runs, 0.0)  # running sums: re-summing every round was quadratic
     cpu_clock = time.process_time
     start = time.perf_counter()
     clock = time.perf_counter
     while True:
         pending = [
-            name for name, taken in samples.items() if len(taken) < repeat or sum(taken) < min_time
+            name
+            for name, taken in samples.items()
+            if len(taken) < repeat or totals[name] < min_time
         ]
         if not pending:
             break
@@ -682,13 +934,12 @@ def _interleave(
             runs[name]()
             taken.append(clock() - begin)
             cpu[name].append(cpu_clock() - cpu_begin)
+            totals[name] += taken[-1]
             ran = True
         if not ran:
             break
         by_runs = min(min(1.0, len(taken) / repeat) for taken in samples.values())
-        by_time = min(
-            min(1.0, sum(taken) / min_time) if min_time else 1.0 for taken in samples.values()
-        )
+        by_time = min(min(1.0, total / min_time) if min_time else 1.0 for total in totals.values())
         by_deadline = (clock() - start) / max(deadline - start, 1e-9)
         report("timing (interleaved)", 0.1 + 0.9 * max(min(by_runs, by_time), by_deadline))
     return samples, cpu
@@ -927,7 +1178,7 @@ def run_network_bench(
             x = rng.standard_normal(
                 (batch, source.height, source.width, source.channels), np.float32
             )
-            plan = plan_conv(conv, source, batch, weight, bias, engine)
+            plan = plan_conv(conv, source, batch, weight, bias, engine, threads)
             key = f"{position}:{name}"
             runs[key] = _bind(plan, x)
             keys.append(key)

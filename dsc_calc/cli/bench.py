@@ -39,7 +39,11 @@ if TYPE_CHECKING:
 
 ThreadsOption = Annotated[
     int,
-    typer.Option("--threads", "-t", help="BLAS threads (threadpoolctl); 1 gives steady figures."),
+    typer.Option(
+        "--threads",
+        "-t",
+        help="Threads for BLAS (threadpoolctl) and the NumPy depthwise kernel; 1 is steadiest.",
+    ),
 ]
 BudgetOption = Annotated[
     float, typer.Option("--budget", help="Seconds the whole run may take, warm-up included.")
@@ -95,6 +99,14 @@ EngineOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
+VsTorchOption = Annotated[
+    bool,
+    typer.Option(
+        "--vs-torch",
+        help="Also time PyTorch's kernels (oneDNN) on the same layer in the same run, and show "
+        "both separable speedups. Needs torch installed; single-layer mode only.",
+    ),
+]
 
 
 @app.command(
@@ -104,6 +116,7 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
         "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json",
         "dsc-calc bench mobilenet_v1 --budget 20",
         "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy",
+        "dsc-calc bench --cin 32 --cout 64 --hw 112 --vs-torch",
     )
 )
 def bench(
@@ -129,6 +142,7 @@ def bench(
     save_profile: SaveProfileOption = None,
     max_memory: MaxMemoryOption = 2048,
     engine: EngineOption = "auto",
+    vs_torch: VsTorchOption = False,
     quiet: QuietOption = False,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
@@ -138,13 +152,15 @@ def bench(
 
     NumPy float32 kernels (im2col + BLAS GEMM, a vectorised depthwise conv, a GEMM pointwise conv), channels-last, one warm-up run each, then interleaved timed runs within --budget. Shows median and min time, GFLOP/s, bytes moved and arithmetic intensity per kernel, and the measured speedup beside the theoretical MAC ratio.
 
-    --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time.
+    --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time. --vs-torch times PyTorch's kernels beside ours, so the gap to a framework shows on this machine.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.bench.run import run_bench
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
     if source is not None:
+        if vs_torch:
+            raise DscCalcError("--vs-torch", "compares one layer's kernels; drop it with a network")
         network_report = _bench_network(
             source,
             given=(cin, cout, hw, height, width),
@@ -183,6 +199,7 @@ def bench(
             memory_limit=max_memory * 2**20,
             progress=progress,
             engine=_engine(engine),
+            vs_torch=vs_torch,
         )
     if save_profile is not None and report.machine is not None:
         document = report.machine.profile_document(report.run.blas, threads)

@@ -494,6 +494,48 @@ class BenchSettings(_Contract):
     elapsed_s: Seconds
 
 
+class TorchKernel(_Contract):
+    """One of PyTorch's kernels, timed in the same run as ours."""
+
+    median_s: Seconds
+    min_s: Seconds
+    spread: Annotated[float, msgspec.Meta(description="Interquartile range / median.")]
+    samples: int
+    ratio: Annotated[
+        Ratio, msgspec.Meta(description="Our median / PyTorch's (above 1: ours is slower).")
+    ]
+
+
+class TorchKernels(_Contract):
+    """PyTorch's four kernels."""
+
+    standard: TorchKernel
+    depthwise: TorchKernel
+    pointwise: TorchKernel
+    separable: TorchKernel
+
+
+class TorchSpeedup(_Contract):
+    """PyTorch's standard time / its separable time."""
+
+    measured: Ratio
+    measured_parts: Ratio
+
+
+class TorchComparison(_Contract):
+    """bench --vs-torch: PyTorch's kernels (oneDNN on x86) timed beside ours."""
+
+    version: str
+    threads: int
+    mkldnn: bool
+    kernels: TorchKernels
+    speedup: TorchSpeedup
+    speedup_gap: Annotated[
+        Ratio,
+        msgspec.Meta(description="Our measured speedup / PyTorch's - 1 (0.1 = ours 10% higher)."),
+    ]
+
+
 class BenchDocument(_Contract):
     """dsc-calc bench --cin … --json: one layer's kernels timed on this CPU."""
 
@@ -505,6 +547,10 @@ class BenchDocument(_Contract):
     machine: BenchMachine
     settings: BenchSettings
     notes: list[str]
+    torch: Annotated[
+        TorchComparison | None,
+        msgspec.Meta(description="PyTorch's kernels beside ours with --vs-torch, else null."),
+    ]
 
 
 class TimedLayer(_Contract):

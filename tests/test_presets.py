@@ -28,6 +28,9 @@ PRESETS = (
     "resnet50",
     "resnext50_32x4d",
     "vgg16",
+    "efficientnet_b0",
+    "mnasnet1_0",
+    "regnet_y_400mf",
 )
 
 # Table 1 of Howard et al. 2017: (output channels, stride) of the 13 separable blocks; the

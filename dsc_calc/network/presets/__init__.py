@@ -39,6 +39,11 @@ PUBLISHED: dict[str, Published] = {
     "vgg16": Published(
         "15,470,264,320", "138,357,544", "Simonyan and Zisserman 2015; torchvision 0.28"
     ),
+    "efficientnet_b0": Published("385,814,752", "5,288,548", "Tan and Le 2019; torchvision 0.28"),
+    "mnasnet1_0": Published("314,415,872", "4,383,312", "Tan et al. 2019; torchvision 0.28"),
+    "regnet_y_400mf": Published(
+        "401,842,848", "4,344,144", "Radosavovic et al. 2020; torchvision 0.28"
+    ),
 }
 
 

@@ -80,9 +80,7 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
     def scale(layers: Iterable[specs.Layer]) -> list[specs.Layer]:
         result: list[specs.Layer] = []
         for layer in layers:
-            if layer is classifier:
-                result.append(layer)
-            elif layer is last_conv and family == "mnasnet":
+            if layer is classifier or (layer is last_conv and family == "mnasnet"):
                 result.append(layer)
             elif isinstance(layer, specs.Conv | specs.PwConv) and layer is last_conv and alpha < 1:
                 result.append(specs.replace(layer, out=rounded(layer.out, 1)))

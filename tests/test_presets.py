@@ -24,6 +24,13 @@ PRESETS = (
     "mobilenet_v3_large",
     "mobilenet_v3_small",
     "xception",
+    "resnet18",
+    "resnet50",
+    "resnext50_32x4d",
+    "vgg16",
+    "efficientnet_b0",
+    "mnasnet1_0",
+    "regnet_y_400mf",
 )
 
 # Table 1 of Howard et al. 2017: (output channels, stride) of the 13 separable blocks; the

@@ -491,7 +491,8 @@ class Builder:
             activation(act),
         ]
         if layer.get("se", False):
-            parts.append(SqueezeExcite(hidden, make_divisible(hidden / 4, 8), "relu", "hsigmoid"))
+            # torchvision's SqueezeExcitation: _make_divisible(expanded // 4, 8)
+            parts.append(SqueezeExcite(hidden, make_divisible(hidden // 4, 8), "relu", "hsigmoid"))
         parts += [nn.Conv2d(hidden, out, 1, bias=False), nn.BatchNorm2d(out)]
         self.channels = out
         body = nn.Sequential(*parts)

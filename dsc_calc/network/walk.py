@@ -376,7 +376,7 @@ class _Walker:
         self.batchnorm_row(f"{name}.dw.bn", current)
         self.plain_row(f"{name}.dw.{layer.act}", layer.act, current)
         if layer.se:
-            squeeze = make_divisible(hidden / 4, 8)
+            squeeze = make_divisible(hidden // 4, 8)  # torchvision floors first
             self.squeeze_excite(f"{name}.se", current, squeeze, "relu", "hsigmoid", where)
         project = self.make_conv(hidden, layer.out, (1, 1), (1, 1), (0, 0), (1, 1), 1, False, where)
         current = self.conv_row(f"{name}.project", "pwconv", project, current, where)

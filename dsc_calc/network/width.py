@@ -40,7 +40,8 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
     * ``mobilenet_v2`` (torchvision): ``make_divisible(c·α, 8)``; the last conv before the
       classifier keeps ``make_divisible(c·max(α, 1), 8)`` (1280 is never made narrower).
     * ``mobilenet_v3`` (torchvision): ``make_divisible(c·α, 8)`` for every conv, expansion and
-      linear layer.
+      linear layer, but the last conv before the pool, which torchvision makes 6 × the scaled
+      output of the last block (``lastconv_output_channels``), not the scaled 576 or 960.
     * ``mnasnet`` (torchvision's ``_get_depths``): ``make_divisible(c·α, 8)``, which is its
       ``_round_to_multiple_of(c·α, 8)``; the last conv before the classifier (1280) is never
       scaled.
@@ -73,16 +74,24 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
     classifier = _last_of(network.layers, specs.Linear)
     last_conv = (
         _last_of(network.layers, specs.Conv | specs.PwConv)
-        if family in ("mobilenet_v2", "mnasnet")
+        if family in ("mobilenet_v2", "mnasnet", "mobilenet_v3")
         else None
     )
+    last_block = [0]  # the scaled output channels of the last inverted residual seen
 
     def scale(layers: Iterable[specs.Layer]) -> list[specs.Layer]:
         result: list[specs.Layer] = []
         for layer in layers:
             if layer is classifier or (layer is last_conv and family == "mnasnet"):
                 result.append(layer)
-            elif isinstance(layer, specs.Conv | specs.PwConv) and layer is last_conv and alpha < 1:
+            elif layer is last_conv and family == "mobilenet_v3" and last_block[0]:
+                result.append(specs.replace(layer, out=6 * last_block[0]))
+            elif (
+                isinstance(layer, specs.Conv | specs.PwConv)
+                and layer is last_conv
+                and family == "mobilenet_v2"
+                and alpha < 1
+            ):
                 result.append(specs.replace(layer, out=rounded(layer.out, 1)))
             elif isinstance(layer, specs.Residual):
                 result.append(
@@ -90,8 +99,13 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
                 )
             elif isinstance(layer, specs.Repeat):
                 result.append(specs.replace(layer, layers=scale(layer.layers)))
+            elif isinstance(layer, specs.Branches):
+                result.append(
+                    specs.replace(layer, branches=[scale(branch) for branch in layer.branches])
+                )
             elif isinstance(layer, specs.InvertedResidual):
                 expanded = layer.expand_channels
+                last_block[0] = rounded(layer.out)
                 result.append(
                     specs.replace(
                         layer,

@@ -60,9 +60,9 @@ def network(
     spec: Annotated[
         str,
         typer.Argument(
-            help="A spec file (JSON), '-' to read the spec from standard input, or a preset name "
-            "(see 'dsc-calc presets').",
-            metavar="SPEC|PRESET|-",
+            help="A spec file (JSON), an ONNX model (.onnx, recognised by content too), '-' to "
+            "read the spec from standard input, or a preset name (see 'dsc-calc presets').",
+            metavar="SPEC|MODEL.onnx|PRESET|-",
         ),
     ],
     alpha: Annotated[
@@ -95,6 +95,14 @@ def network(
     sort: Annotated[
         SortChoice, typer.Option("--sort", help="Order of the layer table.")
     ] = SortChoice.order,
+    input_shape: Annotated[
+        str | None,
+        typer.Option(
+            "--input-shape",
+            help="ONNX models: the input shape, 1x3x224x224 (NAME=1x3x224x224,... for several "
+            "inputs); a symbolic batch is 1 (or --batch) without it.",
+        ),
+    ] = None,
     memory: MemoryOption = False,
     dtype: DtypeOption = None,
     peak_gflops: PeakOption = None,
@@ -108,12 +116,14 @@ def network(
 
     A spec lists layers (conv, dwconv, pwconv, dsconv, spconv, batchnorm, activations, pool, linear, se, inverted_residual, residual, repeat); 'dsc-calc schema' prints its JSON Schema. The by-kind table splits the cost as the MobileNet paper's Table 2 does.
 
+    An ONNX model (dsc-calc network model.onnx) gives one row per node, named as in the file: MACs of Conv, ConvTranspose, Gemm and MatMul; params from the weight initializers, each once. Op types it cannot cost are listed on stderr and in the JSON; --input-shape sets the input size.
+
     --top and --sort shape the layer table (and CSV/Markdown); JSON always holds every row. A terminal table shows at most 1000 rows.
 
     --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
     from dsc_calc.memory.network import network_memory_report
-    from dsc_calc.network.analysis import MAX_SPEC_BYTES, analyse, load_network
+    from dsc_calc.network.analysis import MAX_SPEC_BYTES, NetworkReport, analyse, load_network
 
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     data_type = (dtype or "fp32").lower()
@@ -124,13 +134,29 @@ def network(
     except DscCalcError as error:
         raise error.renamed(OPTION_NAMES) from None
 
-    # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
-    stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
-    loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
-    try:
-        report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)
-    except DscCalcError as error:
-        raise error.renamed({"batch": "--batch", "what_if": "--what-if"}) from None
+    mode = None if what_if is None else what_if.value
+    report: NetworkReport
+    if _is_onnx(spec):
+        from dsc_calc.onnx.model import cli_report
+
+        report = cli_report(
+            spec,
+            input_shape=input_shape,
+            batch=batch,
+            what_if=mode,
+            alpha=alpha,
+            resolution=resolution,
+        )
+    else:
+        if input_shape is not None:
+            raise DscCalcError("--input-shape", "applies to ONNX models only")
+        # Read one byte past the limit, so that an endless stream is refused, not swallowed.
+        stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
+        loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
+        try:
+            report = analyse(loaded, batch=batch, what_if=mode)
+        except DscCalcError as error:
+            raise error.renamed({"batch": "--batch", "what_if": "--what-if"}) from None
     if fmt is Format.table and not as_json:
         if top is not None and top > TABLE_ROWS:
             raise DscCalcError(
@@ -147,6 +173,21 @@ def network(
         show_memory=memory or dtype is not None or machine is not None,
     )
     emit(result.view(top=top, sort=sort.value), fmt, as_json, output)
+
+
+def _is_onnx(source: str) -> bool:
+    """An ONNX model by extension or by content: a ModelProto's first byte is one of its field
+    keys (ir_version, producer, graph, opset_import...), which no JSON text starts with. (The
+    same test as dsc_calc.onnx.model.looks_like_onnx, here so that specs never import it.)"""
+    if source == "-":
+        return False
+    if source.lower().endswith(".onnx"):
+        return True
+    try:
+        with open(source, "rb") as handle:
+            return handle.read(1) in (b"\x08", b"\x12", b"\x1a", b'"', b"(", b"2", b":", b"B")
+    except OSError:
+        return False
 
 
 class PresetList:

@@ -221,13 +221,6 @@ def _resolve_input(
                 f"input {info.name!r} has rank {len(info.dims)} in {where}, "
                 f"but {'x'.join(map(str, given))} has rank {len(given)}",
             )
-        for index, (dim, value) in enumerate(zip(info.dims or (), given, strict=False)):
-            if isinstance(dim, int) and dim != value:
-                raise DscCalcError(
-                    "--input-shape",
-                    f"input {info.name!r} has dimension {index} fixed at {dim} in the model, "
-                    f"not {value}",
-                )
         return given
     if info.dims is None:
         raise DscCalcError(
@@ -266,8 +259,10 @@ def import_model(
 ) -> ImportedModel:
     """Read, infer and cost the ONNX model in ``source`` (a path, or the serialized bytes).
 
-    ``input_shapes``: one shape for a model with one input, or shapes by input name; a symbolic
-    batch (dimension 0) is ``batch`` (default 1) unless given there.
+    ``input_shapes``: one shape for a model with one input, or shapes by input name; they replace
+    the file's input shapes (fixed dims too: another resolution), rank for rank. Without them a
+    symbolic batch (dimension 0) is ``batch`` (default 1), and any other symbolic dimension is an
+    error naming the input and the dimension.
     """
     if isinstance(source, bytes):
         where = name or "model"
@@ -281,7 +276,7 @@ def import_model(
         if shapes.has_subgraph(node):
             raise DscCalcError(
                 where,
-                f"node {node.name or node.op_type!r} is a {node.op_type} with a sub-graph; "
+                f"node {node.name or node.op_type!r} ({node.op_type}) has a sub-graph; "
                 "dsc-calc costs straight-line graphs only (export with fixed control flow, e.g. "
                 "torch.onnx.export of a traced model)",
             )
@@ -393,8 +388,13 @@ class _Walk:
                 node.outputs[0], value.dtype, value.shape, value.data
             )
         params = self.params(node)
-        plumbing = bool(outputs) and all(
-            value is not None and value.data is not None for value in outputs
+        # Shape arithmetic and weight aliases: nodes whose outputs are all small known tensors,
+        # or that read no activation at all (only constants), get no report row.
+        plumbing = (
+            bool(outputs) and all(value is not None and value.data is not None for value in outputs)
+        ) or all(
+            not name or self.alias.get(name, name) in self.constants or name in self.alias
+            for name in node.inputs
         )
         return ImportedNode(
             name=node.name,
@@ -604,3 +604,61 @@ def from_torch(
         module.train(was_training)
     model = import_model(buffer.getvalue(), name=type(module).__name__)
     return network_report(model, what_if=what_if)
+
+
+# --- The command line -------------------------------------------------------------------------
+
+#: The first byte of a serialized ModelProto is one of its field keys (ir_version, producer,
+#: graph, opset_import, ...); a JSON spec never starts with any of these control characters.
+_MODEL_FIRST_BYTES = frozenset(b"\x08\x12\x1a\x22\x28\x32\x3a\x42")
+
+
+def looks_like_onnx(source: str) -> bool:
+    """Whether ``dsc-calc network SOURCE`` is an ONNX file: by extension, or by content.
+
+    Kept import-light on purpose, but the CLI inlines the same test so that the JSON-spec path
+    never imports this module.
+    """
+    if source == "-":
+        return False
+    if source.lower().endswith(".onnx"):
+        return True
+    try:
+        with Path(source).open("rb") as handle:
+            return handle.read(1) in {bytes([b]) for b in _MODEL_FIRST_BYTES}
+    except OSError:
+        return False
+
+
+def cli_report(
+    source: str,
+    *,
+    input_shape: str | None,
+    batch: int,
+    what_if: str | None,
+    alpha: float | None,
+    resolution: int | None,
+) -> ImportedReport:
+    """What ``dsc-calc network MODEL.onnx`` shows; the op types not costed go to stderr."""
+    import sys
+
+    for option, value in (("--alpha", alpha), ("--resolution", resolution)):
+        if value is not None:
+            raise DscCalcError(
+                option,
+                "applies to specs and presets, not to an ONNX model (its channels are fixed by "
+                "its weights); give another input size with --input-shape",
+            )
+    model = import_model(
+        source,
+        input_shapes=parse_input_shapes(input_shape),
+        batch=batch if batch != 1 else None,
+    )
+    if model.uncosted:
+        sys.stderr.write(
+            f"Not costed (MACs unknown, not 0) in {source}: {uncosted_text(model.uncosted)}\n"
+        )
+    try:
+        return network_report(model, what_if=what_if)
+    except DscCalcError as error:
+        raise error.renamed({"what_if": "--what-if"}) from None

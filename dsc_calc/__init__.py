@@ -22,6 +22,18 @@ from dsc_calc.errors import DscCalcError
 
 __version__ = "0.1.0"
 
+
+def from_torch(
+    module: object, input_shape: tuple[int, ...], *, what_if: str | None = None
+) -> object:
+    """The network report of a ``torch.nn.Module``, exported to ONNX in memory and imported.
+
+    Needs torch; see :func:`dsc_calc.onnx.model.from_torch` (imported only when called)."""
+    from dsc_calc.onnx.model import from_torch as export_and_import
+
+    return export_and_import(module, input_shape, what_if=what_if)
+
+
 __all__ = [
     "MAX_DIMENSION",
     "Conv2d",
@@ -31,6 +43,7 @@ __all__ = [
     "Shape",
     "__version__",
     "compare",
+    "from_torch",
     "output_size",
     "textbook_ratio",
 ]

@@ -139,3 +139,14 @@ def test_not_costed_ops_go_to_stderr_and_json(cli: Any, tmp_path: Path) -> None:
     assert outcome.json()["onnx"]["not_costed"] == {"Einsum": 1}
     assert "Not costed (MACs unknown, not 0)" in outcome.stderr
     assert "Einsum ×1" in outcome.stderr
+
+
+def test_from_torch_without_torch_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import dsc_calc
+    from dsc_calc.errors import DscCalcError
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    with pytest.raises(DscCalcError, match="needs PyTorch, which is not installed"):
+        dsc_calc.from_torch(object(), (1, 3, 8, 8))

@@ -17,6 +17,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from dsc_calc.cost.conv import Shape  # noqa: E402
 from dsc_calc.errors import DscCalcError  # noqa: E402
 from dsc_calc.network.analysis import analyse, load_network  # noqa: E402
 from dsc_calc.onnx.model import ImportedModel, import_model, network_report  # noqa: E402
@@ -631,3 +632,361 @@ def test_unknown_op_is_listed_and_value_info_carries_the_shape_on() -> None:
     imported = import_model(model.SerializeToString())
     assert imported.uncosted == {"Einsum": 1, "custom.domain.NotAnOp": 1, "Relu (shape unknown)": 1}
     assert imported.nodes[1].outputs == ((2, 3),)
+
+
+# --- More ops and forms, and invalid nodes ----------------------------------------------------
+
+
+def shapes_of(
+    op: str,
+    inputs: dict[str, list[Any]],
+    inits: list[Any] = (),  # type: ignore[assignment]
+    *,
+    names: list[str] | None = None,
+    outputs: int = 1,
+    opset: int = 17,
+    **attrs: Any,
+) -> tuple[tuple[int, ...] | None, ...]:
+    """The output shapes of one ``op`` node."""
+    given = names if names is not None else [*inputs, *(t.name for t in inits)]
+    outs = [f"o{i}" for i in range(outputs)]
+    model = build(
+        [helper.make_node(op, given, outs, name="n", **attrs)],
+        inputs,
+        inits,
+        opset=opset,
+        outputs=outs,
+    )
+    return model.nodes[-1].outputs
+
+
+@pytest.mark.parametrize(
+    ("op", "inputs", "inits", "attrs", "expected"),
+    [
+        ("Expand", {"x": [3, 1]}, [i64("s", 2, 1, 4)], {}, (2, 3, 4)),
+        ("Tile", {"x": [2, 3]}, [i64("r", 2, 2)], {}, (4, 6)),
+        ("DepthToSpace", {"x": [1, 8, 2, 3]}, [], {"blocksize": 2}, (1, 2, 4, 6)),
+        ("SpaceToDepth", {"x": [1, 2, 4, 6]}, [], {"blocksize": 2}, (1, 8, 2, 3)),
+        ("ArgMax", {"x": [2, 5, 3]}, [], {"axis": 1, "keepdims": 0}, (2, 3)),
+        ("ArgMin", {"x": [2, 5, 3]}, [], {"axis": -1}, (2, 5, 1)),
+        ("Max", {"a": [2, 1], "b": [1, 3]}, [], {}, (2, 3)),
+        ("Mean", {"a": [2, 3], "b": [3]}, [], {}, (2, 3)),
+        ("Where", {"c": [2, 1], "a": [1, 3], "b": [2, 3]}, [], {}, (2, 3)),
+        ("Equal", {"a": [4], "b": [4]}, [], {}, (4,)),
+        (
+            "LpPool",
+            {"x": [1, 2, 8, 8]},
+            [],
+            {"kernel_shape": [2, 2], "strides": [2, 2]},
+            (1, 2, 4, 4),
+        ),
+        ("GlobalLpPool", {"x": [1, 2, 8, 8]}, [], {}, (1, 2, 1, 1)),
+        ("ReduceSum", {"x": [2, 3, 4]}, [i64("a", 1)], {"keepdims": 0}, (2, 4)),
+        ("ReduceMax", {"x": [2, 3, 4]}, [], {}, (1, 1, 1)),
+        ("Shape", {"x": [2, 3, 4, 5]}, [], {"start": 1, "end": -1}, (2,)),
+        ("Size", {"x": [2, 3]}, [], {}, ()),
+        ("InstanceNormalization", {"x": [1, 4, 3, 3]}, [w("s", 4), w("b", 4)], {}, (1, 4, 3, 3)),
+        (
+            "ConvTranspose",
+            {"x": [1, 4, 5, 5]},
+            [w("w", 4, 2, 3, 3)],
+            {"strides": [2, 2], "auto_pad": "SAME_UPPER"},
+            (1, 2, 10, 10),
+        ),
+        (
+            "ConvTranspose",
+            {"x": [1, 4, 5, 5]},
+            [w("w", 4, 2, 3, 3)],
+            {"output_shape": [9, 11]},
+            (1, 2, 9, 11),
+        ),
+        (
+            "ConvTranspose",
+            {"x": [1, 4, 5]},
+            [w("w", 4, 1, 3)],
+            {"group": 2, "auto_pad": "VALID"},
+            (1, 2, 7),
+        ),
+    ],
+)
+def test_more_ops(
+    op: str,
+    inputs: dict[str, list[Any]],
+    inits: list[Any],
+    attrs: dict[str, Any],
+    expected: tuple[int, ...],
+) -> None:
+    assert shapes_of(op, inputs, inits, **attrs)[0] == expected
+
+
+def test_multi_output_forms() -> None:
+    bn = shapes_of(
+        "BatchNormalization", {"x": [2, 4, 3, 3]},
+        [w("g", 4), w("b", 4), w("m", 4), w("v", 4)], outputs=3, training_mode=1,
+    )  # fmt: skip
+    assert bn == ((2, 4, 3, 3), (4,), (4,))
+    assert shapes_of("MaxPool", {"x": [1, 2, 4, 4]}, outputs=2, kernel_shape=[2, 2]) == (
+        (1, 2, 3, 3),
+        (1, 2, 3, 3),
+    )
+    assert shapes_of("Dropout", {"x": [3, 4]}, outputs=2) == ((3, 4), (3, 4))
+    layer = shapes_of("LayerNormalization", {"x": [2, 5, 6]}, [w("g", 6)], outputs=3, axis=1)
+    assert layer == ((2, 5, 6), (2, 1, 1), (2, 1, 1))
+    chunks = shapes_of("Split", {"x": [9]}, [], outputs=3, axis=0)
+    assert chunks == ((3,), (3,), (3,))
+
+
+def test_opset_forms_of_reshape_resize_upsample_pad() -> None:
+    assert shapes_of("Reshape", {"x": [2, 6]}, opset=4, shape=[3, 4])[0] == (3, 4)
+    assert shapes_of("Reshape", {"x": [2, 0, 3]}, [i64("s", 0, 3)], allowzero=1)[0] == (0, 3)
+    assert shapes_of("Resize", {"x": [1, 2, 4, 4]}, [f32("s", 1, 1, 3, 3)], opset=10)[0] == (
+        1, 2, 12, 12,
+    )  # fmt: skip
+    assert shapes_of("Upsample", {"x": [1, 2, 4, 4]}, opset=7, scales=[1.0, 1.0, 2.0, 2.0])[0] == (
+        1, 2, 8, 8,
+    )  # fmt: skip
+    padded = shapes_of(
+        "Pad", {"x": [1, 2, 4, 4]}, [i64("p", 1, 2, 3, 4), f32("c", 0.0), i64("a", 2, 3)],
+        names=["x", "p", "c", "a"], opset=18,
+    )  # fmt: skip
+    assert padded[0] == (1, 2, 8, 10)
+    resized = shapes_of(
+        "Resize", {"x": [1, 2, 4, 4]}, [i64("sz", 6, 5)], names=["x", "", "", "sz"], opset=18,
+        axes=[2, 3],
+    )  # fmt: skip
+    assert resized[0] == (1, 2, 6, 5)
+    kept = shapes_of("ReduceMean", {"x": [2, 3]}, names=["x"], opset=18, noop_with_empty_axes=1)
+    assert kept[0] == (2, 3)
+
+
+def test_small_tensor_data_flows_through_arithmetic() -> None:
+    """Shape arithmetic as exporters write it, down to a Reshape whose shape it computes."""
+    model = build(
+        [
+            helper.make_node("Shape", ["x"], ["s"]),
+            helper.make_node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+            helper.make_node("Sqrt", ["sf"], ["root"]),
+            helper.make_node("Floor", ["root"], ["fl"]),
+            helper.make_node("Neg", ["fl"], ["ng"]),
+            helper.make_node("Abs", ["ng"], ["ab"]),
+            helper.make_node("Ceil", ["ab"], ["ce"]),
+            helper.make_node("Cast", ["ce"], ["si"], to=TensorProto.INT64),
+            helper.make_node("ReduceProd", ["si"], ["count"], keepdims=1),
+            helper.make_node("Equal", ["s", "s"], ["eq"]),
+            helper.make_node("Where", ["eq", "s", "s"], ["same"]),
+            helper.make_node("Max", ["same", "one"], ["mx"]),
+            helper.make_node("Sub", ["mx", "one"], ["sub"]),
+            helper.make_node("Add", ["sub", "one"], ["add"]),
+            helper.make_node("Mul", ["add", "one"], ["mul"]),
+            helper.make_node("Div", ["mul", "one"], ["div"]),
+            helper.make_node("Gather", ["div", "last"], ["h"], axis=0),
+            helper.make_node("Range", ["zero", "h", "one_s"], ["r"]),
+            helper.make_node("Size", ["r"], ["rn"]),
+            helper.make_node("Unsqueeze", ["rn", "axis0"], ["rn1"]),
+            helper.make_node("ConstantOfShape", ["rn1"], ["ones"], value=helper.make_tensor("v", TensorProto.INT64, [1], [1])),
+            helper.make_node("Concat", ["minus", "ones"], ["shape"], axis=0),
+            helper.make_node("Reshape", ["x", "shape"], ["y"]),
+        ],
+        {"x": [1, 2, 4, 4]},
+        [
+            i64("one", 1), i64("last", -1), i64("zero", 0, scalar=True), i64("one_s", 1, scalar=True),
+            i64("axis0", 0), i64("minus", -1),
+        ],
+    )  # fmt: skip
+    by_name = {node.name: node for node in model.nodes}
+    assert by_name["ReduceProd_8"].outputs[0] == (1,)
+    assert by_name["Range_17"].outputs[0] == (4,)
+    assert out_shape(model) == (32, 1, 1, 1, 1)  # [-1, 1, 1, 1, 1]: Range(0, 4) has 4 elements
+    assert all(node.plumbing for node in model.nodes[:-1])
+
+
+def test_constant_node_forms() -> None:
+    model = build(
+        [
+            helper.make_node("Constant", [], ["a"], value_ints=[1, 2, 6]),
+            helper.make_node("Constant", [], ["b"], value_int=4),
+            helper.make_node("Constant", [], ["c"], value_floats=[1.0, 2.0]),
+            helper.make_node("Constant", [], ["d"], value_float=2.0),
+            helper.make_node("Reshape", ["x", "a"], ["y"]),
+        ],
+        {"x": [12]},
+    )
+    assert [n.outputs[0] for n in model.nodes] == [(3,), (), (2,), (), (1, 2, 6)]
+    with pytest.raises(DscCalcError, match="has no value"):
+        build([helper.make_node("Constant", [], ["a"], value_string="s")], {"x": [1]})
+
+
+@pytest.mark.parametrize(
+    ("op", "inputs", "inits", "attrs", "problem"),
+    [
+        ("Conv", {"x": [1, 3, 2, 2]}, [w("w", 4, 3, 3, 3)], {}, "larger than the padded input"),
+        ("Conv", {"x": [1, 3, 5, 5]}, [w("w", 4, 3, 3, 3)], {"kernel_shape": [2, 2]}, "differs"),
+        (
+            "Conv",
+            {"x": [1, 3, 5, 5]},
+            [w("w", 4, 3, 3, 3)],
+            {"auto_pad": "SAME"},
+            "unknown auto_pad",
+        ),
+        ("Conv", {"x": [1, 3, 5, 5]}, [w("w", 4, 3, 3, 3)], {"strides": [1]}, "entries"),
+        ("Conv", {"x": [1, 3, 5, 5]}, [w("w", 4, 3, 3)], {}, "do not make a conv"),
+        ("Conv", {"x": [1, 6, 5, 5]}, [w("w", 4, 3, 3, 3)], {"group": 4}, "does not divide"),
+        ("Gemm", {"a": [2, 3]}, [w("b", 4, 5)], {}, "inner dimensions"),
+        ("Gemm", {"a": [2, 3, 1]}, [w("b", 3, 5)], {}, "2-D inputs"),
+        ("MatMul", {"a": [2, 3]}, [w("b", 4, 5)], {}, "do not multiply"),
+        ("Transpose", {"x": [2, 3]}, [], {"perm": [0, 0]}, "not a permutation"),
+        ("Squeeze", {"x": [2, 3]}, [i64("a", 0)], {}, "cannot squeeze"),
+        ("Unsqueeze", {"x": [2, 3]}, [i64("a", 0, 0)], {}, "repeat an axis"),
+        ("Unsqueeze", {"x": [2, 3]}, [], {}, "has no axes"),
+        ("Reshape", {"x": [2, 3]}, [i64("s", 4, -1)], {}, "cannot reshape"),
+        ("Reshape", {"x": [2, 3]}, [i64("s", -1, -1)], {}, "is invalid"),
+        ("Reshape", {"x": [2, 3]}, [i64("s", 5)], {}, "cannot reshape"),
+        ("Reshape", {"x": [6]}, [i64("s", 0, 0)], {}, "lacks"),
+        ("Flatten", {"x": [2, 3]}, [], {"axis": 3}, "out of range"),
+        ("Concat", {"a": [1, 2], "b": [2, 2]}, [], {"axis": 1}, "differ outside axis"),
+        ("Concat", {"a": [1, 2]}, [], {"axis": 2}, "out of range"),
+        ("Split", {"x": [1, 7]}, [], {"axis": 1, "num_outputs": 0}, "must be positive"),
+        (
+            "Gather",
+            {"x": [1]},
+            [i64("d", 1, 2, 3), i64("i", 5)],
+            {"names": ["d", "i"]},
+            "out of range",
+        ),
+        (
+            "Slice",
+            {"x": [4]},
+            [i64("s", 0), i64("e", 2), i64("a", 0), i64("st", 0)],
+            {},
+            "step is 0",
+        ),
+        ("Slice", {"x": [4]}, [i64("s", 0), i64("e", 2, 3)], {}, "differ in length"),
+        ("Pad", {"x": [4]}, [i64("p", 1)], {}, "2 entries per axis"),
+        ("Pad", {"x": [4]}, [i64("p", -3, -3)], {}, "negative size"),
+        ("Tile", {"x": [4]}, [i64("r", 1, 2)], {}, "do not fit"),
+        ("DepthToSpace", {"x": [1, 3, 2, 2]}, [], {"blocksize": 2}, "do not divide"),
+        ("SpaceToDepth", {"x": [1, 3, 3, 2]}, [], {"blocksize": 2}, "does not divide"),
+        ("DepthToSpace", {"x": [1, 3, 2]}, [], {"blocksize": 2}, "4-D input"),
+        (
+            "Resize",
+            {"x": [1, 2, 4, 4]},
+            [f32("s", 1, 2)],
+            {"names": ["x", "", "s"]},
+            "scales or sizes",
+        ),
+        ("MaxPool", {"x": [1, 2, 4, 4]}, [], {}, "kernel_shape"),
+        ("Gather", {"x": []}, [i64("i", 0)], {}, "scalar"),
+        (
+            "BatchNormalization",
+            {"x": [4]},
+            [w("g", 4), w("b", 4), w("m", 4), w("v", 4)],
+            {},
+            "channels",
+        ),
+        ("ConvTranspose", {"x": [1, 4, 5, 5]}, [w("w", 3, 2, 3, 3)], {}, "does not fit"),
+        ("ConvTranspose", {"x": [1, 4, 5, 5]}, [w("w", 4, 2, 3)], {}, "do not make a conv"),
+        (
+            "ConvTranspose",
+            {"x": [1, 4, 1, 1]},
+            [w("w", 4, 2, 3, 3)],
+            {"pads": [2, 2, 2, 2]},
+            "output size",
+        ),
+        ("Conv", {"x": [1, 3, 5, 5]}, [w("w", 4, 3, 3, 3)], {"group": "x"}, "must be an integer"),
+        ("Conv", {"x": [1, 3, 5, 5]}, [w("w", 4, 3, 3, 3)], {"strides": 1.5}, "list of integers"),
+    ],
+)
+def test_invalid_nodes_name_the_node(
+    op: str, inputs: dict[str, list[Any]], inits: list[Any], attrs: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(DscCalcError, match=f"node 'n' \\({op}\\).*{problem}"):
+        shapes_of(op, inputs, inits, opset=18 if op == "Split" else 17, **attrs)
+
+
+def test_conv_with_pads_no_conv2d_padding_reproduces_is_still_counted() -> None:
+    model = build(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[0, 0, 3, 1])],
+        {"x": [1, 2, 6, 6]},
+        [w("w", 4, 2, 3, 3)],
+    )
+    oh, ow = torch_size(6, 3, 1, 0, 3, 1), torch_size(6, 3, 1, 0, 1, 1)
+    assert out_shape(model) == (1, 4, oh, ow)
+    assert model.macs == 4 * oh * ow * 2 * 9
+    assert model.nodes[0].conv is None
+    assert "pads [0, 0, 3, 1]" in model.nodes[0].geometry
+
+
+def test_conv_transpose_3d_and_unknown_upstream_are_listed() -> None:
+    model = build(
+        [helper.make_node("ConvTranspose", ["x", "w"], ["y"])],
+        {"x": [1, 2, 3, 3, 3]},
+        [w("w", 2, 2, 2, 2, 2)],
+    )
+    assert model.uncosted == {"ConvTranspose (3-D)": 1}
+
+
+def test_input_shape_option_parsing_and_inputs() -> None:
+    from dsc_calc.onnx.model import parse_input_shapes
+
+    assert parse_input_shapes(None) is None
+    assert parse_input_shapes("1X3x8x8") == (1, 3, 8, 8)
+    assert parse_input_shapes("a=1x2, b=3") == {"a": (1, 2), "b": (3,)}
+    for bad in ("1x0x3", "a=", "=1x2", "1x-2"):
+        with pytest.raises(DscCalcError, match="--input-shape"):
+            parse_input_shapes(bad)
+    two = {"a": [1, 2], "b": [1, 2]}
+    with pytest.raises(DscCalcError, match="give NAME=shape for each"):
+        build([helper.make_node("Add", ["a", "b"], ["y"])], two, input_shapes=(1, 2))
+    assert build([helper.make_node("Add", ["a", "b"], ["y"])], two, input_shapes={"b": (1, 2)}).inputs == (
+        ("a", (1, 2)), ("b", (1, 2)),
+    )  # fmt: skip
+    with pytest.raises(DscCalcError, match="--batch"):
+        build([helper.make_node("Relu", ["a"], ["y"])], {"a": [2, 3]}, batch=4)
+    with pytest.raises(DscCalcError, match="--batch"):
+        build([helper.make_node("Relu", ["a"], ["y"])], {"a": [2, 3]}, batch=0)
+    assert build([helper.make_node("Relu", ["a"], ["y"])], {"a": ["N", 3]}, batch=4).batch == 4
+
+
+def test_inputs_without_shape_and_graphs_without_inputs() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_value_info("x", helper.make_tensor_type_proto(F, None))],
+        [helper.make_tensor_value_info("y", F, None)],
+    )
+    data = helper.make_model(graph).SerializeToString()
+    with pytest.raises(DscCalcError, match="no shape in the file"):
+        import_model(data)
+    assert import_model(data, input_shapes=(2, 3)).nodes[0].outputs == ((2, 3),)
+    empty = helper.make_graph(
+        [helper.make_node("Constant", [], ["y"], value_int=1)], "g", [],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, [])],
+    )  # fmt: skip
+    with pytest.raises(DscCalcError, match="no inputs"):
+        import_model(helper.make_model(empty).SerializeToString())
+
+
+def test_report_shapes_names_and_node_dicts() -> None:
+    from dsc_calc.onnx.model import as_shape
+
+    assert as_shape(None) == as_shape(()) == Shape(1, 1, 1)
+    assert as_shape((2, 5)) == Shape(5, 1, 1)
+    assert as_shape((1, 4, 9)) == Shape(4, 1, 9)
+    assert as_shape((1, 3, 2, 5, 7)) == Shape(3, 10, 7)
+    assert as_shape((1, 0, 3, 3)) == Shape(1, 3, 3)
+    model = build(
+        [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Relu", ["a"], ["y"])],
+        {"x": [1, 2]},
+    )
+    assert [n.name for n in model.nodes] == ["Relu_0", "Relu_1"]
+    named = build(
+        [helper.make_node("Relu", ["x"], ["a"], name="r"), helper.make_node("Relu", ["a"], ["y"], name="r")],
+        {"x": [1, 2]},
+    )  # fmt: skip
+    assert [n.name for n in named.nodes] == ["r", "r#1"]
+    document = named.nodes[0].to_dict()
+    assert document["inputs"] == [[1, 2]]
+    assert document["not_costed"] is None
+    report = network_report(named, what_if="spatial")
+    assert report.what_if is not None
+    assert report.to_dict()["onnx"]["opset"] == 17

@@ -244,3 +244,185 @@ def test_json_spec_path_never_imports_the_onnx_code(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- Hand-encoded messages: each field form and each wrong wire type ---------------------------
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def vi(field: int, value: int) -> bytes:
+    return _varint(field << 3) + _varint(value)
+
+
+def ld(field: int, payload: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def f32(field: int, value: float) -> bytes:
+    return _varint(field << 3 | 5) + struct.pack("<f", value)
+
+
+def model_of(*graph_fields: bytes, extra: bytes = b"") -> bytes:
+    return vi(1, 8) + ld(8, ld(1, b"") + vi(2, 17)) + ld(7, b"".join(graph_fields)) + extra
+
+
+def node_of(*fields: bytes) -> bytes:
+    return ld(1, ld(4, b"Relu") + b"".join(fields))
+
+
+def tensor_of(*fields: bytes) -> bytes:
+    return ld(5, b"".join(fields))
+
+
+def test_typed_tensor_data_fields_and_packed_dims() -> None:
+    packed_dims = ld(1, _varint(2) + _varint(2))
+    graph = parse_bytes(
+        model_of(
+            tensor_of(ld(8, b"f"), packed_dims, vi(2, 1), ld(4, struct.pack("<4f", 1, 2, 3, 4))),
+            tensor_of(
+                ld(8, b"i"), vi(1, 3), vi(2, 6), ld(5, _varint(5) + _varint(-1) + _varint(7))
+            ),
+            tensor_of(ld(8, b"l"), vi(1, 2), vi(2, 7), vi(7, 9), vi(7, (1 << 64) - 2)),
+            tensor_of(ld(8, b"d"), vi(1, 1), vi(2, 11), ld(10, struct.pack("<d", 0.25))),
+            tensor_of(ld(8, b"u"), vi(1, 1), vi(2, 13), vi(11, 2**63)),
+            tensor_of(ld(8, b"b"), vi(1, 2), vi(2, 9), ld(5, _varint(0) + _varint(3))),
+            tensor_of(ld(8, b"short"), vi(1, 3), vi(2, 7), vi(7, 1)),
+            tensor_of(ld(8, b"h"), vi(1, 1), vi(2, 10), vi(5, 15360)),
+            tensor_of(ld(8, b"s"), vi(1, 1), vi(2, 8), ld(6, b"text")),
+            tensor_of(ld(8, b"raw"), vi(1, 2), vi(2, 7), ld(9, b"\x00" * 3)),
+            tensor_of(ld(8, b"ext"), vi(1, 2), vi(2, 7), vi(14, 1)),
+        )
+    )
+    values = {name: tensor.values for name, tensor in graph.initializers.items()}
+    assert values == {
+        "f": (1.0, 2.0, 3.0, 4.0), "i": (5, -1, 7), "l": (9, -2), "d": (0.25,), "u": (2**63,),
+        "b": (0, 1), "short": None, "h": None, "s": None, "raw": None, "ext": None,
+    }  # fmt: skip
+    assert graph.initializers["f"].dims == (2, 2)
+    assert graph.initializers["ext"].external
+
+
+def test_attribute_forms() -> None:
+    attributes = [
+        ld(5, ld(1, b"f") + f32(2, 0.5) + vi(20, 1)),
+        ld(5, ld(1, b"i") + vi(3, (1 << 64) - 1) + vi(20, 2)),
+        ld(5, ld(1, b"s") + ld(4, b"SAME_UPPER") + vi(20, 3)),
+        ld(5, ld(1, b"t") + ld(5, vi(1, 1) + vi(2, 7) + vi(7, 4)) + vi(20, 4)),
+        ld(5, ld(1, b"g") + ld(6, b"") + vi(20, 5)),
+        ld(5, ld(1, b"fs") + ld(7, struct.pack("<2f", 1, 2)) + f32(7, 3) + vi(20, 6)),
+        ld(5, ld(1, b"is") + vi(8, 1) + ld(8, _varint(2) + _varint(3)) + vi(20, 7)),
+        ld(5, ld(1, b"ss") + ld(9, b"a") + ld(9, b"b") + vi(20, 8)),
+        ld(5, ld(1, b"ts") + vi(20, 9)),
+        ld(5, ld(1, b"empty") + vi(20, 7)),
+        ld(5, ld(1, b"untyped") + vi(3, 4)),
+    ]
+    graph = parse_bytes(
+        model_of(node_of(ld(1, b"x"), ld(2, b"y"), ld(3, b"n"), ld(7, b""), *attributes))
+    )
+    attrs = graph.nodes[0].attributes
+    assert attrs["f"] == 0.5
+    assert attrs["i"] == -1
+    assert attrs["s"] == b"SAME_UPPER"
+    tensor = attrs["t"]
+    assert isinstance(tensor, Initializer)
+    assert tensor.values == (4,)
+    assert isinstance(attrs["g"], Subgraph)
+    assert attrs["fs"] == (1.0, 2.0, 3.0)
+    assert attrs["is"] == (1, 2, 3)
+    assert attrs["ss"] == (b"a", b"b")
+    assert attrs["ts"] == ()
+    assert attrs["empty"] == ()
+    assert attrs["untyped"] == 4
+
+
+def test_value_info_shapes() -> None:
+    def info(name: bytes, *dims: bytes) -> bytes:
+        shape = b"".join(ld(1, d) for d in dims)
+        return ld(1, name) + ld(2, ld(1, vi(1, 1) + ld(2, shape)))
+
+    graph = parse_bytes(
+        model_of(
+            ld(11, info(b"x", vi(1, 2), ld(2, b"N"), b"", vi(1, (1 << 64) - 1))),
+            ld(12, ld(1, b"seq") + ld(2, ld(4, b""))),
+            ld(13, info(b"v", vi(1, 3))),
+            ld(2, b"main"),
+        )
+    )
+    assert graph.inputs[0].dims == (2, "N", None, None)
+    assert graph.outputs[0].dims is None
+    assert graph.value_info["v"].dims == (3,)
+    assert graph.name == "main"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (model_of(vi(1, 3)), "a node has the wrong wire type"),
+        (model_of(ld(1, ld(3, b"n"))), "has no op_type"),
+        (model_of(node_of(vi(1, 2))), "input or output has the wrong wire type"),
+        (model_of(node_of(vi(3, 2))), "a node's name has the wrong wire type"),
+        (model_of(node_of(vi(5, 2))), "a node's attribute has the wrong wire type"),
+        (model_of(node_of(ld(5, ld(1, b"a") + vi(2, 1)))), "a float attribute has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + ld(3, b"")))), "an int attribute has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + vi(4, 1)))), "a string attribute has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + vi(5, 1)))), "a tensor attribute has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + vi(7, 1)))), "a floats attribute has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + f32(8, 1)))), "an ints attribute has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + vi(9, 1)))), "a strings attribute has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + vi(20, 1)))), "attribute 'a' has no value"),
+        (model_of(node_of(ld(5, vi(1, 1)))), "an attribute's name has the wrong"),
+        (model_of(node_of(ld(5, ld(20, b"")))), "an attribute's type has the wrong"),
+        (model_of(node_of(ld(5, ld(1, b"a") + ld(7, b"\x00")))), "not a whole number of floats"),
+        (model_of(node_of(ld(1, b"\xff"))), "not UTF-8"),
+        (model_of(tensor_of(ld(2, b""))), "data_type has the wrong"),
+        (model_of(tensor_of(vi(8, 1))), "a tensor's name has the wrong"),
+        (model_of(tensor_of(vi(9, 1))), "raw_data has the wrong"),
+        (model_of(tensor_of(vi(14, 1) + ld(14, b""))), "data_location has the wrong"),
+        (model_of(tensor_of(vi(1, (1 << 64) - 1))), "out of range"),
+        (model_of(tensor_of(f32(1, 1))), "dims has the wrong wire type"),
+        (model_of(tensor_of(vi(1, 1) + vi(2, 11) + vi(10, 1))), "double_data is malformed"),
+        (model_of(tensor_of(b"".join(vi(1, 1) for _ in range(65)))), "more than 64 dims"),
+        (model_of(vi(5, 1)), "an initializer has the wrong"),
+        (model_of(vi(11, 1)), "a graph input, output or value info has the wrong"),
+        (model_of(vi(2, 1)), "the graph's name has the wrong"),
+        (model_of(ld(11, vi(1, 1))), "a value's name has the wrong"),
+        (model_of(ld(11, vi(2, 1))), "a value's type has the wrong"),
+        (model_of(ld(11, ld(2, vi(1, 1)))), "a tensor type has the wrong"),
+        (model_of(ld(11, ld(2, ld(1, ld(1, b""))))), "an elem_type has the wrong"),
+        (model_of(ld(11, ld(2, ld(1, vi(2, 1))))), "a tensor shape has the wrong"),
+        (model_of(ld(11, ld(2, ld(1, ld(2, vi(1, 1)))))), "a shape's dim has the wrong"),
+        (model_of(ld(11, ld(2, ld(1, ld(2, ld(1, ld(1, b""))))))), "a dim_value has the wrong"),
+        (model_of(ld(11, ld(2, ld(1, ld(2, ld(1, vi(2, 1))))))), "a dim_param has the wrong"),
+        (vi(1, 8) + vi(7, 1), "the graph has the wrong"),
+        (ld(1, b"") + ld(7, b""), "ir_version has the wrong"),
+        (vi(1, 8) + vi(2, 1) + ld(7, b""), "producer_name has the wrong"),
+        (vi(1, 8) + vi(8, 1) + ld(7, b""), "an opset import has the wrong"),
+        (vi(1, 8) + ld(8, vi(1, 1)) + ld(7, b""), "an opset domain has the wrong"),
+        (vi(1, 8) + ld(8, ld(2, b"")) + ld(7, b""), "an opset version has the wrong"),
+        (ld(7, b""), "no ir_version"),
+        (vi(0, 1), "number 0"),
+        (vi(1, 8) + b"\x09\x00", "fixed 64-bit field runs past"),
+        (vi(1, 8) + b"\x0d\x00", "fixed 32-bit field runs past"),
+    ],
+)
+def test_malformed_messages(data: bytes, problem: str) -> None:
+    with pytest.raises(DscCalcError, match=problem):
+        parse_bytes(data, "m.onnx")
+
+
+def test_fixed_width_fields_are_skipped() -> None:
+    graph = parse_bytes(vi(1, 8) + b"\x49" + b"\x00" * 8 + b"\x4d" + b"\x00" * 4 + ld(7, b""))
+    assert graph.nodes == ()
+    assert graph.opset == 0

@@ -229,7 +229,7 @@ def _resolve_input(
         )
     result: list[int] = []
     for index, dim in enumerate(info.dims):
-        if isinstance(dim, int) and dim > 0:
+        if isinstance(dim, int) and (dim > 0 or (dim == 0 and index > 0)):
             if index == 0 and batch is not None and dim != batch:
                 raise DscCalcError(
                     "--batch", f"input {info.name!r} has its batch fixed at {dim} in the model"

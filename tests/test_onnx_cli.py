@@ -150,3 +150,14 @@ def test_from_torch_without_torch_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
     with pytest.raises(DscCalcError, match="needs PyTorch, which is not installed"):
         dsc_calc.from_torch(object(), (1, 3, 8, 8))
+
+
+def test_onnx_json_decodes_as_the_network_contract(cli: Any) -> None:
+    import msgspec
+
+    from dsc_calc.output.contracts import NetworkDocument
+
+    outcome = cli("network", TINY, "--json", "--memory")
+    document = msgspec.json.decode(outcome.stdout.encode(), type=NetworkDocument)
+    assert document.totals.macs == TINY_MACS
+    assert len(document.layers) == 9

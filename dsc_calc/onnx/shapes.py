@@ -145,7 +145,7 @@ def small(shape: Shape, dtype: int, data: Sequence[Number] | None) -> Value:
 
 
 def axis_of(ctx: Context, axis: int, rank: int) -> int:
-    if not -rank <= axis < max(rank, 1):
+    if not -rank <= axis < rank:
         raise ctx.fail(f"axis {axis} is out of range for a rank-{rank} input")
     return axis + rank if axis < 0 else axis
 
@@ -293,9 +293,10 @@ def cast(ctx: Context, inputs: list[Value | None]) -> list[Value | None]:
      "Where")  # fmt: skip
 def elementwise(ctx: Context, inputs: list[Value | None]) -> list[Value | None]:
     values = [need(inputs, i) for i in range(len(ctx.node.inputs))]
-    if not values:
-        raise ctx.fail("has no inputs")
     op = ctx.node.op_type
+    wanted = 3 if op == "Where" else 1 if op in ("Max", "Min", "Sum", "Mean") else 2
+    if len(values) < wanted or (wanted != 1 and len(values) != wanted):
+        raise ctx.fail(f"needs {wanted} inputs, got {len(values)}")
     out = broadcast(ctx, [value.shape for value in values])
     dtype = values[-1].dtype if op == "Where" else values[0].dtype
     if op in _COMPARISONS:

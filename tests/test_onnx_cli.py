@@ -161,3 +161,12 @@ def test_onnx_json_decodes_as_the_network_contract(cli: Any) -> None:
     document = msgspec.json.decode(outcome.stdout.encode(), type=NetworkDocument)
     assert document.totals.macs == TINY_MACS
     assert len(document.layers) == 9
+
+
+def test_batch_and_input_shape_must_agree(cli: Any, tmp_path: Path) -> None:
+    assert_clean_error(
+        cli("network", TINY, "--batch", "2", "--input-shape", "1x3x32x32"), "--batch", "batch of 1"
+    )
+    spec_named_onnx = tmp_path / "spec.onnx"
+    spec_named_onnx.write_text('{"name": "x"}', encoding="utf-8")
+    assert_clean_error(cli("network", str(spec_named_onnx)), "spec.onnx", "looks like JSON")

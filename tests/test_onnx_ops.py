@@ -990,3 +990,33 @@ def test_report_shapes_names_and_node_dicts() -> None:
     report = network_report(named, what_if="spatial")
     assert report.what_if is not None
     assert report.to_dict()["onnx"]["opset"] == 17
+
+
+def test_residual_liveness_matches_the_spec_rows() -> None:
+    """Activations kept alive for a later add count as held, as in a spec's residual block."""
+    model = build(
+        [
+            helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["a"], ["b"]),
+            helper.make_node("Conv", ["b", "w2"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Add", ["c", "x"], ["d"]),
+            helper.make_node("Relu", ["d"], ["y"]),
+        ],
+        {"x": ["N", 4, 8, 8]},
+        [w("w1", 4, 4, 3, 3), w("w2", 4, 4, 3, 3)],
+        input_shapes=(2, 4, 8, 8),
+    )
+    spec = {
+        "name": "r",
+        "input": {"channels": 4, "height": 8, "width": 8},
+        "layers": [
+            {"type": "residual", "layers": [{"type": "conv", "out": 4}, {"type": "relu"},
+                                            {"type": "conv", "out": 4}]},
+            {"type": "relu"},
+        ],
+    }  # fmt: skip
+    expected = analyse(load_network("-", stdin=json.dumps(spec).encode()), batch=2)
+    ours = network_report(model)
+    assert [row.held_elements for row in ours.rows] == [r.held_elements for r in expected.rows]
+    assert [row.held_elements for row in ours.rows] == [256, 256, 256, 256, 0]
+    assert ours.totals == expected.totals

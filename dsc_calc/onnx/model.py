@@ -110,6 +110,7 @@ class ImportedNode:
     type: str
     not_costed: str = ""
     plumbing: bool = False
+    held_elements: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -215,6 +216,10 @@ def _resolve_input(
     where: str,
 ) -> tuple[int, ...]:
     if given is not None:
+        if batch is not None and given and given[0] != batch:
+            raise DscCalcError(
+                "--batch", f"is {batch} but --input-shape gives {info.name!r} a batch of {given[0]}"
+            )
         if info.dims is not None and len(info.dims) != len(given):
             raise DscCalcError(
                 "--input-shape",
@@ -232,7 +237,9 @@ def _resolve_input(
         if isinstance(dim, int) and (dim > 0 or (dim == 0 and index > 0)):
             if index == 0 and batch is not None and dim != batch:
                 raise DscCalcError(
-                    "--batch", f"input {info.name!r} has its batch fixed at {dim} in the model"
+                    "--batch",
+                    f"input {info.name!r} has its batch fixed at {dim} in the model; give "
+                    "another with --input-shape",
                 )
             result.append(dim)
         elif index == 0:
@@ -339,6 +346,9 @@ class _Walk:
             if imported.not_costed:
                 uncosted[imported.not_costed] = uncosted.get(imported.not_costed, 0) + 1
             nodes.append(imported)
+        nodes = [
+            replace(node, held_elements=held) for node, held in zip(nodes, self.held(), strict=True)
+        ]
         convs = [n for n in nodes if n.op_type == "Conv"]
         bn_folded = not any(n.op_type == "BatchNormalization" for n in nodes) and any(
             len(n.inputs) > 2 and n.inputs[2] is not None for n in convs
@@ -356,6 +366,40 @@ class _Walk:
             bn_folded=bn_folded,
             batch=self.batch,
         )
+
+    def held(self) -> list[int]:
+        """Per node, the per-sample elements of earlier activations alive while it runs that are
+        not its main input (as a spec's residual rows count the input kept for the add): every
+        live tensor a later node reads, plus this node's other operands. Constants and small
+        shape tensors are not activations."""
+        last_use: dict[str, int] = {}
+        for index, node in enumerate(self.graph.nodes):
+            for name in node.inputs:
+                if name:
+                    last_use[name] = index
+
+        def size(name: str) -> int:
+            value = self.values.get(name)
+            if value is None or value.data is not None or name in self.constants:
+                return 0
+            count = value.numel
+            return count // self.batch if value.shape and value.shape[0] == self.batch else count
+
+        live = {name: size(name) for name, _ in self.inputs if name in last_use}
+        total = sum(live.values())
+        held: list[int] = []
+        for index, node in enumerate(self.graph.nodes):
+            main = next((name for name in node.inputs if name in live), None)
+            done = main is not None and last_use.get(main) == index
+            held.append(total - (live[main] if done and main is not None else 0))
+            for name in node.outputs:
+                if name and last_use.get(name, -1) > index and name not in live:
+                    live[name] = size(name)
+                    total += live[name]
+            for name in set(node.inputs):
+                if name in live and last_use.get(name) == index:
+                    total -= live.pop(name)
+        return held
 
     def _shape(self, name: str) -> tuple[int, ...] | None:
         value = self.values.get(name)
@@ -537,6 +581,7 @@ def network_report(model: ImportedModel, *, what_if: str | None = None) -> Impor
                 conv=node.conv,
                 op_type=node.op_type,
                 geometry=node.geometry + (" (not costed)" if node.not_costed else ""),
+                held_elements=node.held_elements,
             )
         )
     frozen = tuple(rows)

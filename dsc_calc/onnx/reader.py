@@ -612,6 +612,7 @@ def read_graph(path: str | Path) -> Graph:
             try:
                 return parse_model(m)
             except _Bad as error:
-                raise DscCalcError(where, f"is not a readable ONNX model: {error}") from None
+                hint = "; it looks like JSON (a spec?)" if m[:1] in (b"{", b"[") else ""
+                raise DscCalcError(where, f"is not a readable ONNX model: {error}{hint}") from None
     except OSError as error:
         raise DscCalcError(where, f"cannot be read ({error.strerror or error})") from None

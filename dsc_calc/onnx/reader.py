@@ -4,13 +4,14 @@ Why a hand-written protobuf wire-format reader (measured on this machine, 2 core
 exported by torch, 102 MB; ``benchmarks/onnx_vs_onnxtool.py`` measures it again):
 
 * ``import onnx`` alone takes 1.3 s (1.0 s of it in ml_dtypes' extension), and ``onnx.load``
-  of resnet50.onnx takes 1.5 s and 243 MB peak RSS as a whole process: it reads every weight;
+  of resnet50.onnx takes 1.5 s and 237 MiB peak RSS as a whole process: it reads every weight;
 * ``protobuf`` alone imports in 20-70 ms, but needs classes generated from ``onnx.proto`` (a
   build step, or onnx itself) and still parses and copies every ``raw_data`` field;
 * this reader imports only ``mmap`` and ``struct``, maps the file, walks the fixed subset of
   ``onnx.proto`` below and jumps over every tensor's data bytes without touching them: the graph
-  of resnet50.onnx in 7 ms (shapes and costs of every node in 11 ms more), 0.2 s and 58 MB peak
-  RSS as a whole process.
+  of resnet50.onnx in 3 ms (best of 15 in one process; 10 ms with the shapes, costs and report
+  of every node), 0.2 s and 17 MiB peak RSS as a whole process (0.2 s being Python's and
+  dsc-calc's start-up).
 
 The subset (field numbers from ``onnx/onnx.proto``): ModelProto (ir_version 1, producer_name 2,
 graph 7, opset_import 8), OperatorSetIdProto (domain 1, version 2), GraphProto (node 1, name 2,

@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from dsc_calc.bench.kernels import Engine, SeparablePlan, numba_available, plan_conv
+from dsc_calc.bench.kernels import SeparablePlan, numba_available, plan_conv
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from dsc_calc.choices import Engine
 
 SHAPES = [(64, 128, 56, 3), (256, 512, 14, 3), (512, 512, 14, 5)]
 KERNELS = ("standard", "depthwise", "pointwise", "separable")

@@ -13,7 +13,8 @@ import argparse
 import json
 import time
 
-from dsc_calc.network.analysis import analyse, load_network
+from dsc_calc.network.load import load_network
+from dsc_calc.network.walk import analyse
 
 CYCLE = (
     {"type": "conv", "out": 16, "k": 3, "bn": True, "act": "relu"},

@@ -6,7 +6,17 @@ The typed API (no Typer, no Rich, no NumPy is imported by it)::
     >>> result = compare(Conv2d(3, 4, kernel=3, padding=1), Shape(3, 32, 32))
     >>> result.standard.params, result.separable.params
     (108, 39)
+
+Whole networks: :func:`load_network` (a preset name, a spec file's path or a spec dict) and
+:func:`analyse` (a loaded spec, or anything ``load_network`` takes), from :mod:`dsc_calc.api`.
+They are imported on first use, so ``import dsc_calc`` stays cheap::
+
+    >>> import dsc_calc
+    >>> dsc_calc.analyse("mobilenet_v1", batch=2).totals.macs
+    1137480704
 """
+
+from typing import TYPE_CHECKING, Any
 
 from dsc_calc.cost.conv import (
     MAX_DIMENSION,
@@ -20,18 +30,32 @@ from dsc_calc.cost.conv import (
 )
 from dsc_calc.errors import DscCalcError
 
+if TYPE_CHECKING:
+    from dsc_calc.api import analyse, load_network
+    from dsc_calc.onnx.model import from_torch
+
 __version__ = "0.1.0"
 
+#: Names exported on first use (module ``__getattr__``): the network API pulls in msgspec.
+_LAZY = {
+    "analyse": "dsc_calc.api",
+    "load_network": "dsc_calc.api",
+    "from_torch": "dsc_calc.onnx.model",
+}
 
-def from_torch(
-    module: object, input_shape: tuple[int, ...], *, what_if: str | None = None
-) -> object:
-    """The network report of a ``torch.nn.Module``, exported to ONNX in memory and imported.
 
-    Needs torch; see :func:`dsc_calc.onnx.model.from_torch` (imported only when called)."""
-    from dsc_calc.onnx.model import from_torch as export_and_import
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
 
-    return export_and_import(module, input_shape, what_if=what_if)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dsc_calc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [
@@ -42,8 +66,10 @@ __all__ = [
     "LayerComparison",
     "Shape",
     "__version__",
+    "analyse",
     "compare",
     "from_torch",
+    "load_network",
     "output_size",
     "textbook_ratio",
 ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from dsc_calc.cli import app
@@ -83,6 +85,36 @@ def assert_clean_error(outcome: Outcome, *fragments: str, code: int = 1) -> None
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+
+# HYPOTHESIS_PROFILE=dev runs every property test on a few examples, for a fast inner loop
+# (with -m "not fuzz"); CI and the README's test command use the default profile.
+settings.register_profile("dev", max_examples=10)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def selects_torch(markexpr: str) -> bool:
+    """Whether ``-m MARKEXPR`` selects a test marked only ``torch`` (``torch``, ``torch or x``)."""
+    from _pytest.mark.expression import Expression
+
+    def marked_torch(name: str, /, **kwargs: object) -> bool:
+        return name == "torch" and not kwargs
+
+    return bool(markexpr.strip()) and Expression.compile(markexpr).evaluate(marked_torch)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``pytest -m torch`` without torch is an error, not a run of skips that passes."""
+    if not selects_torch(config.option.markexpr or ""):
+        return
+    try:
+        import torch  # noqa: F401 - only its presence matters
+    except ImportError as error:
+        raise pytest.UsageError(
+            f"-m {config.option.markexpr!r} asks for the PyTorch oracle tests, but torch cannot "
+            f'be imported ({error}). Install the CPU build: pip install -e ".[test,torch]" '
+            "--extra-index-url https://download.pytorch.org/whl/cpu (README, 'Checking the "
+            "counts against PyTorch'). Without -m torch the oracle tests are skipped."
+        ) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -247,11 +247,10 @@ def test_network_engine_refuses_empty_and_oversized_networks() -> None:
 
 def test_network_mode_times_every_conv_layer() -> None:
     """`bench PRESET` times each conv row of the network; MACs match the network engine's rows."""
-    network = pytest.importorskip("dsc_calc.network.analysis")
+    walk = pytest.importorskip("dsc_calc.network.walk")
+    load = pytest.importorskip("dsc_calc.network.load")
     rows = [
-        row
-        for row in network.analyse(network.load_network("mobilenet_v1")).rows
-        if row.conv is not None
+        row for row in walk.analyse(load.load_network("mobilenet_v1")).rows if row.conv is not None
     ]
     args = ("mobilenet_v1", "--budget", "20", "--min-time", "0", "--repeat", "1", "--json")
     data = run_cli("bench", *args).json()
@@ -273,7 +272,7 @@ def test_network_mode_times_every_conv_layer() -> None:
 )
 def test_network_mode_errors(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
     """A network with layer options or --machine, an unknown preset, or no input at all: one clean error."""
-    pytest.importorskip("dsc_calc.network.analysis")
+    pytest.importorskip("dsc_calc.network.walk")
     assert_clean_error(run_cli("bench", *args, "--json"), *fragments)
 
 

@@ -88,3 +88,18 @@ def test_every_command_has_help_with_an_example_and_a_readme_example() -> None:
         assert any(c.startswith(f"dsc-calc {name}") for c in COMMANDS), (
             f"no README example of {name}"
         )
+
+
+def test_readme_opens_with_two_commands_that_work_without_a_system_pip() -> None:
+    """The first block: two lines, each making and entering a venv before `pip install`, one
+    running the tool and one the tests (a system Python may refuse pip outside a venv)."""
+    first = re.search(r"```console\n(.*?)```", README_TEXT, flags=re.DOTALL)
+    assert first is not None
+    assert README_TEXT.index(first.group(0)) < README_TEXT.index("\n## ")
+    lines = first.group(1).strip().splitlines()
+    assert len(lines) == 2
+    venv = "python3 -m venv .venv && . .venv/bin/activate && pip install "
+    assert all(line.startswith(venv) for line in lines)
+    assert "&& dsc-calc " in lines[0]
+    assert '".[test]"' in lines[1]
+    assert lines[1].endswith("python -m pytest --cov")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import Outcome, count_fuzz_case, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+pytestmark = pytest.mark.fuzz
 
 #: Values a user might type, or mistype, for a numeric option.
 numberish = st.one_of(

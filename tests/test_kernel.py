@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc.cli.kernel import READ_LIMIT as CLIREAD_LIMIT
-from dsc_calc.cost.spatial import MAX_SIDE, MAX_TEXT, analyse, analyse_text, parse_kernel
+from dsc_calc.cost.spatial import (
+    MAX_SIDE,
+    MAX_TEXT,
+    analyse,
+    analyse_text,
+    parse_kernel,
+    validate_kernel,
+)
 from dsc_calc.errors import DscCalcError
 
 
@@ -291,3 +298,113 @@ def test_singular_values_below_the_tolerance_show_as_zero_in_tables() -> None:
     doc = run_cli("kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]]", "--json").json()
     assert doc["singular_values"][0] == pytest.approx(12**0.5)
     assert all(s <= doc["tolerance"] for s in doc["singular_values"][1:])
+
+
+@pytest.mark.parametrize("exponent", [-400, -330, -200, 0, 100, 150])
+def test_rank_is_scale_free(exponent: int) -> None:
+    """An exact outer product scaled by 10**e is rank 1 and a rank-2 kernel rank 2, at any e.
+
+    Entries such as 1e-400 underflow float64; the rank must not depend on the scale.
+    """
+    scale = Fraction(10) ** exponent
+    rank_one = [[scale * x for x in row] for row in outer([1, 3], [1, 2])]
+    rank_two = [[scale, 2 * scale], [3 * scale, 7 * scale]]  # det = scale² ≠ 0
+    one = analyse(rank_one)
+    assert one.rank == 1
+    assert one.factors.exact
+    assert one.factors.scale == scale
+    assert (one.factors.a, one.factors.b) == ((1, 3), (1, 2))
+    two = analyse(rank_two)
+    assert two.rank == 2
+    # σ₂/σ₁ of [[1,2],[3,7]] from the 2x2 closed form: σ₁σ₂ = |det| = 1, σ₁² + σ₂² = ‖K‖² = 63
+    s1 = ((63 + (63**2 - 4) ** 0.5) / 2) ** 0.5
+    assert two.relative_singular_values[1] == pytest.approx(1 / s1**2, rel=1e-9)
+
+
+def test_tiny_kernel_through_the_cli_is_not_the_zero_kernel() -> None:
+    """`kernel '[[1e-400, 2e-400],[3e-400, 6e-400]]'` is rank 1 (issue 13), in tables and JSON."""
+    text = "[[1e-400, 2e-400],[3e-400, 6e-400]]"
+    doc = run_cli("kernel", text, "--json").json()
+    assert doc["rank"] == 1
+    assert doc["separable"] is True
+    assert doc["factors"]["scale_exact"] == "1/1" + "0" * 400
+    assert doc["relative_singular_values"][0] == 1.0
+    table = run_cli("kernel", text, "-f", "csv").stdout
+    assert "rank,1: separable" in table
+    assert "zero kernel" not in table
+
+
+def test_zero_kernel_stays_rank_zero_with_any_tolerance() -> None:
+    assert analyse(parse_kernel("[[0, 0], [0, 0]]"), rtol=0.0).rank == 0
+
+
+def float32_outer(a: list[float], b: list[float]) -> list[list[float]]:
+    """The outer product a · bᵀ rounded to float32, as JSON shows float32 weights."""
+    import numpy as np
+
+    rounded = np.outer(np.array(a), np.array(b)).astype(np.float32)
+    return [[float(x) for x in row] for row in rounded]
+
+
+float32_entries = st.floats(1e-3, 1e3).flatmap(lambda m: st.sampled_from([m, -m]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(float32_entries, min_size=2, max_size=7),
+    st.lists(float32_entries, min_size=2, max_size=7),
+)
+def test_float32_outer_products_are_rank_one_within_float32_precision(
+    a: list[float], b: list[float]
+) -> None:
+    """a · bᵀ rounded to float32 has σ₂/σ₁ ≤ ‖E‖_F/‖K‖_F ≤ eps32/2 (each entry moves at most
+    half an ulp, relative), under the float32 tolerance max(kh, kw)·eps32: rank 1 at float32."""
+    kernel = float32_outer(a, b)
+    report = analyse(validate_kernel(kernel))
+    eps32 = 2.0**-23
+    assert report.rank_float32 == 1
+    assert all(r <= eps32 for r in report.relative_singular_values[1:])
+    assert report.float32_rank_one == (report.rank > 1)
+    tol = max(len(a), len(b)) * eps32
+    assert analyse(validate_kernel(kernel), rtol=tol).rank == 1
+
+
+def test_float32_kernel_through_the_cli_says_so_and_tol_makes_it_rank_one() -> None:
+    """A 5x5 float32 outer product: rank 5 at float64's tolerance, with the float32 note."""
+    a = [0.3, -1.7, 0.25, 2.9, -0.61]
+    b = [1.1, 0.37, -2.3, 0.05, 0.77]
+    kernel = json.dumps(float32_outer(a, b))
+    report = analyse_text(kernel)
+    assert report.rank > 1  # float32 rounding is far above float64's tolerance
+    table = run_cli("kernel", kernel, "-f", "markdown").stdout
+    assert "rank 1 within float32 precision" in table
+    assert "Rank 1 within float32 precision" in table
+    doc = run_cli("kernel", kernel, "--tol", "1e-6", "--json").json()
+    assert doc["rank"] == 1
+    assert doc["separable"] is True
+    assert doc["rtol"] == 1e-6
+    assert doc["tolerance_rule"] == "rtol * sigma_max"
+    assert doc["tolerance"] == pytest.approx(1e-6 * doc["singular_values"][0])
+    plain = run_cli("kernel", kernel, "--tol", "1e-6", "-f", "csv").stdout
+    assert "float32 precision" not in plain  # rank 1 already: nothing to add
+
+
+@pytest.mark.parametrize("tol", ["-1e-3", "1", "2", "nan", "inf"])
+def test_tol_outside_zero_to_one_is_a_clean_error(tol: str) -> None:
+    assert_clean_error(run_cli("kernel", "[[1,2],[3,4]]", "--tol", tol), "--tol", "0 <= RTOL < 1")
+
+
+def test_tol_is_validated_in_the_core_too() -> None:
+    with pytest.raises(DscCalcError, match=r"^rtol: must be a number"):
+        analyse(parse_kernel("[1]"), rtol=True)  # type: ignore[arg-type]
+    with pytest.raises(DscCalcError, match=r"^rtol: must be a number"):
+        analyse(parse_kernel("[1]"), rtol="1e-6")  # type: ignore[arg-type]
+
+
+def test_tol_zero_counts_every_non_zero_singular_value() -> None:
+    """[[1,0],[0,1e-12]]: σ₂/σ₁ = 1e-12 is noise at float32 but counts at --tol 0."""
+    kernel = parse_kernel("[[1, 0], [0, 1e-12]]")
+    assert analyse(kernel).rank == 2
+    assert analyse(kernel).rank_float32 == 1
+    assert analyse(kernel, rtol=0.0).rank == 2
+    assert analyse(kernel, rtol=1e-9).rank == 1

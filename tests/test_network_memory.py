@@ -14,8 +14,11 @@ from conftest import assert_clean_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.memory.network import network_memory_report, redesigned_rows
-from dsc_calc.network.analysis import analyse, load_network
+from dsc_calc.memory.network import network_memory_report
+from dsc_calc.network.load import load_network
+from dsc_calc.network.redesign import redesigned_rows
+from dsc_calc.network.walk import analyse
+from dsc_calc.output.tables import tables_of
 
 SIZES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
@@ -231,7 +234,7 @@ def test_redesigned_rows_cost_what_the_what_if_reports(preset: str, mode: str) -
     """The other design's rows add up to the what-if's totals after the redesign."""
     report = analyse(load_network(preset), what_if=mode)
     assert report.what_if is not None
-    rows = redesigned_rows(report.rows, report.what_if, report.batch)
+    rows = redesigned_rows(report.rows, report.what_if)
     after = report.what_if.after
     assert sum(row.cost.macs for row in rows) == after.macs
     assert sum(row.cost.flops for row in rows) == after.flops
@@ -336,7 +339,7 @@ def test_network_without_anything_to_redesign_compares_with_itself(tmp_path: Pat
 def test_memory_table_follows_the_layer_table_order_and_top() -> None:
     """--sort and --top shape the per-row memory table exactly as they shape the layer table."""
     report = analyse(load_network("mobilenet_v2"))
-    tables = network_memory_report(report).view(top=7, sort="macs").tables()
+    tables = tables_of(network_memory_report(report).view(top=7, sort="macs"))
     layer = next(table for table in tables if table.title.startswith("mobilenet_v2"))
     memory = next(table for table in tables if table.title.startswith("Memory traffic per row"))
     assert [row[0] for row in memory.rows] == [row[0] for row in layer.rows]

@@ -29,7 +29,8 @@ from conftest import TOY  # noqa: E402
 from torch_spec import Measured, build, build_and_measure, measure  # noqa: E402
 
 from dsc_calc import DscCalcError  # noqa: E402
-from dsc_calc.network.analysis import analyse, load_network  # noqa: E402
+from dsc_calc.network.load import load_network  # noqa: E402
+from dsc_calc.network.walk import analyse  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

@@ -19,7 +19,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from dsc_calc.cost.conv import Shape  # noqa: E402
 from dsc_calc.errors import DscCalcError  # noqa: E402
-from dsc_calc.network.analysis import analyse, load_network  # noqa: E402
+from dsc_calc.network.load import load_network  # noqa: E402
+from dsc_calc.network.walk import analyse  # noqa: E402
 from dsc_calc.onnx.model import ImportedModel, import_model, network_report  # noqa: E402
 
 RNG = np.random.default_rng(0)

@@ -26,7 +26,8 @@ from test_network_torch import PRESETS, chain_specs, preset_spec  # noqa: E402
 from torch_spec import build  # noqa: E402
 
 from dsc_calc.errors import DscCalcError  # noqa: E402
-from dsc_calc.network.analysis import analyse, load_network  # noqa: E402
+from dsc_calc.network.load import load_network  # noqa: E402
+from dsc_calc.network.walk import analyse  # noqa: E402
 from dsc_calc.onnx.model import ImportedModel, from_torch, import_model  # noqa: E402
 
 pytestmark = pytest.mark.torch

@@ -13,8 +13,9 @@ from importlib import resources
 import pytest
 from conftest import run_cli
 
-from dsc_calc.network.analysis import analyse, load_network
+from dsc_calc.network.load import load_network
 from dsc_calc.network.presets import PUBLISHED, names
+from dsc_calc.network.walk import analyse
 
 PRESETS = (
     "mobilenet_v1",
@@ -186,6 +187,52 @@ def test_presets_command_lists_and_prints() -> None:
     assert listing[0]["published_macs"] == "569M"
     printed = run_cli("presets", "mobilenet_v2")
     assert json.loads(printed.stdout)["family"] == "mobilenet_v2"
+
+
+def test_presets_json_gives_the_input_as_an_object_beside_the_deprecated_string() -> None:
+    """Each entry's input_shape is the spec file's own input object; the string stays."""
+    from importlib import resources
+
+    listing = run_cli("presets", "--json").json()["presets"]
+    for entry in listing:
+        spec = json.loads(
+            resources.files("dsc_calc.network")
+            .joinpath("presets", f"{entry['name']}.json")
+            .read_text(encoding="utf-8")
+        )
+        shape = spec["input"]
+        assert entry["input_shape"] == {k: shape[k] for k in ("channels", "height", "width")}
+        assert entry["input"] == f"{shape['channels']}\u00d7{shape['height']}\u00d7{shape['width']}"
+    from dsc_calc.output.contracts import json_schema
+
+    entry_schema = json_schema("presets")["$defs"]["PresetEntry"]["properties"]
+    assert entry_schema["input"]["deprecated"] is True
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "table"])
+def test_presets_name_in_a_table_format_gives_its_row_not_json(fmt: str) -> None:
+    """`presets NAME -f csv|markdown|table` prints that preset's row of the listing: its counted
+    params and MACs (here the closed form of Table 1) beside the paper's figures; never JSON."""
+    params, macs = v1_closed_form(1.0, 224)
+    outcome = run_cli("presets", "mobilenet_v1", "-f", fmt)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert not outcome.stdout.lstrip().startswith("{")
+    assert "mobilenet_v2" not in outcome.stdout
+    if fmt == "csv":
+        lines = outcome.stdout.splitlines()
+        assert lines[0] == "Name,Input,Params,MACs,Paper params,Paper MACs"
+        assert lines[1] == f"mobilenet_v1,3\u00d7224\u00d7224,{params},{macs},4.2M,569M"
+    else:
+        assert "mobilenet_v1" in outcome.stdout
+        assert "569M" in outcome.stdout
+
+
+@pytest.mark.parametrize("args", [(), ("--json",), ("-f", "json")])
+def test_presets_name_alone_or_as_json_prints_the_spec(args: tuple[str, ...]) -> None:
+    from importlib import resources
+
+    shipped = resources.files("dsc_calc.network").joinpath("presets", "xception.json")
+    assert run_cli("presets", "xception", *args).stdout == shipped.read_text(encoding="utf-8")
 
 
 def test_mobilenet_v1_half_width_at_160() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc import DscCalcError
-from dsc_calc.network.analysis import load_network
+from dsc_calc.network.load import load_network
 from dsc_calc.network.spec import (
     LAYER_TYPES,
     Conv,

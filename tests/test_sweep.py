@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from dsc_calc.cost.conv import Conv2d, Shape, compare
 from dsc_calc.cost.sweep import MAX_CELLS, parse_values, sweep
 from dsc_calc.errors import DscCalcError
+from dsc_calc.output.tables.sweep import heatmap
 
 
 @pytest.mark.parametrize(
@@ -190,7 +191,7 @@ def test_table_is_a_grid_of_n_by_dk_without_colour_codes() -> None:
 
 def test_heatmap_heat_grid_shades_cells_by_saving() -> None:
     """The heatmap's heat grid leaves the N column plain and gives a cell's pair one shade, 0..1."""
-    table = sweep((8, 1024), (1, 7)).heatmap()
+    table = heatmap(sweep((8, 1024), (1, 7)))
     assert table.heat is not None
     assert [row[0] for row in table.heat] == [None, None]
     assert all(row[1] == row[2] and row[3] == row[4] for row in table.heat)
@@ -206,7 +207,7 @@ def test_heatmap_shades_only_on_a_colour_terminal() -> None:
 
     from dsc_calc.output import render
 
-    table = sweep((8, 64), (1, 3)).heatmap()
+    table = heatmap(sweep((8, 64), (1, 3)))
     coloured, plain = io.StringIO(), io.StringIO()
     original = render.make_console
     try:

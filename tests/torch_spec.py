@@ -1,6 +1,6 @@
 """A PyTorch oracle for network specs: build a real ``torch.nn.Module`` from a spec dict and count it.
 
-Written from the binding spec semantics alone, independently of ``dsc_calc.network.analysis`` and
+Written from the binding spec semantics alone, independently of ``dsc_calc.network`` and
 ``dsc_calc.network.spec``: nothing here imports them. The builder tracks channel counts only and never works
 out a spatial size. ``"same"`` padding is computed from the live tensor at forward time (torch's own
 ``padding="same"`` at stride 1 when the split is even, otherwise a TensorFlow-style split through

@@ -50,6 +50,8 @@ from dsc_calc.errors import DscCalcError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from dsc_calc.choices import Engine
+
     Array = NDArray[np.float32]
 
 FLOAT32 = np.dtype(np.float32)
@@ -61,8 +63,6 @@ ITEM = FLOAT32.itemsize
 PATCH_BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_PIXELS = 512
 
-Engine = Literal["auto", "numpy", "numba"]
-ENGINES: tuple[Engine, ...] = ("auto", "numpy", "numba")
 
 #: A depthwise output larger than this is computed in blocks of rows of about DEPTHWISE_ROWS_BYTES.
 DEPTHWISE_BLOCK_BYTES = 2 * 2**20

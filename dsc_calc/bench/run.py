@@ -28,7 +28,7 @@ from dsc_calc.output.tabular import Column, Table
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from dsc_calc.bench.kernels import Engine
+    from dsc_calc.choices import Engine
 
 #: The kernels timed for one layer, in table order.
 KERNELS = ("standard", "depthwise", "pointwise", "separable")

@@ -38,8 +38,68 @@ def fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> NoReturn:
     raise SystemExit(int(code))
 
 
+_SHAPE_OPTIONS = {
+    "in_channels": "--cin",
+    "out_channels": "--cout",
+    "kernel": "--kernel",
+    "stride": "--stride",
+    "padding": "--padding",
+    "dilation": "--dilation",
+    "groups": "--groups",
+    "bias": "--bias",
+    "batch": "--batch",
+    "channels": "--cin",
+    "height": "--height",
+    "width": "--width",
+    "hw": "--hw",
+}
+_ROOFLINE_OPTIONS = {
+    "dtype": "--dtype",
+    "peak_gflops": "--peak-gflops",
+    "bandwidth_gbs": "--bandwidth-gbs",
+}
+
+#: Each command's core field names -> the options a user typed. The core names fields only
+#: (``in_channels``, ``alpha``); this is the one place where an error's field becomes the option
+#: to fix: :class:`DscCalcGroup` renames every error of the command on its way out.
+OPTION_NAMES: dict[str, dict[str, str]] = {
+    "layer": {**_SHAPE_OPTIONS, **_ROOFLINE_OPTIONS},
+    "bench": {
+        **_SHAPE_OPTIONS,
+        "engine": "--engine",
+        "budget": "--budget",
+        "threads": "--threads",
+        "min_time": "--min-time",
+        "repeat": "--repeat",
+        "seed": "--seed",
+        "max_memory": "--max-memory",
+    },
+    "network": {
+        **_ROOFLINE_OPTIONS,
+        "batch": "--batch",
+        "what_if": "--what-if",
+        "alpha": "--alpha",
+        "resolution": "--resolution",
+        "top": "--top",
+    },
+    "sweep": {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"},
+    "kernel": {"rtol": "--tol"},
+}
+
+
 class DscCalcGroup(TyperGroup):
-    """Turns every expected failure into one line on stderr and an exit code: no tracebacks."""
+    """Turns every expected failure into one line on stderr and an exit code: no tracebacks.
+
+    A :class:`DscCalcError` from the core names a field; it leaves here naming the option of
+    the command that ran (:data:`OPTION_NAMES`).
+    """
+
+    invoked: str | None = None
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        self.invoked = name
+        return name, command, rest
 
     def main(
         self,
@@ -60,7 +120,7 @@ class DscCalcGroup(TyperGroup):
                 **extra,
             )
         except DscCalcError as error:
-            fail(str(error))
+            fail(str(error.renamed(OPTION_NAMES.get(self.invoked or "", {}))))
         except typer.TyperException as error:
             context = getattr(error, "ctx", None)
             hint = f" (see '{context.command_path} --help')" if context is not None else ""
@@ -76,6 +136,12 @@ def _show_version(value: bool) -> None:
     if value:
         sys.stdout.write(f"dsc-calc {__version__}\n")
         raise typer.Exit
+
+
+def examples(*commands: str) -> str:
+    """A help epilog: ``Examples:`` then each command on its own line (Rich keeps single newlines;
+    joining them with `` | `` read as shell pipes)."""
+    return "Examples:\n\n" + "\n".join(commands)
 
 
 app = typer.Typer(

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.choices import Engine
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.cli.layer import (
-    OPTION_NAMES,
     BatchOption,
     BiasOption,
     CinOption,
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
-    from dsc_calc.bench.kernels import Engine
     from dsc_calc.output.tabular import Report
 
 ThreadsOption = Annotated[
@@ -54,7 +52,7 @@ MinTimeOption = Annotated[
         show_default=False,
     ),
 ]
-RepeatOption = Annotated[int, typer.Option("--repeat", "-r", help="Timed runs wanted per kernel.")]
+RepeatOption = Annotated[int, typer.Option("--repeat", help="Timed runs wanted per kernel.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the random inputs and weights.")]
 MachineOption = Annotated[
     bool,
@@ -88,16 +86,8 @@ OptionalCin = Annotated[int | None, get_args(CinOption)[1]]
 OptionalCout = Annotated[int | None, get_args(CoutOption)[1]]
 
 
-class EngineChoice(StrEnum):
-    """Who runs the depthwise conv."""
-
-    auto = "auto"
-    numpy = "numpy"
-    numba = "numba"
-
-
 EngineOption = Annotated[
-    EngineChoice,
+    Engine,
     typer.Option(
         "--engine",
         help="Depthwise kernel: numba (the 'fast' extra), numpy (einsum), or auto (numba if "
@@ -108,12 +98,12 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc bench --cin 64 --cout 128 -k 3 --hw 56 | "
-        "dsc-calc bench --cin 32 --cout 64 --hw 28 --budget 2 --json | "
-        "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json | "
-        "dsc-calc bench mobilenet_v1 --budget 20 | "
-        "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy"
+    epilog=examples(
+        "dsc-calc bench --cin 64 --cout 128 -k 3 --hw 56",
+        "dsc-calc bench --cin 32 --cout 64 --hw 28 --budget 2 --json",
+        "dsc-calc bench --cin 64 --cout 128 --hw 56 --machine --save-profile my-cpu.json",
+        "dsc-calc bench mobilenet_v1 --budget 20",
+        "dsc-calc bench --cin 512 --cout 512 -k 5 --hw 14 --engine numpy",
     )
 )
 def bench(
@@ -138,7 +128,7 @@ def bench(
     machine: MachineOption = False,
     save_profile: SaveProfileOption = None,
     max_memory: MaxMemoryOption = 2048,
-    engine: EngineOption = EngineChoice.auto,
+    engine: EngineOption = "auto",
     quiet: QuietOption = False,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
@@ -179,24 +169,21 @@ def bench(
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )
-    try:
-        with _progress(enabled=not quiet) as progress:
-            report = run_bench(
-                conv,
-                shape,
-                batch,
-                threads=threads,
-                budget=budget,
-                min_time=0.2 if min_time is None else min_time,
-                repeat=repeat,
-                seed=seed,
-                machine=machine or save_profile is not None,
-                memory_limit=max_memory * 2**20,
-                progress=progress,
-                engine=_engine(engine),
-            )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    with _progress(enabled=not quiet) as progress:
+        report = run_bench(
+            conv,
+            shape,
+            batch,
+            threads=threads,
+            budget=budget,
+            min_time=0.2 if min_time is None else min_time,
+            repeat=repeat,
+            seed=seed,
+            machine=machine or save_profile is not None,
+            memory_limit=max_memory * 2**20,
+            progress=progress,
+            engine=_engine(engine),
+        )
     if save_profile is not None and report.machine is not None:
         document = report.machine.profile_document(report.run.blas, threads)
         text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -217,17 +204,18 @@ def _bench_network(
     machine: bool,
     memory_limit: int,
     quiet: bool,
-    engine: EngineChoice,
+    engine: Engine,
 ) -> Report:
     """Time every conv layer of the network ``source``."""
     from dsc_calc.bench.run import run_network_bench
 
     try:
-        from dsc_calc.network.analysis import analyse, load_network
+        from dsc_calc.network.load import load_network
+        from dsc_calc.network.walk import analyse
     except ImportError:  # pragma: no cover - only in a build without the network engine
         raise DscCalcError(
             "SPEC|PRESET",
-            "timing a network needs dsc_calc.network.analysis, missing from this install",
+            "timing a network needs dsc_calc.network, missing from this install",
         ) from None
 
     if any(value is not None for value in given):
@@ -239,10 +227,7 @@ def _bench_network(
         raise DscCalcError(
             "--machine", "the roofline is measured in single-layer mode; drop it with a network"
         )
-    try:
-        network = analyse(load_network(source), batch=batch)
-    except DscCalcError as error:
-        raise error.renamed({"batch": "--batch"}) from None
+    network = analyse(load_network(source), batch=batch)
     layers = [(row.name, row.conv, row.input) for row in network.rows if row.conv is not None]
     with _progress(enabled=not quiet) as progress:
         return run_network_bench(
@@ -259,14 +244,11 @@ def _bench_network(
         )
 
 
-def _engine(engine: EngineChoice) -> Engine:
+def _engine(engine: Engine) -> Engine:
     """The --engine choice, checked: asking for numba without numba installed is an error."""
     from dsc_calc.bench.kernels import resolve_engine
 
-    try:
-        return resolve_engine(engine.value)
-    except DscCalcError as error:
-        raise error.renamed({"engine": "--engine"}) from None
+    return resolve_engine(engine)
 
 
 def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float], None] | None]:

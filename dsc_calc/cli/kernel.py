@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 
@@ -45,10 +45,11 @@ def read_kernel_text(kernel: str | None, file: Path | None) -> str:
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc kernel '[[1,2,1],[2,4,2],[1,2,1]]' | "
-        "dsc-calc kernel '[[-1,0,1],[-2,0,2],[-1,0,1]]' --json | "
-        "dsc-calc kernel --file k.json | echo '[[1,2],[3,4]]' | dsc-calc kernel -"
+    epilog=examples(
+        "dsc-calc kernel '[[1,2,1],[2,4,2],[1,2,1]]'",
+        "dsc-calc kernel '[[-1,0,1],[-2,0,2],[-1,0,1]]' --json",
+        "dsc-calc kernel --file weights.json --tol 1e-6",
+        "echo '[[1,2],[3,4]]' | dsc-calc kernel -",
     )
 )
 def kernel(
@@ -63,6 +64,19 @@ def kernel(
         Path | None,
         typer.Option("--file", "-i", help="Read the kernel's JSON from FILE.", dir_okay=False),
     ] = None,
+    tol: Annotated[
+        float | None,
+        typer.Option(
+            "--tol",
+            metavar="RTOL",
+            help=(
+                "Relative tolerance: singular values at or below RTOL·σ₁ count as zero "
+                "(0 <= RTOL < 1; e.g. 1e-6 for float32 weights). Default max(kh, kw)·eps of "
+                "float64."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
     output: OutputOption = None,
@@ -73,5 +87,5 @@ def kernel(
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.cost.spatial import analyse_text
 
-    report = analyse_text(read_kernel_text(kernel, file))
+    report = analyse_text(read_kernel_text(kernel, file), rtol=tol)
     emit(report, fmt, as_json, output)

@@ -7,32 +7,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, parse_pair
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    app,
+    emit,
+    examples,
+    parse_pair,
+)
 from dsc_calc.cost.conv import Conv2d, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
     from dsc_calc.memory.traffic import MachineProfile
-
-#: Core field names -> the option a user typed, so errors name what the user can fix.
-OPTION_NAMES = {
-    "in_channels": "--cin",
-    "out_channels": "--cout",
-    "kernel": "--kernel",
-    "stride": "--stride",
-    "padding": "--padding",
-    "dilation": "--dilation",
-    "groups": "--groups",
-    "bias": "--bias",
-    "batch": "--batch",
-    "channels": "--cin",
-    "height": "--height",
-    "width": "--width",
-    "dtype": "--dtype",
-    "peak_gflops": "--peak-gflops",
-    "bandwidth_gbs": "--bandwidth-gbs",
-}
 
 CinOption = Annotated[
     int, typer.Option("--cin", "-M", help="Input channels (M in the derivation).")
@@ -98,7 +87,8 @@ ProfileOption = Annotated[
         help=(
             "Machine for the roofline: a profile JSON file (dsc-calc bench --machine "
             "--save-profile FILE) or a shipped example: example-desktop, example-laptop, "
-            "example-rpi4."
+            "example-rpi4, example-gpu-rtx4090, example-gpu-a100 (GPUs: --dtype fp16 uses "
+            "their fp16 peak)."
         ),
     ),
 ]
@@ -144,12 +134,10 @@ def build_layer(
         )
         conv.output_shape(shape)
     except DscCalcError as error:
-        names = dict(OPTION_NAMES)
-        if height is None:
-            names["height"] = "--hw"
-        if width is None:
-            names["width"] = "--hw"
-        raise error.renamed(names) from None
+        side = {"height": height, "width": width}
+        if error.where in side and side[error.where] is None:
+            raise DscCalcError("hw", error.problem) from None  # --hw gave that side
+        raise
     return conv, shape
 
 
@@ -158,11 +146,11 @@ def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
 
 
 @app.command(
-    epilog=(
-        "Examples: dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112 | "
-        "dsc-calc layer -M 3 -N 4 -k 3 --hw 32 -p 1 --bias --json | "
-        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown | "
-        "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop"
+    epilog=examples(
+        "dsc-calc layer --cin 32 --cout 64 -k 3 --hw 112",
+        "dsc-calc layer -M 3 -N 4 -k 3 --hw 32 -p 1 --bias --json",
+        "dsc-calc layer --cin 64 --cout 128 -k 5x3 -H 56 -W 28 -s 2 -g 4 -f markdown",
+        "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop",
     )
 )
 def layer(
@@ -198,16 +186,16 @@ def layer(
     conv, shape = build_layer(
         cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
     )
+    data_type = (dtype or "fp32").lower()
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
-    try:
-        result = layer_memory(
-            compare(conv, shape, batch),
-            dtype=(dtype or "fp32").lower(),
-            profile=machine,
-            show_memory=memory or dtype is not None or machine is not None,
-        )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    if machine is not None:
+        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
+    result = layer_memory(
+        compare(conv, shape, batch),
+        dtype=data_type,
+        profile=machine,
+        show_memory=memory or dtype is not None or machine is not None,
+    )
     emit(result, fmt, as_json, output)
 
 
@@ -236,12 +224,9 @@ def machine_profile(
         raise DscCalcError(
             missing, "is missing: the roofline needs both --peak-gflops and --bandwidth-gbs"
         )
-    try:
-        return MachineProfile(
-            name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
-            peak_gflops=peak_gflops,
-            bandwidth_gbs=bandwidth_gbs,
-            source="--peak-gflops and --bandwidth-gbs on the command line",
-        )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    return MachineProfile(
+        name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
+        peak_gflops=peak_gflops,
+        bandwidth_gbs=bandwidth_gbs,
+        source="--peak-gflops and --bandwidth-gbs on the command line",
+    )

@@ -7,14 +7,13 @@ command starts without them.
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.cli.layer import (
-    OPTION_NAMES,
     BandwidthOption,
     DtypeOption,
     MemoryOption,
@@ -26,34 +25,21 @@ from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 from dsc_calc.output.tabular import Column, Table
 
+if TYPE_CHECKING:
+    from dsc_calc.network.report import NetworkReport
+
 #: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
 #: JSON have no such limit.
 TABLE_ROWS = 1000
 
 
-class WhatIfChoice(StrEnum):
-    """The redesigns ``--what-if`` offers."""
-
-    separable = "separable"
-    standard = "standard"
-    spatial = "spatial"
-
-
-class SortChoice(StrEnum):
-    """Orders of the layer table."""
-
-    order = "order"
-    macs = "macs"
-    params = "params"
-
-
 @app.command(
-    epilog=(
-        "Examples: dsc-calc network mobilenet_v1 | "
-        "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json | "
-        "dsc-calc network my_net.json --what-if separable --top 10 --sort macs | "
-        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv | "
-        "dsc-calc network mobilenet_v1 --memory --profile example-desktop"
+    epilog=examples(
+        "dsc-calc network mobilenet_v1",
+        "dsc-calc network mobilenet_v1 --alpha 0.5 --resolution 160 --json",
+        "dsc-calc network my_net.json --what-if separable --top 10 --sort macs",
+        "dsc-calc presets mobilenet_v2 | dsc-calc network - --format csv",
+        "dsc-calc network mobilenet_v1 --memory --profile example-gpu-a100 --dtype fp16",
     )
 )
 def network(
@@ -82,7 +68,7 @@ def network(
         int, typer.Option("--batch", "-b", help="Batch size (scales MACs, not params).")
     ] = 1,
     what_if: Annotated[
-        WhatIfChoice | None,
+        WhatIf | None,
         typer.Option(
             "--what-if",
             help="separable: every standard kxk conv as depthwise + pointwise; standard: every "
@@ -92,9 +78,7 @@ def network(
     top: Annotated[
         int | None, typer.Option("--top", "-n", help="Show only the first N layer rows.")
     ] = None,
-    sort: Annotated[
-        SortChoice, typer.Option("--sort", help="Order of the layer table.")
-    ] = SortChoice.order,
+    sort: Annotated[SortKey, typer.Option("--sort", help="Order of the layer table.")] = "order",
     input_shape: Annotated[
         str | None,
         typer.Option(
@@ -123,18 +107,17 @@ def network(
     --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
     from dsc_calc.memory.network import network_memory_report
-    from dsc_calc.network.analysis import MAX_SPEC_BYTES, NetworkReport, analyse, load_network
+    from dsc_calc.network.load import MAX_SPEC_BYTES, load_network
+    from dsc_calc.network.walk import analyse
 
     machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
     data_type = (dtype or "fp32").lower()
-    try:
-        from dsc_calc.memory.traffic import dtype_bytes
+    from dsc_calc.memory.traffic import dtype_bytes
 
-        dtype_bytes(data_type)
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    dtype_bytes(data_type)
+    if machine is not None:
+        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
 
-    mode = None if what_if is None else what_if.value
     report: NetworkReport
     if _is_onnx(spec):
         from dsc_calc.onnx.model import cli_report
@@ -143,7 +126,7 @@ def network(
             spec,
             input_shape=input_shape,
             batch=batch,
-            what_if=mode,
+            what_if=what_if,
             alpha=alpha,
             resolution=resolution,
         )
@@ -153,10 +136,7 @@ def network(
         # Read one byte past the limit, so that an endless stream is refused, not swallowed.
         stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
         loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
-        try:
-            report = analyse(loaded, batch=batch, what_if=mode)
-        except DscCalcError as error:
-            raise error.renamed({"batch": "--batch", "what_if": "--what-if"}) from None
+        report = analyse(loaded, batch=batch, what_if=what_if)
     if fmt is Format.table and not as_json:
         if top is not None and top > TABLE_ROWS:
             raise DscCalcError(
@@ -172,7 +152,7 @@ def network(
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )
-    emit(result.view(top=top, sort=sort.value), fmt, as_json, output)
+    emit(result.view(top=top, sort=sort), fmt, as_json, output)
 
 
 def _is_onnx(source: str) -> bool:
@@ -233,26 +213,46 @@ class PresetList:
 
 
 @app.command(
-    epilog="Examples: dsc-calc presets | dsc-calc presets mobilenet_v1 > my_net.json",
+    epilog=examples(
+        "dsc-calc presets",
+        "dsc-calc presets mobilenet_v1 > my_net.json",
+        "dsc-calc presets mobilenet_v1 -f csv",
+    ),
 )
 def presets(
     name: Annotated[
         str | None,
         typer.Argument(help="Print this preset's spec JSON (a starting point for your own)."),
     ] = None,
-    fmt: FormatOption = Format.table,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=(
+                "Output format of the listing: a Rich table, JSON, CSV or Markdown. With NAME, "
+                "the spec is JSON (default, or json); table, csv or markdown give that preset's "
+                "row of the listing."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List the shipped presets with their published figures, or print one preset's spec."""
     from dsc_calc.network import presets as shipped
 
     if name is not None:
-        sys.stdout.write(shipped.read(name).decode("utf-8"))
-        return
-    from dsc_calc.network.analysis import analyse, load_network
+        spec = shipped.read(name).decode("utf-8")
+        if as_json or fmt in (None, Format.json):
+            sys.stdout.write(spec)
+            return
+    chosen = Format.table if fmt is None else fmt
+    from dsc_calc.network.load import load_network
+    from dsc_calc.network.walk import analyse
 
     entries: list[dict[str, object]] = []
-    for preset in shipped.names():
+    for preset in shipped.names() if name is None else (name,):
         loaded = load_network(preset)
         report = analyse(loaded)
         published = shipped.PUBLISHED[preset]
@@ -261,7 +261,8 @@ def presets(
                 "name": preset,
                 "family": loaded.family,
                 "source": loaded.source,
-                "input": str(report.input),
+                "input": str(report.input),  # deprecated: input_shape says it as an object
+                "input_shape": report.input.to_dict(),
                 "params": report.totals.params,
                 "macs": report.totals.macs,
                 "published_params": published.params,
@@ -269,4 +270,4 @@ def presets(
                 "published_source": published.source,
             }
         )
-    emit(PresetList(entries), fmt, as_json)
+    emit(PresetList(entries), chosen, as_json)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
-from dsc_calc.errors import DscCalcError
+from dsc_calc.choices import Measure  # noqa: TC001 - Typer reads the annotations at run time
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
 from dsc_calc.output.render import Format
 
 # The core's defaults (dsc_calc.cost.sweep.DEFAULT_*), repeated so that importing this module stays
@@ -18,22 +17,14 @@ DEFAULT_KERNEL = "1,3,5,7"
 DEFAULT_CIN = 32
 DEFAULT_HW = 32
 
-OPTION_NAMES = {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"}
-
-
-class MeasureChoice(StrEnum):
-    """Which ratio the heatmap shows."""
-
-    macs = "macs"
-    params = "params"
-
 
 @app.command(
     "sweep",
-    epilog=(
-        "Examples: dsc-calc sweep | dsc-calc sweep --cout 8,16,32,...,1024 -k 1,3,5,7 | "
-        "dsc-calc sweep --cout 100 -k 512 --json | "
-        "dsc-calc sweep -N 16..256x2 -k 3..11+2 --bias --cin 64 --measure params -f csv"
+    epilog=examples(
+        "dsc-calc sweep",
+        "dsc-calc sweep --cout 8,16,32,...,1024 -k 1,3,5,7",
+        "dsc-calc sweep --cout 100 -k 512 --json",
+        "dsc-calc sweep -N 16..256x2 -k 3..11+2 --bias --cin 64 --measure params -f csv",
     ),
 )
 def sweep_command(
@@ -64,8 +55,8 @@ def sweep_command(
     ] = DEFAULT_HW,
     bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Give every conv a bias.")] = False,
     measure: Annotated[
-        MeasureChoice, typer.Option("--measure", "-m", help="The ratio the heatmap shows.")
-    ] = MeasureChoice.macs,
+        Measure, typer.Option("--measure", help="The ratio the heatmap shows.")
+    ] = "macs",
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
     output: OutputOption = None,
@@ -76,15 +67,12 @@ def sweep_command(
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.cost.sweep import parse_values, sweep
 
-    try:
-        report = sweep(
-            parse_values(cout, "cout"),
-            parse_values(kernel, "kernel"),
-            cin=cin,
-            hw=hw,
-            bias=bias,
-            measure="macs" if measure is MeasureChoice.macs else "params",
-        )
-    except DscCalcError as error:
-        raise error.renamed(OPTION_NAMES) from None
+    report = sweep(
+        parse_values(cout, "cout"),
+        parse_values(kernel, "kernel"),
+        cin=cin,
+        hw=hw,
+        bias=bias,
+        measure="params" if measure == "params" else "macs",
+    )
     emit(report, fmt, as_json, output)

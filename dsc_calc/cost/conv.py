@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
-    from dsc_calc.output.tabular import Table
+    from collections.abc import Mapping
 
 Pair = tuple[int, int]
 PaddingMode = Literal["same", "valid"]
@@ -356,8 +356,19 @@ class LayerComparison:
     def formula_ratio(self) -> Fraction:
         return textbook_ratio(self.conv.out_channels, self.conv.kernel)
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON contract of ``dsc-calc layer`` (see the README)."""
+    def to_dict(self, parts: Mapping[str, Mapping[str, object]] | None = None) -> dict[str, object]:
+        """The JSON contract of ``dsc-calc layer`` (see the README).
+
+        A report that adds to this document (the memory report) gives its ``parts``, keyed by the
+        object they extend: ``standard``, ``separable``, ``depthwise``, ``pointwise``, ``spatial``,
+        ``ratio``, ``spatial_ratio``, ``saving``, or ``document`` for the top level. Each part is
+        appended to its object as the document is built, so nothing patches it afterwards.
+        """
+        extra: Mapping[str, Mapping[str, object]] = parts or {}
+
+        def part(name: str) -> Mapping[str, object]:
+            return extra.get(name, {})
+
         (top, bottom), (left, right) = self.conv.padding_sides(self.input.height, self.input.width)
         padding = (
             self.conv.padding if isinstance(self.conv.padding, str) else list(self.conv.padding)
@@ -377,16 +388,18 @@ class LayerComparison:
                 "bias": self.conv.bias,
                 "batch": self.batch,
             },
-            "standard": self.standard.to_dict(),
+            "standard": {**self.standard.to_dict(), **part("standard")},
             "separable": {
                 **self.separable.to_dict(),
-                "depthwise": self.depthwise.to_dict(),
-                "pointwise": self.pointwise.to_dict(),
+                "depthwise": {**self.depthwise.to_dict(), **part("depthwise")},
+                "pointwise": {**self.pointwise.to_dict(), **part("pointwise")},
+                **part("separable"),
             },
             "spatial": {
                 **self.spatial.to_dict(),
                 "vertical": self.vertical.to_dict(),
                 "horizontal": self.horizontal.to_dict(),
+                **part("spatial"),
             },
             "ratio": {
                 "params": float(self.params_ratio),
@@ -404,105 +417,18 @@ class LayerComparison:
                         "params": str(self.spatial_params_ratio),
                         "macs": str(self.spatial_macs_ratio),
                     },
+                    **part("spatial_ratio"),
                 },
+                **part("ratio"),
             },
             "saving": {
                 "params": float(1 / self.params_ratio),
                 "macs": float(1 / self.macs_ratio),
+                **part("saving"),
             },
             "notes": list(self.notes),
+            **part("document"),
         }
-
-    def tables(self) -> list[Table]:
-        """The cost table and the ratio table that ``dsc-calc layer`` draws."""
-        from dsc_calc.output.tabular import Column, Table  # only when tables are drawn
-
-        conv = self.conv
-        kh, kw = conv.kernel
-        cost_columns = (
-            Column("Design"),
-            Column("Layer"),
-            Column("Output"),
-            Column("Params", "count"),
-            Column("MACs", "count"),
-            Column("FLOPs", "count"),
-        )
-        middle = Shape(conv.in_channels, self.output.height, self.output.width)
-        vertical_out = Shape(conv.out_channels, self.output.height, self.input.width)
-
-        def row(design: str, layer: Conv2d, output: Shape, cost: Cost) -> tuple[str | int, ...]:
-            return (design, layer.describe(), str(output), cost.params, cost.macs, cost.flops)
-
-        cost_table = Table(
-            title=f"Convolution {self.input} \u2192 {self.output}"
-            + (f" (batch {self.batch})" if self.batch != 1 else ""),
-            columns=cost_columns,
-            rows=(
-                row("standard", conv, self.output, self.standard),
-                row("depthwise", conv.depthwise(), middle, self.depthwise),
-                row("pointwise", conv.pointwise(), self.output, self.pointwise),
-                (
-                    "separable (dw + pw)",
-                    "",
-                    str(self.output),
-                    self.separable.params,
-                    self.separable.macs,
-                    self.separable.flops,
-                ),
-                row("vertical", conv.vertical(), vertical_out, self.vertical),
-                row("horizontal", conv.horizontal(), self.output, self.horizontal),
-                (
-                    "spatial (v + h)",
-                    "",
-                    str(self.output),
-                    self.spatial.params,
-                    self.spatial.macs,
-                    self.spatial.flops,
-                ),
-            ),
-            notes=(
-                "MACs: multiply-accumulates of the weights, bias excluded. "
-                "FLOPs: 2 \u00d7 MACs, plus one add per output when there is a bias.",
-            ),
-        )
-        ratio_table = Table(
-            title="Replacement / standard",
-            columns=(
-                Column("Measure"),
-                Column("Ratio", "ratio"),
-                Column("Exact"),
-                Column("Saving", "times"),
-            ),
-            rows=(
-                (
-                    "params",
-                    float(self.params_ratio),
-                    str(self.params_ratio),
-                    float(1 / self.params_ratio),
-                ),
-                ("MACs", float(self.macs_ratio), str(self.macs_ratio), float(1 / self.macs_ratio)),
-                (
-                    f"formula 1/N + 1/Dk\u00b2 (N={conv.out_channels}, Dk\u00b2={kh * kw})",
-                    float(self.formula_ratio),
-                    f"1/{conv.out_channels} + 1/{kh * kw}",
-                    float(1 / self.formula_ratio),
-                ),
-                (
-                    "spatial params",
-                    float(self.spatial_params_ratio),
-                    str(self.spatial_params_ratio),
-                    float(1 / self.spatial_params_ratio),
-                ),
-                (
-                    "spatial MACs",
-                    float(self.spatial_macs_ratio),
-                    str(self.spatial_macs_ratio),
-                    float(1 / self.spatial_macs_ratio),
-                ),
-            ),
-            notes=(*self.notes, *_spatial_notes(conv)),
-        )
-        return [cost_table, ratio_table]
 
 
 def compare(conv: Conv2d, source: Shape, batch: int = 1) -> LayerComparison:
@@ -555,27 +481,5 @@ def _ratio_notes(conv: Conv2d) -> tuple[str, ...]:
         notes.append(
             "Without bias and with groups = 1 both exact ratios equal 1/N + 1/Dk\u00b2: "
             "(Cin\u00b7Dk\u00b2 + Cin\u00b7N) / (Cin\u00b7N\u00b7Dk\u00b2)."
-        )
-    return tuple(notes)
-
-
-def _spatial_notes(conv: Conv2d) -> tuple[str, ...]:
-    """What the spatially separable rows are, and when their ratio is not the simple formula."""
-    kh, kw = conv.kernel
-    cin, cout = conv.in_channels, conv.out_channels
-    notes = [
-        f"Spatial: a {kh}\u00d71 conv {cin}\u2192{cout} then a 1\u00d7{kw} conv "
-        f"{cout}\u2192{cout} (Inception-v3); without bias its params ratio is "
-        f"(Cin\u00b7kh + Cout\u00b7kw) / (Cin\u00b7kh\u00b7kw)."
-    ]
-    if conv.stride[1] != 1:
-        notes.append(
-            "The vertical conv runs at the full input width (the width stride belongs to the "
-            "horizontal conv), so the spatial MACs ratio exceeds that formula."
-        )
-    if kh == 1 or kw == 1:
-        notes.append(
-            f"The kernel {kh}\u00d7{kw} is already one-dimensional along an axis: the spatial form "
-            "only adds a conv."
         )
     return tuple(notes)

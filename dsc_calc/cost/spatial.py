@@ -6,8 +6,13 @@ conv followed by a ``1 x kw`` conv: ``kh + kw`` multiplications per output pixel
 
 The kernel is read from JSON text with the standard :mod:`json` module (never evaluated). Numbers
 are kept exactly (``0.1`` is the fraction 1/10, not a binary float) so that a kernel such as Sobel
-comes back with exact integer factors ``K = scale · a · bᵀ``. The rank is computed in floating
-point by SVD, with NumPy's tolerance ``max(kh, kw) · eps · σ₁`` (stated in the report).
+comes back with exact integer factors ``K = scale · a · bᵀ``. A kernel that is exactly rank 1
+(checked in integers) has rank 1 whatever its magnitude. Otherwise the rank is computed in floating
+point by SVD of the kernel divided by its largest magnitude (so tiny entries such as ``1e-400`` do
+not underflow), counting singular values above ``rtol · σ₁``: by default NumPy's
+``rtol = max(kh, kw) · eps`` (float64), or the ``--tol`` the user gives. The report also says when
+the kernel is rank 1 within float32 precision (``rtol = max(kh, kw) · eps(float32)``), as weights
+stored in float32 are.
 
 Pure: no I/O beyond the text it is given, no Typer, no Rich. NumPy is imported inside
 :func:`analyse`, so importing this module is cheap.
@@ -23,7 +28,6 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -214,7 +218,12 @@ class Factors:
 
 @dataclass(frozen=True, slots=True)
 class KernelReport:
-    """Rank, factors and per-pixel cost of a kernel, as plain data."""
+    """Rank, factors and per-pixel cost of a kernel, as plain data.
+
+    ``relative_singular_values`` are ``σᵢ / σ₁``, computed scale-free (they stay exact where
+    ``singular_values`` underflow); ``rtol`` is the relative tolerance the rank counts above and
+    ``rank_float32`` the rank at float32's ``max(kh, kw) · eps``.
+    """
 
     kernel: tuple[tuple[int | float, ...], ...]
     singular_values: tuple[float, ...]
@@ -223,6 +232,19 @@ class KernelReport:
     factors: Factors
     max_abs_error: float
     relative_error: float
+    relative_singular_values: tuple[float, ...] = ()
+    rtol: float = 0.0
+    rtol_given: bool = False
+    rank_float32: int = 0
+
+    @property
+    def float32_rank_one(self) -> bool:
+        """Whether the kernel is rank 1 only within float32 precision (rank > 1 at ``rtol``)."""
+        return self.rank > 1 and self.rank_float32 == 1
+
+    @property
+    def tolerance_rule(self) -> str:
+        return "rtol * sigma_max" if self.rtol_given else "max(kh, kw) * eps * sigma_max"
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -253,9 +275,12 @@ class KernelReport:
             "kernel": [list(row) for row in self.kernel],
             "rank": self.rank,
             "tolerance": self.tolerance,
-            "tolerance_rule": "max(kh, kw) * eps * sigma_max",
+            "tolerance_rule": self.tolerance_rule,
+            "rtol": self.rtol,
             "singular_values": list(self.singular_values),
+            "relative_singular_values": list(self.relative_singular_values),
             "separable": self.rank == 1,
+            "rank_float32": self.rank_float32,
             "factors": self.factors.to_dict(),
             "reconstruction": {
                 "max_abs_error": self.max_abs_error,
@@ -271,102 +296,12 @@ class KernelReport:
             },
         }
 
-    def tables(self) -> list[Table]:
-        kh, kw = self.shape
-        factors = self.factors
-        if factors.exact:
-            form = "K = scale \u00b7 a \u00b7 b\u1d40, exact integers"
-        elif self.rank <= 1:
-            form = "K = scale \u00b7 a \u00b7 b\u1d40, unit vectors, scale = \u03c3\u2081"
-        else:
-            form = "best rank-1 approximation \u03c3\u2081 \u00b7 u\u2081 \u00b7 v\u2081\u1d40"
-        if self.rank == 0:
-            verdict = "0 (the zero kernel)"
-        elif self.rank == 1:
-            verdict = "1: separable"
-        else:
-            verdict = f"{self.rank}: not separable"
-        rows: list[tuple[str, str]] = [
-            ("shape", f"{kh}\u00d7{kw}"),
-            ("rank", verdict),
-            ("tolerance", f"{self.tolerance:.3g} = max(kh, kw)\u00b7eps\u00b7\u03c3\u2081"),
-            (
-                "singular values",
-                "["
-                + ", ".join(
-                    _number_text(s) if s > self.tolerance else "\u22480"
-                    for s in self.singular_values
-                )
-                + "]",
-            ),
-            (f"a (column, {kh})", _vector_text(factors.a)),
-            (f"b (row, {kw})", _vector_text(factors.b)),
-            ("scale", _number_text(factors.scale)),
-            ("factors", form),
-            ("max |error|", f"{self.max_abs_error:.4g}"),
-            ("relative error", f"{self.relative_error:.4g} (Frobenius)"),
-        ]
-        summary = Table(
-            title=f"Kernel {kh}\u00d7{kw}: rank {self.rank}",
-            columns=(Column("Property"), Column("Value")),
-            rows=tuple(rows),
-        )
-        cost_rows: list[tuple[str, int, float]] = [
-            (f"direct kh\u00b7kw = {kh}\u00b7{kw}", self.direct_cost, 1.0),
-            (
-                f"separable kh + kw = {kh} + {kw}"
-                + ("" if self.rank <= 1 else " (rank-1 approx.)"),
-                self.separable_cost,
-                self.direct_cost / self.separable_cost,
-            ),
-        ]
-        if self.rank > 1:
-            cost_rows.append(
-                (
-                    f"exact rank-{self.rank} r\u00b7(kh + kw) = {self.rank}\u00b7{kh + kw}",
-                    self.rank_cost,
-                    self.direct_cost / self.rank_cost,
-                )
-            )
-        notes = ["Multiplications per output pixel of one channel."]
-        if self.rank > 1:
-            notes.append(
-                f"Rank {self.rank}: the 1-D pair is exact only as a sum of {self.rank} pairs; "
-                f"one pair is the best rank-1 approximation, relative error "
-                f"{self.relative_error:.4g}."
-            )
-            if self.rank_cost >= self.direct_cost:
-                notes.append("The exact decomposition costs no less than the direct kernel here.")
-        cost = Table(
-            title="Cost per output pixel",
-            columns=(
-                Column("Form"),
-                Column("Multiplications", "integer"),
-                Column("Saving", "times"),
-            ),
-            rows=tuple(cost_rows),
-            notes=tuple(notes),
-        )
-        return [summary, cost]
-
 
 def _plain_number(value: Number) -> int | float:
     """An entry as JSON shows it: integers exact, everything else as a float."""
     if isinstance(value, Fraction) and value.denominator == 1:
         return value.numerator
     return value if isinstance(value, int) else float(value)
-
-
-def _number_text(value: float | Fraction) -> str:
-    if isinstance(value, Fraction):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.6g}"
-
-
-def _vector_text(values: Sequence[int | float]) -> str:
-    return "[" + ", ".join(_number_text(v) for v in values) + "]"
 
 
 def _flip(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -415,19 +350,71 @@ def exact_rank_one_factors(kernel: Sequence[Sequence[Number]]) -> Factors | None
     return Factors(a=tuple(a), b=tuple(b), scale=scale, exact=True)
 
 
-def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
-    """Rank by SVD, readable factors, reconstruction error and cost of a validated kernel."""
+#: float32's machine epsilon, 2**-23 (the gap between 1 and the next float32).
+FLOAT32_EPS = 2.0**-23
+#: float64's machine epsilon, 2**-52.
+_FLOAT64_EPS = 2.0**-52
+
+
+def check_rtol(rtol: object, where: str = "rtol") -> float:
+    """A relative tolerance: a finite number with ``0 <= rtol < 1`` (``σ > rtol · σ₁`` counts)."""
+    if isinstance(rtol, bool) or not isinstance(rtol, int | float):
+        raise DscCalcError(where, f"must be a number, got {type(rtol).__name__}")
+    if not (math.isfinite(rtol) and 0 <= rtol < 1):
+        raise DscCalcError(
+            where,
+            f"must be a relative tolerance with 0 <= RTOL < 1 (a fraction of \u03c3\u2081, "
+            f"e.g. 1e-6 for float32 weights), got {rtol!r}",
+        )
+    return float(rtol)
+
+
+def _largest_magnitude(kernel: Sequence[Sequence[Number]]) -> Number:
+    magnitudes: list[Number] = [x if x >= 0 else -x for row in kernel for x in row]
+    return max(magnitudes)
+
+
+def _scaled(kernel: Sequence[Sequence[Number]], magnitude: Number) -> list[list[float]]:
+    """``kernel / magnitude`` as floats, computed exactly first when the entries are tiny."""
+    if magnitude == 0:
+        return [[0.0 for _ in row] for row in kernel]
+    if float(magnitude) >= 1e-150:  # no underflow: entries and their squares stay normal
+        scale = float(magnitude)
+        return [[float(x) / scale for x in row] for row in kernel]
+    exact = Fraction(magnitude)
+    return [[float(Fraction(x) / exact) for x in row] for row in kernel]
+
+
+def analyse(kernel: Sequence[Sequence[Number]], rtol: float | None = None) -> KernelReport:
+    """Rank by SVD, readable factors, reconstruction error and cost of a validated kernel.
+
+    ``rtol`` is the relative tolerance (``σ > rtol · σ₁`` counts towards the rank); ``None`` takes
+    NumPy's ``max(kh, kw) · eps`` for float64. An exactly rank-1 kernel has rank 1 at any ``rtol``.
+    """
     import numpy as np
 
-    matrix = np.array([[float(x) for x in row] for row in kernel], dtype=np.float64)
-    kh, kw = matrix.shape
-    u, sigma, vt = np.linalg.svd(matrix, full_matrices=False)
-    top = float(sigma[0]) if sigma.size else 0.0
-    tolerance = max(kh, kw) * float(np.finfo(np.float64).eps) * top
-    rank = int(np.count_nonzero(sigma > tolerance))
+    magnitude = _largest_magnitude(kernel)
+    unit = np.array(_scaled(kernel, magnitude), dtype=np.float64)  # largest |entry| is 1
+    kh, kw = unit.shape
+    given = rtol is not None
+    relative = check_rtol(rtol) if rtol is not None else max(kh, kw) * _FLOAT64_EPS
+    u, sigma, vt = np.linalg.svd(unit, full_matrices=False)
+    top_unit = float(sigma[0])
+    ratios = [float(s) / top_unit if top_unit else 0.0 for s in sigma]
     factors = exact_rank_one_factors(kernel)
-    norm = float(np.linalg.norm(matrix))
-    if factors is not None:  # K == scale · a · bᵀ exactly, checked in fractions
+    if magnitude == 0:
+        rank = 0
+    elif factors is not None:  # K == scale · a · bᵀ exactly, checked in integers
+        rank = 1
+    else:
+        rank = sum(r > relative for r in ratios)
+    rank_float32 = 0 if magnitude == 0 else sum(r > max(kh, kw) * FLOAT32_EPS for r in ratios)
+    if factors is not None:
+        rank_float32 = 1
+    size = float(magnitude)
+    top = top_unit * size
+    norm = float(np.linalg.norm(unit))
+    if factors is not None:
         max_abs_error = relative_error = 0.0
     else:
         a = [float(x) for x in u[:, 0]]
@@ -435,20 +422,24 @@ def analyse(kernel: Sequence[Sequence[Number]]) -> KernelReport:
         if _flip(a, b):
             a, b = [-x for x in a], [-x for x in b]
         factors = Factors(a=tuple(a), b=tuple(b), scale=top, exact=False)
-        residual = matrix - top * np.outer(np.array(factors.a), np.array(factors.b))
-        max_abs_error = float(np.max(np.abs(residual)))
+        residual = unit - top_unit * np.outer(np.array(factors.a), np.array(factors.b))
+        max_abs_error = float(np.max(np.abs(residual))) * size
         relative_error = float(np.linalg.norm(residual)) / norm if norm else 0.0
     return KernelReport(
         kernel=tuple(tuple(_plain_number(x) for x in row) for row in kernel),
-        singular_values=tuple(float(s) for s in sigma),
-        tolerance=tolerance,
+        singular_values=tuple(float(s) * size for s in sigma),
+        tolerance=relative * top,
         rank=rank,
         factors=factors,
         max_abs_error=max_abs_error,
         relative_error=relative_error,
+        relative_singular_values=tuple(ratios),
+        rtol=relative,
+        rtol_given=given,
+        rank_float32=rank_float32,
     )
 
 
-def analyse_text(text: str, where: str = "kernel") -> KernelReport:
+def analyse_text(text: str, where: str = "kernel", rtol: float | None = None) -> KernelReport:
     """Parse, validate and analyse a kernel given as JSON text."""
-    return analyse(parse_kernel(text, where))
+    return analyse(parse_kernel(text, where), rtol)

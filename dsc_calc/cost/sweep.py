@@ -22,7 +22,6 @@ Pure: no I/O, no Typer, no Rich, no NumPy.
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -36,7 +35,6 @@ from dsc_calc.cost.conv import (
     compare,
 )
 from dsc_calc.errors import DscCalcError
-from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -258,64 +256,6 @@ class SweepReport:
             "notes": list(self.notes),
         }
 
-    def heatmap(self) -> Table:
-        """Rows N, a (ratio, saving) pair of columns per Dk, for the chosen measure."""
-        columns = [Column("N \\ Dk", "integer")]
-        for kernel in self.kernels:
-            columns += [Column(f"Dk={kernel}", "ratio"), Column("\u00d7 fewer", "times")]
-        rows: list[tuple[int | float, ...]] = []
-        heat_rows: list[tuple[float | None, ...]] = []
-        span = saving_span(self)
-        for row, cout in enumerate(self.couts):
-            cells: list[int | float] = [cout]
-            heats: list[float | None] = [None]
-            for cell in self.cells[row * len(self.kernels) : (row + 1) * len(self.kernels)]:
-                ratio = cell.ratio(self.measure)
-                cells += [float(ratio), float(1 / ratio)]
-                heats += [heat(float(1 / ratio), span)] * 2
-            rows.append(tuple(cells))
-            heat_rows.append(tuple(heats))
-        label = "MACs" if self.measure == "macs" else "params"
-        return Table(
-            title=f"Separable / standard {label}",
-            columns=tuple(columns),
-            rows=tuple(rows),
-            notes=self.notes,
-            heat=tuple(heat_rows),
-            csv=False,
-        )
-
-    def cell_table(self) -> Table:
-        """One row per cell with exact fractions: the table CSV gives."""
-        columns = (
-            Column("N", "integer"),
-            Column("Dk", "integer"),
-            Column("Params ratio", "ratio"),
-            Column("Params exact"),
-            Column("Params \u00d7 fewer", "times"),
-            Column("MACs ratio", "ratio"),
-            Column("MACs exact"),
-            Column("MACs \u00d7 fewer", "times"),
-        )
-        rows = tuple(
-            (
-                cell.cout,
-                cell.kernel,
-                float(cell.params_ratio),
-                str(cell.params_ratio),
-                float(1 / cell.params_ratio),
-                float(cell.macs_ratio),
-                str(cell.macs_ratio),
-                float(1 / cell.macs_ratio),
-            )
-            for cell in self.cells
-        )
-        return Table(title="Every cell, exact", columns=columns, rows=rows, screen=False)
-
-    def tables(self) -> list[Table]:
-        """The per-cell table (what CSV exports), then the heatmap grid (what the screen shows)."""
-        return [self.cell_table(), self.heatmap()]
-
 
 def sweep(
     couts: tuple[int, ...],
@@ -352,17 +292,3 @@ def sweep(
         for k in kernels
     )
     return SweepReport(couts, kernels, cin, hw, bias, measure, grid)
-
-
-def saving_span(report: SweepReport) -> tuple[float, float]:
-    """The smallest and largest saving (1 / ratio) of the chosen measure over the grid."""
-    savings = [float(1 / cell.ratio(report.measure)) for cell in report.cells]
-    return min(savings), max(savings)
-
-
-def heat(saving: float, span: tuple[float, float]) -> float:
-    """Where ``saving`` lies in ``span`` on a log scale, 0..1 (0.5 when the span is one value)."""
-    low, high = span
-    if high <= low:
-        return 0.5
-    return (math.log(saving) - math.log(low)) / (math.log(high) - math.log(low))

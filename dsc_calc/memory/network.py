@@ -1,6 +1,6 @@
 """Memory traffic, peak activation memory and roofline latency of a whole network.
 
-:func:`network_memory_report` wraps a :class:`~dsc_calc.network.analysis.NetworkReport` (it does
+:func:`network_memory_report` wraps a :class:`~dsc_calc.network.report.NetworkReport` (it does
 not change it) with :func:`network_memory`: every row is one kernel that reads its weights and
 its input once and writes its output once; a row's live memory is its input, its output and the
 activations held for a residual add still to come (``LayerRow.held_elements``); the peak is the
@@ -8,7 +8,7 @@ largest over the rows.
 
 With a :class:`~dsc_calc.memory.traffic.MachineProfile`, the report also sets the standard design
 beside the depthwise separable one, both predicted by the roofline, beside their MAC ratio. The
-other design is a what-if redesign of this network (:func:`dsc_calc.network.analysis.redesign`):
+other design is a what-if redesign of this network (:func:`dsc_calc.network.redesign.redesign`):
 
 * ``--what-if separable`` or ``--what-if standard`` given: that redesign;
 * otherwise, a network with depthwise + pointwise pairs (MobileNet) is the separable design and is
@@ -16,9 +16,9 @@ other design is a what-if redesign of this network (:func:`dsc_calc.network.anal
   dropped: MobileNet's Table 4 "Conv MobileNet"); any other network is the standard design and is
   compared with its ``separable`` redesign.
 
-The report's ``to_dict()`` is the network's, with keys added and none changed, and its
-``tables()`` are the network's tables, with (when asked) a per-row memory table, a summary and the
-design comparison added.
+The report's ``to_dict()`` is the network's, with keys added and none changed; its tables
+(:mod:`dsc_calc.output.tables.network`) are the network's, with (when asked) a per-row memory
+table, a summary and the design comparison added.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from dsc_calc._gc import collector_paused
-from dsc_calc.cost.conv import Conv2d, Cost, Shape, check_positive, compare
+from dsc_calc.cost.conv import Cost, Shape, check_positive
 from dsc_calc.errors import DscCalcError
 from dsc_calc.memory.traffic import (
     KernelMemory,
@@ -39,13 +39,13 @@ from dsc_calc.memory.traffic import (
     dtype_bytes,
     kernel_memory,
 )
-from dsc_calc.network.analysis import LayerRow, NetworkReport, WhatIfReport, conv_kind, redesign
-from dsc_calc.output.tabular import Cell, Column, Table
+from dsc_calc.network.redesign import redesign, redesigned_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from dsc_calc.network.analysis import SortKey
+    from dsc_calc.choices import SortKey
+    from dsc_calc.network.report import NetworkReport, WhatIfReport
 
 # --- a network: weight memory, peak activation memory, traffic and latency ---------------------
 
@@ -278,7 +278,7 @@ class NetworkMemoryReport:
     report: NetworkReport
     memory: NetworkMemory
     comparison: DesignComparison | None = None
-    #: Whether ``tables()`` shows the memory tables (JSON always has the memory keys).
+    #: Whether the tables show the memory tables (JSON always has the memory keys).
     show_memory: bool = True
 
     @property
@@ -296,28 +296,30 @@ class NetworkMemoryReport:
     def to_dict(self) -> dict[str, object]:
         """The network JSON, plus ``memory{…}``/``intensity``/``roofline`` per row, ``memory``,
         ``profile`` and ``latency`` (the design comparison; null without a machine)."""
-        document = self.report.to_dict()
-        layers = document["layers"]
-        assert isinstance(layers, list)  # noqa: S101 - NetworkReport.to_dict's contract
+        rows: list[dict[str, object]] = []
         with collector_paused():  # ~300k small acyclic dicts for a 100k-layer spec
-            for entry, row in zip(layers, self.memory.rows, strict=True):
+            for row in self.memory.rows:
                 kernel = row.kernel
                 traffic = kernel.traffic
                 roof = kernel.roofline
-                entry["memory"] = {
-                    "weights_bytes": traffic.weights_bytes,
-                    "input_bytes": traffic.input_bytes,
-                    "output_bytes": traffic.output_bytes,
-                    "access_cost": traffic.access_cost,
-                }
-                entry["live_bytes"] = row.live_bytes
-                entry["intensity"] = kernel.intensity
-                entry["roofline"] = (
-                    None if roof is None else {"time_s": roof.time_s, "bound": roof.bound}
+                rows.append(
+                    {
+                        "memory": {
+                            "weights_bytes": traffic.weights_bytes,
+                            "input_bytes": traffic.input_bytes,
+                            "output_bytes": traffic.output_bytes,
+                            "access_cost": traffic.access_cost,
+                        },
+                        "live_bytes": row.live_bytes,
+                        "intensity": kernel.intensity,
+                        "roofline": (
+                            None if roof is None else {"time_s": roof.time_s, "bound": roof.bound}
+                        ),
+                    }
                 )
         memory = self.memory
         latency = memory.latency
-        document["memory"] = {
+        summary = {
             "dtype": memory.dtype,
             "bytes_per_element": dtype_bytes(memory.dtype),
             "weights_bytes": memory.weights_bytes,
@@ -331,328 +333,17 @@ class NetworkMemoryReport:
             else {**latency.to_dict(), "shares": memory.bound_shares()},
         }
         profile = self.profile
-        document["profile"] = (
-            None
-            if profile is None
-            else {**profile.to_dict(), "ridge_intensity": profile.ridge_intensity}
-        )
-        document["latency"] = None if self.comparison is None else self.comparison.to_dict()
-        return document
-
-    def tables(self) -> list[Table]:
-        """The network's tables; with ``show_memory``, per-row memory, a summary and the designs.
-
-        CSV exports one table: with ``show_memory``, the layer table with the memory columns
-        appended (a CSV-only table, too wide for a terminal).
-        """
-        base = self.report.tables()
-        if not self.show_memory:
-            return base
-        layer_table, *rest = base
-        shown = self._shown_memory()
-        tables = [
-            self._csv_table(layer_table, shown),
-            replace(layer_table, csv=False),
-            *rest,
-            self._row_table(shown),
-            self._summary_table(),
-        ]
-        if self.comparison is not None:
-            tables.append(_comparison_table(self.comparison))
-        return tables
-
-    def _shown_memory(self) -> list[RowMemory]:
-        """The memory of the rows the layer table shows, in its order."""
-        index = {id(row): position for position, row in enumerate(self.report.rows)}
-        return [self.memory.rows[index[id(row)]] for row in self.report.shown_rows()]
-
-    def _row_table(self, shown: list[RowMemory]) -> Table:
-        with_time = self.profile is not None
-        columns = [
-            Column("Layer"),
-            Column("Weights", "bytes"),
-            Column("In+out", "bytes"),
-            Column("Moved", "bytes"),
-            Column("Live", "bytes"),
-            Column("FLOP/B", "number"),
-        ]
-        if with_time:
-            columns += [Column("Time", "seconds"), Column("Bound")]
-        rows: list[tuple[Cell, ...]] = []
-        for row in shown:
-            traffic = row.kernel.traffic
-            cells: list[Cell] = [
-                row.name,
-                traffic.weights_bytes,
-                traffic.input_bytes + traffic.output_bytes,
-                traffic.access_cost,
-                row.live_bytes,
-                row.kernel.intensity,
-            ]
-            if row.kernel.roofline is not None:
-                cells += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
-            rows.append(tuple(cells))
-        memory = self.memory
-        footer: list[Cell] = [
-            "total",
-            memory.weights_bytes,
-            memory.traffic.input_bytes + memory.traffic.output_bytes,
-            memory.traffic.access_cost,
-            memory.peak_activation_bytes,
-            memory.intensity,
-        ]
-        latency = memory.latency
-        if latency is not None:
-            footer += [latency.time_s, latency.bound]
-        hidden = len(memory.rows) - len(shown)
-        notes = [
-            f"{memory.dtype} ({dtype_bytes(memory.dtype)} B per element), batch {memory.batch}. "
-            "Each row reads its weights and input once and writes its output once (ShuffleNetV2's "
-            "memory access cost); In+out = input + output activations. Live = input + output + "
-            "activations held for a residual add; the total row shows the peak. "
-            "FLOP/B = FLOPs / bytes moved.",
-            *((f"{hidden} more rows not shown.",) if hidden else ()),
-        ]
-        if self.profile is not None:
-            profile = self.profile
-            notes.append(
-                f"Time = max(FLOPs / {profile.peak_gflops:g} GFLOP/s, bytes / "
-                f"{profile.bandwidth_gbs:g} GB/s) per row, rows added up; below "
-                f"{profile.ridge_intensity:.3g} FLOP/B a row is memory-bound. Profile: "
-                f"{profile.name}."
+        with collector_paused():
+            return self.report.to_dict(
+                rows=rows,
+                extra={
+                    "memory": summary,
+                    "profile": None
+                    if profile is None
+                    else {**profile.to_dict(), "ridge_intensity": profile.ridge_intensity},
+                    "latency": None if self.comparison is None else self.comparison.to_dict(),
+                },
             )
-            if memory.dtype != "fp32":
-                notes.append(
-                    f"The profile's peak is used as is for {memory.dtype}; low-precision peaks "
-                    "are often higher than fp32's (give --peak-gflops for that type)."
-                )
-        title = "Memory traffic per row" + (" and roofline time" if with_time else "")
-        return Table(
-            title=title,
-            columns=tuple(columns),
-            rows=tuple(rows),
-            footer=tuple(footer),
-            notes=tuple(notes),
-            csv=False,
-        )
-
-    def _summary_table(self) -> Table:
-        memory = self.memory
-        traffic = memory.traffic
-        rows: list[tuple[Cell, ...]] = [
-            ("weight memory", memory.weights_bytes, "every parameter once"),
-            (
-                "peak activation memory",
-                memory.peak_activation_bytes,
-                f"at {memory.peak_row}" if memory.peak_row is not None else "",
-            ),
-            ("weights read", traffic.weights_bytes, ""),
-            ("activations read", traffic.input_bytes, ""),
-            ("activations written", traffic.output_bytes, ""),
-            ("total traffic", traffic.access_cost, f"{memory.intensity:.3g} FLOP/B"),
-        ]
-        latency = memory.latency
-        if latency is not None:
-            shares = memory.bound_shares()
-            rows.append(
-                (
-                    "predicted latency",
-                    _seconds(latency.time_s),
-                    f"{shares['memory']:.0%} of it in memory-bound rows",
-                )
-            )
-        return Table(
-            title=f"Memory ({memory.dtype}, batch {memory.batch})",
-            columns=(Column("Quantity"), Column("Value", "bytes"), Column("Note")),
-            rows=tuple(rows),
-            notes=(
-                "Peak activation memory: the largest over the rows of input + output + "
-                "activations a residual block keeps alive for its add (no buffer reuse beyond "
-                "that, no fusion).",
-            ),
-            csv=False,
-        )
-
-    def _csv_table(self, layer_table: Table, shown: list[RowMemory]) -> Table:
-        """The layer table with every memory figure appended: what CSV exports."""
-        columns = [
-            *layer_table.columns,
-            Column("Weights bytes", "integer"),
-            Column("Input bytes", "integer"),
-            Column("Output bytes", "integer"),
-            Column("Access cost", "integer"),
-            Column("Live bytes", "integer"),
-            Column("FLOP/B", "number"),
-        ]
-        with_time = self.profile is not None
-        if with_time:
-            columns += [Column("Time s", "number"), Column("Bound")]
-        rows: list[tuple[Cell, ...]] = []
-        for cells, row in zip(layer_table.rows, shown, strict=True):
-            traffic = row.kernel.traffic
-            extra: list[Cell] = [
-                traffic.weights_bytes,
-                traffic.input_bytes,
-                traffic.output_bytes,
-                traffic.access_cost,
-                row.live_bytes,
-                row.kernel.intensity,
-            ]
-            if row.kernel.roofline is not None:
-                extra += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
-            rows.append((*cells, *extra))
-        footer = None
-        if layer_table.footer is not None:
-            memory = self.memory
-            totals: list[Cell] = [
-                memory.traffic.weights_bytes,
-                memory.traffic.input_bytes,
-                memory.traffic.output_bytes,
-                memory.traffic.access_cost,
-                memory.peak_activation_bytes,
-                memory.intensity,
-            ]
-            latency = memory.latency
-            if latency is not None:
-                totals += [latency.time_s, latency.bound]
-            footer = (*layer_table.footer, *totals)
-        return replace(
-            layer_table, columns=tuple(columns), rows=tuple(rows), footer=footer, screen=False
-        )
-
-
-def _seconds(value: float) -> str:
-    """A time for the summary's bytes column (which would misread a float)."""
-    from dsc_calc.output.render import format_seconds
-
-    return format_seconds(value)
-
-
-def _comparison_table(comparison: DesignComparison) -> Table:
-    """Standard vs separable: MACs, bytes moved and predicted latency, and their ratios."""
-    rows: list[tuple[Cell, ...]] = []
-    for design in ("standard", "separable"):
-        memory: NetworkMemory = getattr(comparison, design)
-        latency = memory.latency
-        label = design + (" (this network)" if design == comparison.this_design else "")
-        rows.append(
-            (
-                label,
-                memory.macs,
-                memory.traffic.access_cost,
-                None if latency is None else latency.time_s,
-                "" if latency is None else latency.bound,
-            )
-        )
-    ratios = design_ratios(comparison.standard, comparison.separable)
-    notes = [
-        f"The other design is this network's --what-if {comparison.mode} "
-        f"({comparison.changes} replacements).",
-    ]
-    macs, time = ratios["macs"], ratios["time"]
-    if not comparison.changes:
-        notes[0] = (
-            f"Nothing for --what-if {comparison.mode} to replace: both designs are this network."
-        )
-    elif macs and time:
-        saving, speedup = 1 / macs, 1 / time
-        separable_share = comparison.separable.bound_shares()["memory"]
-        verdict = "but is predicted only" if speedup < saving else "and is predicted"
-        notes.append(
-            f"The separable design does {saving:.3g}\u00d7 fewer MACs {verdict} "
-            f"{speedup:.3g}\u00d7 faster: it still moves {ratios['access_cost']:.2g}\u00d7 "
-            f"the standard design's bytes, and {separable_share:.0%} of its predicted time is "
-            "in memory-bound rows, where bandwidth, not MACs, sets the time."
-        )
-    return Table(
-        title="Standard vs depthwise separable design (roofline)",
-        columns=(
-            Column("Design"),
-            Column("MACs", "count"),
-            Column("Moved", "bytes"),
-            Column("Latency", "seconds"),
-            Column("Bound"),
-        ),
-        rows=tuple(rows),
-        footer=(
-            "separable / standard",
-            f"{macs:.3g}" if macs is not None else "",
-            f"{ratios['access_cost']:.3g}" if ratios["access_cost"] is not None else "",
-            f"{time:.3g}" if time is not None else "",
-            "",
-        ),
-        notes=tuple(notes),
-        csv=False,
-    )
-
-
-# --- the other design's rows ------------------------------------------------------------------
-
-
-def redesigned_rows(
-    rows: tuple[LayerRow, ...], what_if: WhatIfReport, batch: int
-) -> list[LayerRow]:
-    """``rows`` with ``what_if``'s changes applied, as rows (for the other design's memory).
-
-    ``separable``: a conv row becomes its depthwise row and its pointwise row. ``standard``: a
-    depthwise row, the batch norm / activation rows after it and its pointwise row become one full
-    conv row. New rows keep the replaced row's ``held_elements``. Only those two modes.
-    """
-    if what_if.mode not in _DESIGN_MODES:
-        raise ValueError(f"redesigned_rows: mode {what_if.mode!r} is not one of {_DESIGN_MODES}")
-    result: list[LayerRow] = []
-    cursor = 0
-    for change in what_if.changes:
-        first, last = change.layers[0], change.layers[-1]
-        while rows[cursor].name != first:
-            result.append(rows[cursor])
-            cursor += 1
-        row = rows[cursor]
-        conv = row.conv
-        assert conv is not None  # noqa: S101 - redesign() changes conv rows only
-        if what_if.mode == "separable":
-            parts = compare(conv, row.input, batch)
-            depthwise, pointwise = conv.depthwise(), conv.pointwise()
-            middle = depthwise.output_shape(row.input)
-            held = row.held_elements
-            result.append(
-                LayerRow(
-                    f"{row.name}.dw", "dwconv", "depthwise", row.input, middle,
-                    parts.depthwise, depthwise, held,
-                )
-            )  # fmt: skip
-            result.append(
-                LayerRow(
-                    f"{row.name}.pw", "pwconv", conv_kind(pointwise), middle, row.output,
-                    parts.pointwise, pointwise, held,
-                )
-            )  # fmt: skip
-            cursor += 1
-            continue
-        end = cursor + 1
-        while rows[end].name != last:
-            end += 1
-        pointwise_conv = rows[end].conv
-        assert pointwise_conv is not None  # noqa: S101 - a pointwise row carries its conv
-        full = Conv2d(
-            conv.in_channels,
-            pointwise_conv.out_channels,
-            conv.kernel,
-            conv.stride,
-            conv.padding,
-            conv.dilation,
-            1,
-            pointwise_conv.bias,
-        )
-        result.append(
-            LayerRow(
-                " + ".join(change.layers), "conv", conv_kind(full), row.input, rows[end].output,
-                full.cost(row.input, batch), full, row.held_elements,
-            )
-        )  # fmt: skip
-        cursor = end + 1
-    result.extend(rows[cursor:])
-    return result
 
 
 def _other_design(report: NetworkReport) -> WhatIfReport:
@@ -681,7 +372,7 @@ def network_memory_report(
     if profile is not None:
         what_if = _other_design(report)
         other = network_memory(
-            redesigned_rows(report.rows, what_if, report.batch),
+            redesigned_rows(report.rows, what_if),
             dtype=dtype,
             batch=report.batch,
             profile=profile,

@@ -5,6 +5,9 @@ writes::
 
     {"name": str, "peak_gflops": float, "bandwidth_gbs": float, "source": str, "details": {...}}
 
+and optionally ``"peaks_gflops": {"fp16": float, "bf16": float, "int8": float}``: peaks of other
+data types (a GPU's tensor cores), any subset; ``peak_gflops`` is always the fp32 peak, and
+``--dtype fp16`` uses ``peaks_gflops.fp16`` when the profile has it (bench does not write it).
 ``source`` says where the figures come from and ``details`` holds anything that backs them (the
 measurement, or the spec-sheet arithmetic); both are optional when writing one by hand. Unknown keys
 are refused. The package ships a few example profiles (``dsc_calc/memory/profiles/*.json``), named
@@ -28,7 +31,7 @@ MAX_PROFILE_BYTES = 1 << 20
 #: The largest peak (GFLOP/s) or bandwidth (GB/s) accepted: an exascale machine is 1e9 GFLOP/s.
 MAX_RATE = 1e12
 #: The keys of a profile file, in order.
-PROFILE_FIELDS = ("name", "peak_gflops", "bandwidth_gbs", "source", "details")
+PROFILE_FIELDS = ("name", "peak_gflops", "bandwidth_gbs", "source", "details", "peaks_gflops")
 
 
 def shipped_profiles() -> list[str]:
@@ -103,10 +106,21 @@ def _profile_struct() -> Any:
             ("bandwidth_gbs", rate),
             ("source", str, ""),
             ("details", dict[str, Any], msgspec.field(default_factory=dict)),
+            ("peaks_gflops", _peaks_struct(rate) | None, None),
         ],
         forbid_unknown_fields=True,
         frozen=True,
     )
+
+
+def _peaks_struct(rate: Any) -> Any:
+    """The optional per-dtype peaks: a Struct of the non-fp32 types, as a dict after decoding."""
+    import msgspec
+
+    from dsc_calc.memory.traffic import DTYPE_BYTES
+
+    fields = [(dtype, rate | None, None) for dtype in DTYPE_BYTES if dtype != "fp32"]
+    return msgspec.defstruct("PeaksGflops", fields, forbid_unknown_fields=True, frozen=True)
 
 
 def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
@@ -117,7 +131,7 @@ def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
         document = msgspec.json.decode(data, type=_profile_struct())
     except msgspec.ValidationError as error:
         where, problem = _reword(str(error))
-        if where in ("peak_gflops", "bandwidth_gbs") and (shown := _value_at(data, where)):
+        if where in _RATES and (shown := _value_at(data, where)):
             problem += f", got {shown}"
         raise DscCalcError(f"{label}: {where}" if where else label, problem) from None
     except msgspec.DecodeError as error:
@@ -129,20 +143,41 @@ def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
         peak_gflops=float(document.peak_gflops),
         bandwidth_gbs=float(document.bandwidth_gbs),
         source=document.source,
+        peaks_gflops=_peaks(document.peaks_gflops),
     )
 
 
+#: The keys that hold a rate, as the error messages name them.
+_RATES = (
+    "peak_gflops",
+    "bandwidth_gbs",
+    "peaks_gflops.fp16",
+    "peaks_gflops.bf16",
+    "peaks_gflops.int8",
+)
+
+
+def _peaks(peaks: Any) -> dict[str, float]:
+    """The decoded ``peaks_gflops`` Struct (or None) as a dict of the types it gives."""
+    if peaks is None:
+        return {}
+    fields: tuple[str, ...] = peaks.__struct_fields__
+    return {dtype: float(peak) for dtype in fields if (peak := getattr(peaks, dtype)) is not None}
+
+
 def _value_at(data: bytes, key: str) -> str | None:
-    """The JSON text of ``key`` in the (valid JSON) object ``data``, shortened; None if absent."""
+    """The JSON text of ``key`` (``a.b``: nested) in the valid JSON object ``data``, shortened."""
     import msgspec
 
     try:
         document = msgspec.json.decode(data)
     except msgspec.DecodeError:  # a number too large for a float
         return "a number out of range"
-    if not isinstance(document, dict) or key not in document:
-        return None
-    return msgspec.json.encode(document[key]).decode()[:40]
+    for part in key.split("."):
+        if not isinstance(document, dict) or part not in document:
+            return None
+        document = document[part]
+    return msgspec.json.encode(document).decode()[:40]
 
 
 def _reword(message: str) -> tuple[str, str]:
@@ -154,8 +189,10 @@ def _reword(message: str) -> tuple[str, str]:
         return missing[1], f"is missing; a profile file has the keys {fields}"
     if unknown := re.fullmatch(r"Object contains unknown field `(.*)`", problem):
         where = f"{path}.{unknown[1]}" if path else unknown[1]
+        if path == "peaks_gflops":
+            return where, "is not a known data type; peaks_gflops has the keys fp16, bf16, int8"
         return where, f"is not a known key; a profile file has only the keys {fields}"
-    if path in ("peak_gflops", "bandwidth_gbs"):
+    if path in _RATES:
         return path, f"must be a number greater than 0 and at most {MAX_RATE:g}"
     if not path and problem.startswith("Expected `object`"):
         return "", f"must be a JSON object with the keys {fields} ({problem})"

@@ -17,19 +17,19 @@ times (:func:`chain_memory`); :mod:`dsc_calc.memory.network` does the same for a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
+from dsc_calc.choices import DTYPES
 from dsc_calc.cost.conv import Conv2d, Shape, check_positive
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-DType = Literal["fp32", "fp16", "bf16", "int8"]
 
 #: Bytes per element of each supported data type.
-DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+DTYPE_BYTES: dict[str, int] = dict(zip(DTYPES, (4, 2, 2, 1), strict=True))
 
 
 def dtype_bytes(dtype: str) -> int:
@@ -88,20 +88,49 @@ Bound = Literal["compute", "memory"]
 
 @dataclass(frozen=True, slots=True)
 class MachineProfile:
-    """A machine's roofline: peak arithmetic rate and memory bandwidth, and their source."""
+    """A machine's roofline: peak arithmetic rate and memory bandwidth, and their source.
+
+    ``peak_gflops`` is the fp32 peak. ``peaks_gflops`` optionally maps other data types (``fp16``,
+    ``bf16``, ``int8``) to their own peaks, as GPUs' tensor cores have; :meth:`for_dtype` picks the
+    one for a data type and records it in ``peak_dtype``.
+    """
 
     name: str
     peak_gflops: float
     bandwidth_gbs: float
     source: str = ""
+    peaks_gflops: dict[str, float] = field(default_factory=dict)
+    peak_dtype: str | None = None
 
     def __post_init__(self) -> None:
-        for field_name in ("peak_gflops", "bandwidth_gbs"):
-            value = getattr(self, field_name)
+        checks = [("peak_gflops", self.peak_gflops), ("bandwidth_gbs", self.bandwidth_gbs)]
+        if not isinstance(self.peaks_gflops, dict):
+            raise DscCalcError("peaks_gflops", "must map data types to peaks (GFLOP/s)")
+        for dtype, peak in self.peaks_gflops.items():
+            dtype_bytes(dtype)
+            checks.append((f"peaks_gflops.{dtype}", peak))
+        for field_name, value in checks:
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise DscCalcError(field_name, f"must be a positive number, got {value!r}")
             if value == float("inf"):
                 raise DscCalcError(field_name, "must be finite, got inf")
+
+    def for_dtype(self, dtype: str) -> MachineProfile:
+        """This machine with the peak of ``dtype`` as ``peak_gflops``, when the profile has one.
+
+        ``fp32`` is ``peak_gflops`` itself; a type without its own peak keeps the fp32 peak (and
+        ``peak_dtype`` stays ``None``, so reports can say the peak is fp32's).
+        """
+        dtype_bytes(dtype)
+        if self.peak_dtype == dtype:
+            return self
+        if self.peak_dtype is not None:
+            raise DscCalcError("profile", f"already has the {self.peak_dtype} peak, not {dtype}'s")
+        if dtype == "fp32":
+            return replace(self, peak_dtype="fp32")
+        if dtype in self.peaks_gflops:
+            return replace(self, peak_gflops=float(self.peaks_gflops[dtype]), peak_dtype=dtype)
+        return self
 
     @property
     def ridge_intensity(self) -> float:
@@ -120,6 +149,8 @@ class MachineProfile:
             "peak_gflops": self.peak_gflops,
             "bandwidth_gbs": self.bandwidth_gbs,
             "source": self.source,
+            "peaks_gflops": dict(self.peaks_gflops),
+            "peak_dtype": self.peak_dtype,
         }
 
 

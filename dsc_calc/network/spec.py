@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from dsc_calc.choices import ACTIVATIONS, FAMILIES, Activation, Family
 from dsc_calc.cost.conv import MAX_DIMENSION
 from dsc_calc.errors import DscCalcError
 
@@ -30,16 +31,12 @@ PositivePair = Annotated[list[PositiveInt], msgspec.Meta(min_length=2, max_lengt
 NonNegativePair = Annotated[list[NonNegativeInt], msgspec.Meta(min_length=2, max_length=2)]
 IntOrPair = PositiveInt | PositivePair
 PaddingSpec = NonNegativeInt | NonNegativePair | Literal["same", "valid"]
-Activation = Literal["relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu"]
-Family = Literal["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "xception"]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0, le=1e6)]
 #: The longest network or layer name: every row's name repeats its layer's (and its blocks'),
 #: so a long name times a million unrolled rows would exhaust memory.
 MAX_NAME = 100
 Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
 
-ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "hswish", "hsigmoid", "sigmoid", "silu")
-FAMILIES: tuple[str, ...] = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "xception")
 
 _OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "frozen": True}
 

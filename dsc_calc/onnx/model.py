@@ -4,7 +4,7 @@
 (ONNX requires a topological order), infers each node's output shapes
 (:mod:`dsc_calc.onnx.shapes`) and costs it (:mod:`dsc_calc.onnx.costs`). The result is a plain
 :class:`ImportedModel`; :func:`network_report` turns it into the
-:class:`~dsc_calc.network.analysis.NetworkReport` of a spec, one row per node.
+:class:`~dsc_calc.network.report.NetworkReport` of a spec, one row per node.
 
 Params: the elements of the weight initializers (and Constant tensors) a node reads, each
 tensor once however many nodes read it, directly or through Identity; integer tensors, scalars
@@ -30,13 +30,9 @@ from typing import TYPE_CHECKING
 
 from dsc_calc.cost.conv import Conv2d, Cost, Shape
 from dsc_calc.errors import DscCalcError
-from dsc_calc.network.analysis import (
-    MAX_BATCH,
-    LayerRow,
-    NetworkReport,
-    redesign,
-    summarise,
-)
+from dsc_calc.network.redesign import redesign
+from dsc_calc.network.report import LayerRow, NetworkReport, summarise
+from dsc_calc.network.walk import MAX_BATCH
 from dsc_calc.onnx import costs, shapes
 from dsc_calc.onnx.reader import (
     INTEGER_TYPES,
@@ -522,11 +518,12 @@ class ImportedRow(LayerRow):
     op_type: str = ""
     geometry: str = ""
 
-    def to_dict(self, total_macs: int) -> dict[str, object]:
-        document = LayerRow.to_dict(self, total_macs)
-        document["op_type"] = self.op_type
-        document["geometry"] = self.geometry
-        return document
+    def to_dict(
+        self, total_macs: int, extra: Mapping[str, object] | None = None
+    ) -> dict[str, object]:
+        return LayerRow.to_dict(
+            self, total_macs, {"op_type": self.op_type, "geometry": self.geometry, **(extra or {})}
+        )
 
     def describe(self) -> str:
         return self.geometry or self.type
@@ -539,14 +536,19 @@ class ImportedReport(NetworkReport):
     model: ImportedModel | None = None
     notes: tuple[str, ...] = field(default=())
 
-    def to_dict(self) -> dict[str, object]:
-        document = NetworkReport.to_dict(self)
-        if self.model is not None:
-            document["onnx"] = self.model.to_dict()
-        return document
+    def to_dict(
+        self,
+        *,
+        rows: Sequence[Mapping[str, object]] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        onnx = {"onnx": self.model.to_dict()} if self.model is not None else {}
+        return NetworkReport.to_dict(self, rows=rows, extra={**onnx, **(extra or {})})
 
     def tables(self) -> list[Table]:
-        tables = NetworkReport.tables(self)
+        from dsc_calc.output.tables.network import network_tables
+
+        tables = network_tables(self)
         first = tables[0]
         tables[0] = Table(
             first.title,

@@ -83,6 +83,16 @@ class Profile(_Contract):
     ridge_intensity: Annotated[
         float, msgspec.Meta(description="peak / bandwidth: FLOP/B above which compute bounds.")
     ]
+    peaks_gflops: Annotated[
+        dict[str, float],
+        msgspec.Meta(description="The profile's own peaks of other data types (empty if none)."),
+    ]
+    peak_dtype: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The data type whose peak peak_gflops is; null: fp32's peak, used as is."
+        ),
+    ]
 
 
 class ExactRatios(_Contract):
@@ -350,12 +360,24 @@ class NetworkDocument(_Contract):
 
 
 class PresetEntry(_Contract):
-    """One shipped preset: what dsc-calc counts beside what its paper prints."""
+    """One shipped preset: what dsc-calc counts beside what its paper prints.
+
+    ``input`` (the string) is deprecated in favour of ``input_shape`` and stays until a major
+    version, as the stability promise requires.
+    """
 
     name: str
     family: str | None
     source: str | None
-    input: Annotated[str, msgspec.Meta(description="CxHxW, e.g. 3×224×224.")]
+    input: Annotated[
+        str,
+        msgspec.Meta(
+            description="CxHxW, e.g. 3×224×224. Deprecated: read input_shape; kept while the "
+            "stability promise holds (removal takes a major version).",
+            extra_json_schema={"deprecated": True},
+        ),
+    ]
+    input_shape: Annotated[Shape, msgspec.Meta(description="The input, as every document has it.")]
     params: int
     macs: int
     published_params: str
@@ -633,10 +655,19 @@ class KernelDocument(_Contract):
     shape: Pair
     kernel: list[list[Number]]
     rank: int
-    tolerance: float
+    tolerance: Annotated[float, msgspec.Meta(description="rtol · σ₁: larger σ count.")]
     tolerance_rule: str
+    rtol: Annotated[
+        float, msgspec.Meta(description="Relative tolerance: --tol, or max(kh, kw) · eps.")
+    ]
     singular_values: list[float]
+    relative_singular_values: Annotated[
+        list[float], msgspec.Meta(description="σᵢ / σ₁, scale-free (no underflow).")
+    ]
     separable: bool
+    rank_float32: Annotated[
+        int, msgspec.Meta(description="The rank at max(kh, kw) · eps(float32) · σ₁.")
+    ]
     factors: Factors
     reconstruction: Reconstruction
     cost: KernelCost

@@ -12,6 +12,8 @@ import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, TextIO
 
+from dsc_calc.output.tables import tables_of
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -98,11 +100,11 @@ def render(report: Report, fmt: Format, file: TextIO | None = None) -> None:
     if fmt is Format.json:
         out.write(to_json(report))
     elif fmt is Format.csv:
-        out.write(to_csv(next(table for table in report.tables() if table.csv)))
+        out.write(to_csv(next(table for table in tables_of(report) if table.csv)))
     elif fmt is Format.markdown:
-        out.write(to_markdown([table for table in report.tables() if table.screen]))
+        out.write(to_markdown([table for table in tables_of(report) if table.screen]))
     else:
-        print_tables([table for table in report.tables() if table.screen], file=out)
+        print_tables([table for table in tables_of(report) if table.screen], file=out)
 
 
 #: Documents larger than this (compact) are indented by msgspec: the standard library indents in

@@ -1,9 +1,9 @@
 """Plain-data tables: what a result shows, with no idea of how it is drawn.
 
-A result (``LayerComparison``, a network report, a benchmark) offers ``to_dict()`` for JSON and
-``tables()`` for everything else; :mod:`dsc_calc.output.render` is the one place that draws them as
-a Rich table, CSV or Markdown. Cells hold raw values (exact integers, floats); the column ``kind``
-says how to show them.
+A result (``LayerComparison``, a network report, a benchmark) offers ``to_dict()`` for JSON; its
+tables for everything else are built in :mod:`dsc_calc.output.tables`; :mod:`dsc_calc.output.render`
+is the one place that draws them as a Rich table, CSV or Markdown. Cells hold raw values (exact
+integers, floats); the column ``kind`` says how to show them.
 """
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ class Table:
 
 
 class Report(Protocol):
-    """What every command's result offers the renderer."""
+    """What every command's result offers the renderer: its JSON document. Its tables come from
+    :func:`dsc_calc.output.tables.tables_of`."""
 
     def to_dict(self) -> dict[str, object]: ...
-
-    def tables(self) -> list[Table]: ...

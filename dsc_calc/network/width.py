@@ -1,0 +1,93 @@
+"""Width scaling (``--alpha``): every channel count scaled, rounded as the spec's family does."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dsc_calc.errors import DscCalcError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from dsc_calc.network import spec as specs
+    from dsc_calc.network.spec import NetworkSpec
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """torchvision's ``_make_divisible``: the nearest multiple of ``divisor``, losing < 10 %."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
+    """The spec with every channel count scaled by ``alpha``, rounded as its family does.
+
+    * ``mobilenet_v1`` (TF-slim): ``max(int(c·α), 8)``.
+    * ``mobilenet_v2`` (torchvision): ``make_divisible(c·α, 8)``; the last conv before the
+      classifier keeps ``make_divisible(c·max(α, 1), 8)`` (1280 is never made narrower).
+    * ``mobilenet_v3`` (torchvision): ``make_divisible(c·α, 8)`` for every conv, expansion and
+      linear layer.
+    * other families or none: ``max(1, round(c·α))``.
+
+    The input channels and the final linear layer (the classifier) are never scaled; expansion
+    factors, SE squeezes derived from a ratio, and depthwise channels follow their input.
+    """
+    from dsc_calc.network import spec as specs
+
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 100:
+        raise DscCalcError("alpha", f"must be a number in (0, 100], got {alpha!r}")
+    family = network.family
+
+    def rounded(channels: int, factor: float = alpha) -> int:
+        if family == "mobilenet_v1":
+            return max(int(channels * factor), 8)
+        if family in ("mobilenet_v2", "mobilenet_v3"):
+            return make_divisible(channels * factor, 8)
+        return max(1, round(channels * factor))
+
+    classifier = _last_of(network.layers, specs.Linear)
+    last_conv = (
+        _last_of(network.layers, specs.Conv | specs.PwConv) if family == "mobilenet_v2" else None
+    )
+
+    def scale(layers: Iterable[specs.Layer]) -> list[specs.Layer]:
+        result: list[specs.Layer] = []
+        for layer in layers:
+            if layer is classifier:
+                result.append(layer)
+            elif isinstance(layer, specs.Conv | specs.PwConv) and layer is last_conv and alpha < 1:
+                result.append(specs.replace(layer, out=rounded(layer.out, 1)))
+            elif isinstance(layer, specs.Residual):
+                result.append(
+                    specs.replace(layer, layers=scale(layer.layers), shortcut=scale(layer.shortcut))
+                )
+            elif isinstance(layer, specs.Repeat):
+                result.append(specs.replace(layer, layers=scale(layer.layers)))
+            elif isinstance(layer, specs.InvertedResidual):
+                expanded = layer.expand_channels
+                result.append(
+                    specs.replace(
+                        layer,
+                        out=rounded(layer.out),
+                        expand_channels=None if expanded is None else rounded(expanded),
+                    )
+                )
+            elif isinstance(layer, specs.SqueezeExcite) and layer.squeeze is not None:
+                result.append(specs.replace(layer, squeeze=rounded(layer.squeeze)))
+            elif isinstance(layer, specs.Conv | specs.PwConv | specs.DsConv | specs.Linear):
+                result.append(specs.replace(layer, out=rounded(layer.out)))
+            else:
+                result.append(layer)
+        return result
+
+    return specs.replace(network, layers=scale(network.layers))
+
+
+def _last_of(layers: list[specs.Layer], kind: object) -> specs.Layer | None:
+    """The last top-level layer that is an instance of ``kind`` (not inside blocks)."""
+    for layer in reversed(layers):
+        if isinstance(layer, kind):  # type: ignore[arg-type]
+            return layer
+    return None

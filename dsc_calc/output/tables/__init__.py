@@ -1,0 +1,40 @@
+"""The table builders of every report, found by the report's type.
+
+Results are plain data (``to_dict()`` for JSON); how a person sees one is decided here. Each
+builder lives in the module of its command and is imported only when a table is drawn, so JSON
+output never pays for it. Adding a report is one builder and one row of :data:`_BUILDERS`.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dsc_calc.output.tabular import Table
+
+#: ``module.Class`` of a result -> ``module:function`` of its table builder.
+_BUILDERS: dict[str, str] = {
+    "dsc_calc.cost.conv.LayerComparison": "dsc_calc.output.tables.layer:layer_tables",
+    "dsc_calc.memory.layer.LayerMemoryReport": "dsc_calc.output.tables.layer:layer_memory_tables",
+    "dsc_calc.cost.spatial.KernelReport": "dsc_calc.output.tables.kernel:kernel_tables",
+    "dsc_calc.cost.sweep.SweepReport": "dsc_calc.output.tables.sweep:sweep_tables",
+    "dsc_calc.network.report.NetworkReport": "dsc_calc.output.tables.network:network_tables",
+    "dsc_calc.memory.network.NetworkMemoryReport": (
+        "dsc_calc.output.tables.network:network_memory_tables"
+    ),
+}
+
+
+def tables_of(report: Any) -> list[Table]:
+    """The tables ``report`` shows people, in order."""
+    kind = type(report)
+    target = _BUILDERS.get(f"{kind.__module__}.{kind.__qualname__}")
+    if target is None:
+        tables: Callable[[], list[Table]] = report.tables
+        return tables()
+    module, _, function = target.partition(":")
+    builder: Callable[[Any], list[Table]] = getattr(import_module(module), function)
+    return builder(report)

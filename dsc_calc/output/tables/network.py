@@ -1,0 +1,391 @@
+"""The tables of ``dsc-calc network``: layers (with MACs shares), by kind, the what-if, and with
+``--memory`` each row's traffic, the network's memory and the standard vs separable design."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from dsc_calc.memory.network import design_ratios
+from dsc_calc.memory.traffic import dtype_bytes
+from dsc_calc.output.render import format_seconds
+from dsc_calc.output.tabular import Cell, Column, Table
+
+if TYPE_CHECKING:
+    from dsc_calc.memory.network import (
+        DesignComparison,
+        NetworkMemory,
+        NetworkMemoryReport,
+        RowMemory,
+    )
+    from dsc_calc.network.report import NetworkReport, WhatIfReport
+
+
+def network_tables(report: NetworkReport) -> list[Table]:
+    """The layer table (with MACs shares), the by-kind table and any what-if table."""
+    total = report.totals.macs
+    shown = report.shown_rows()
+    hidden = len(report.rows) - len(shown)
+    layer_table = Table(
+        title=f"{report.name}: {report.input} \u2192 {report.output}"
+        + (f" (batch {report.batch})" if report.batch != 1 else ""),
+        columns=(
+            Column("Layer"),
+            Column("Type"),
+            Column("Output"),
+            Column("Params", "count"),
+            Column("MACs", "count"),
+            Column("FLOPs", "count"),
+            Column("MACs share", "share"),
+        ),
+        rows=tuple(
+            (
+                row.name,
+                row.describe(),
+                str(row.output),
+                row.cost.params,
+                row.cost.macs,
+                row.cost.flops,
+                row.cost.macs / total if total else 0.0,
+            )
+            for row in shown
+        ),
+        footer=(
+            "total",
+            f"{len(report.rows)} rows",
+            str(report.output),
+            report.totals.params,
+            report.totals.macs,
+            report.totals.flops,
+            1.0 if total else 0.0,
+        ),
+        notes=(
+            *((f"{hidden} more rows not shown (--top {report.top}).",) if hidden else ()),
+            *((f"Source: {report.source}",) if report.source else ()),
+        ),
+    )
+    kind_table = Table(
+        title="By kind (as in the MobileNet paper's Table 2)",
+        columns=(
+            Column("Kind"),
+            Column("Rows", "integer"),
+            Column("Params", "count"),
+            Column("Params share", "share"),
+            Column("MACs", "count"),
+            Column("MACs share", "share"),
+        ),
+        rows=tuple(
+            (
+                kind,
+                value.count,
+                value.cost.params,
+                value.cost.params / report.totals.params if report.totals.params else 0.0,
+                value.cost.macs,
+                value.cost.macs / total if total else 0.0,
+            )
+            for kind, value in report.by_type.items()
+        ),
+        notes=(
+            "MACs: multiply-accumulates of the weights, bias excluded (mult-adds). Params "
+            "include bias and batch norm (2 per channel). FLOPs: 2 \u00d7 MACs + one add per "
+            "output with a bias.",
+        ),
+    )
+    tables = [layer_table, kind_table]
+    if report.what_if is not None:
+        tables.append(_what_if_table(report.what_if))
+    return tables
+
+
+def _what_if_table(what_if: WhatIfReport) -> Table:
+    """One row per replacement (what it becomes, its params and MACs before and after); the
+    original layer is in the main table, and JSON has every figure."""
+
+    def ratio(old: int, new: int) -> float | None:
+        return old / new if new else None
+
+    return Table(
+        title=f"What if: {what_if.mode} ({len(what_if.changes)} replacements)",
+        columns=(
+            Column("Layers"),
+            Column("Replaced by"),
+            Column("Params after", "count"),
+            Column("MACs before", "count"),
+            Column("MACs after", "count"),
+            Column("MACs saving", "times"),
+        ),
+        rows=tuple(
+            (
+                _layers_label(change.layers),
+                change.after,
+                change.new.params,
+                change.old.macs,
+                change.new.macs,
+                ratio(change.old.macs, change.new.macs),
+            )
+            for change in what_if.changes
+        ),
+        footer=(
+            "network",
+            f"params before: {what_if.before.params:,}",
+            what_if.after.params,
+            what_if.before.macs,
+            what_if.after.macs,
+            ratio(what_if.before.macs, what_if.after.macs),
+        ),
+    )
+
+
+def _layers_label(names: tuple[str, ...]) -> str:
+    """``dsconv2.{dw,pw}`` for parts of one block, else the names joined by ``+``."""
+    prefixes = {name.rpartition(".")[0] for name in names}
+    if len(names) > 1 and len(prefixes) == 1 and "" not in prefixes:
+        (prefix,) = prefixes
+        return f"{prefix}.{{{','.join(name.rpartition('.')[2] for name in names)}}}"
+    return " + ".join(names)
+
+
+def network_memory_tables(report: NetworkMemoryReport) -> list[Table]:
+    """The network's tables; with ``show_memory``, per-row memory, a summary and the designs.
+
+    CSV exports one table: with ``show_memory``, the layer table with the memory columns
+    appended (a CSV-only table, too wide for a terminal).
+    """
+    from dsc_calc.output.tables import tables_of  # a report type may add to its tables
+
+    base = tables_of(report.report)
+    if not report.show_memory:
+        return base
+    layer_table, *rest = base
+    shown = _shown_memory(report)
+    tables = [
+        _csv_table(report, layer_table, shown),
+        replace(layer_table, csv=False),
+        *rest,
+        _row_table(report, shown),
+        _summary_table(report),
+    ]
+    if report.comparison is not None:
+        tables.append(_comparison_table(report.comparison))
+    return tables
+
+
+def _shown_memory(report: NetworkMemoryReport) -> list[RowMemory]:
+    """The memory of the rows the layer table shows, in its order."""
+    index = {id(row): position for position, row in enumerate(report.report.rows)}
+    return [report.memory.rows[index[id(row)]] for row in report.report.shown_rows()]
+
+
+def _row_table(report: NetworkMemoryReport, shown: list[RowMemory]) -> Table:
+    with_time = report.profile is not None
+    columns = [
+        Column("Layer"),
+        Column("Weights", "bytes"),
+        Column("In+out", "bytes"),
+        Column("Moved", "bytes"),
+        Column("Live", "bytes"),
+        Column("FLOP/B", "number"),
+    ]
+    if with_time:
+        columns += [Column("Time", "seconds"), Column("Bound")]
+    rows: list[tuple[Cell, ...]] = []
+    for row in shown:
+        traffic = row.kernel.traffic
+        cells: list[Cell] = [
+            row.name,
+            traffic.weights_bytes,
+            traffic.input_bytes + traffic.output_bytes,
+            traffic.access_cost,
+            row.live_bytes,
+            row.kernel.intensity,
+        ]
+        if row.kernel.roofline is not None:
+            cells += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
+        rows.append(tuple(cells))
+    memory = report.memory
+    footer: list[Cell] = [
+        "total",
+        memory.weights_bytes,
+        memory.traffic.input_bytes + memory.traffic.output_bytes,
+        memory.traffic.access_cost,
+        memory.peak_activation_bytes,
+        memory.intensity,
+    ]
+    latency = memory.latency
+    if latency is not None:
+        footer += [latency.time_s, latency.bound]
+    hidden = len(memory.rows) - len(shown)
+    notes = [
+        f"{memory.dtype} ({dtype_bytes(memory.dtype)} B per element), batch {memory.batch}. "
+        "Each row reads its weights and input once and writes its output once (ShuffleNetV2's "
+        "memory access cost); In+out = input + output activations. Live = input + output + "
+        "activations held for a residual add; the total row shows the peak. "
+        "FLOP/B = FLOPs / bytes moved.",
+        *((f"{hidden} more rows not shown.",) if hidden else ()),
+    ]
+    if report.profile is not None:
+        profile = report.profile
+        notes.append(
+            f"Time = max(FLOPs / {profile.peak_gflops:g} GFLOP/s, bytes / "
+            f"{profile.bandwidth_gbs:g} GB/s) per row, rows added up; below "
+            f"{profile.ridge_intensity:.3g} FLOP/B a row is memory-bound. Profile: "
+            f"{profile.name}."
+        )
+        if memory.dtype not in ("fp32", profile.peak_dtype):
+            notes.append(
+                f"The profile's peak is used as is for {memory.dtype}; low-precision peaks "
+                "are often higher than fp32's (give --peak-gflops for that type)."
+            )
+    title = "Memory traffic per row" + (" and roofline time" if with_time else "")
+    return Table(
+        title=title,
+        columns=tuple(columns),
+        rows=tuple(rows),
+        footer=tuple(footer),
+        notes=tuple(notes),
+        csv=False,
+    )
+
+
+def _summary_table(report: NetworkMemoryReport) -> Table:
+    memory = report.memory
+    traffic = memory.traffic
+    rows: list[tuple[Cell, ...]] = [
+        ("weight memory", memory.weights_bytes, "every parameter once"),
+        (
+            "peak activation memory",
+            memory.peak_activation_bytes,
+            f"at {memory.peak_row}" if memory.peak_row is not None else "",
+        ),
+        ("weights read", traffic.weights_bytes, ""),
+        ("activations read", traffic.input_bytes, ""),
+        ("activations written", traffic.output_bytes, ""),
+        ("total traffic", traffic.access_cost, f"{memory.intensity:.3g} FLOP/B"),
+    ]
+    latency = memory.latency
+    if latency is not None:
+        shares = memory.bound_shares()
+        rows.append(
+            (
+                "predicted latency",
+                format_seconds(latency.time_s),
+                f"{shares['memory']:.0%} of it in memory-bound rows",
+            )
+        )
+    return Table(
+        title=f"Memory ({memory.dtype}, batch {memory.batch})",
+        columns=(Column("Quantity"), Column("Value", "bytes"), Column("Note")),
+        rows=tuple(rows),
+        notes=(
+            "Peak activation memory: the largest over the rows of input + output + "
+            "activations a residual block keeps alive for its add (no buffer reuse beyond "
+            "that, no fusion).",
+        ),
+        csv=False,
+    )
+
+
+def _csv_table(report: NetworkMemoryReport, layer_table: Table, shown: list[RowMemory]) -> Table:
+    """The layer table with every memory figure appended: what CSV exports."""
+    columns = [
+        *layer_table.columns,
+        Column("Weights bytes", "integer"),
+        Column("Input bytes", "integer"),
+        Column("Output bytes", "integer"),
+        Column("Access cost", "integer"),
+        Column("Live bytes", "integer"),
+        Column("FLOP/B", "number"),
+    ]
+    with_time = report.profile is not None
+    if with_time:
+        columns += [Column("Time s", "number"), Column("Bound")]
+    rows: list[tuple[Cell, ...]] = []
+    for cells, row in zip(layer_table.rows, shown, strict=True):
+        traffic = row.kernel.traffic
+        extra: list[Cell] = [
+            traffic.weights_bytes,
+            traffic.input_bytes,
+            traffic.output_bytes,
+            traffic.access_cost,
+            row.live_bytes,
+            row.kernel.intensity,
+        ]
+        if row.kernel.roofline is not None:
+            extra += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
+        rows.append((*cells, *extra))
+    footer = None
+    if layer_table.footer is not None:
+        memory = report.memory
+        totals: list[Cell] = [
+            memory.traffic.weights_bytes,
+            memory.traffic.input_bytes,
+            memory.traffic.output_bytes,
+            memory.traffic.access_cost,
+            memory.peak_activation_bytes,
+            memory.intensity,
+        ]
+        latency = memory.latency
+        if latency is not None:
+            totals += [latency.time_s, latency.bound]
+        footer = (*layer_table.footer, *totals)
+    return replace(
+        layer_table, columns=tuple(columns), rows=tuple(rows), footer=footer, screen=False
+    )
+
+
+def _comparison_table(comparison: DesignComparison) -> Table:
+    """Standard vs separable: MACs, bytes moved and predicted latency, and their ratios."""
+    rows: list[tuple[Cell, ...]] = []
+    for design in ("standard", "separable"):
+        memory: NetworkMemory = getattr(comparison, design)
+        latency = memory.latency
+        label = design + (" (this network)" if design == comparison.this_design else "")
+        rows.append(
+            (
+                label,
+                memory.macs,
+                memory.traffic.access_cost,
+                None if latency is None else latency.time_s,
+                "" if latency is None else latency.bound,
+            )
+        )
+    ratios = design_ratios(comparison.standard, comparison.separable)
+    notes = [
+        f"The other design is this network's --what-if {comparison.mode} "
+        f"({comparison.changes} replacements).",
+    ]
+    macs, time = ratios["macs"], ratios["time"]
+    if not comparison.changes:
+        notes[0] = (
+            f"Nothing for --what-if {comparison.mode} to replace: both designs are this network."
+        )
+    elif macs and time:
+        saving, speedup = 1 / macs, 1 / time
+        separable_share = comparison.separable.bound_shares()["memory"]
+        verdict = "but is predicted only" if speedup < saving else "and is predicted"
+        notes.append(
+            f"The separable design does {saving:.3g}\u00d7 fewer MACs {verdict} "
+            f"{speedup:.3g}\u00d7 faster: it still moves {ratios['access_cost']:.2g}\u00d7 "
+            f"the standard design's bytes, and {separable_share:.0%} of its predicted time is "
+            "in memory-bound rows, where bandwidth, not MACs, sets the time."
+        )
+    return Table(
+        title="Standard vs depthwise separable design (roofline)",
+        columns=(
+            Column("Design"),
+            Column("MACs", "count"),
+            Column("Moved", "bytes"),
+            Column("Latency", "seconds"),
+            Column("Bound"),
+        ),
+        rows=tuple(rows),
+        footer=(
+            "separable / standard",
+            f"{macs:.3g}" if macs is not None else "",
+            f"{ratios['access_cost']:.3g}" if ratios["access_cost"] is not None else "",
+            f"{time:.3g}" if time is not None else "",
+            "",
+        ),
+        notes=tuple(notes),
+        csv=False,
+    )

@@ -32,11 +32,16 @@ from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
     from dsc_calc.api import analyse, load_network
+    from dsc_calc.onnx.model import from_torch
 
 __version__ = "0.1.0"
 
 #: Names exported on first use (module ``__getattr__``): the network API pulls in msgspec.
-_LAZY = {"analyse": "dsc_calc.api", "load_network": "dsc_calc.api"}
+_LAZY = {
+    "analyse": "dsc_calc.api",
+    "load_network": "dsc_calc.api",
+    "from_torch": "dsc_calc.onnx.model",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +68,7 @@ __all__ = [
     "__version__",
     "analyse",
     "compare",
+    "from_torch",
     "load_network",
     "output_size",
     "textbook_ratio",

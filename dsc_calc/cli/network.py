@@ -7,7 +7,7 @@ command starts without them.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,6 +24,9 @@ from dsc_calc.cli.layer import (
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 from dsc_calc.output.tabular import Column, Table
+
+if TYPE_CHECKING:
+    from dsc_calc.network.report import NetworkReport
 
 #: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
 #: JSON have no such limit.
@@ -43,9 +46,9 @@ def network(
     spec: Annotated[
         str,
         typer.Argument(
-            help="A spec file (JSON), '-' to read the spec from standard input, or a preset name "
-            "(see 'dsc-calc presets').",
-            metavar="SPEC|PRESET|-",
+            help="A spec file (JSON), an ONNX model (.onnx, recognised by content too), '-' to "
+            "read the spec from standard input, or a preset name (see 'dsc-calc presets').",
+            metavar="SPEC|MODEL.onnx|PRESET|-",
         ),
     ],
     alpha: Annotated[
@@ -76,6 +79,14 @@ def network(
         int | None, typer.Option("--top", "-n", help="Show only the first N layer rows.")
     ] = None,
     sort: Annotated[SortKey, typer.Option("--sort", help="Order of the layer table.")] = "order",
+    input_shape: Annotated[
+        str | None,
+        typer.Option(
+            "--input-shape",
+            help="ONNX models: the input shape, 1x3x224x224 (NAME=1x3x224x224,... for several "
+            "inputs); a symbolic batch is 1 (or --batch) without it.",
+        ),
+    ] = None,
     memory: MemoryOption = False,
     dtype: DtypeOption = None,
     peak_gflops: PeakOption = None,
@@ -88,6 +99,8 @@ def network(
     """Params, MACs and FLOPs of a whole network, layer by layer and by kind.
 
     A spec lists layers (conv, dwconv, pwconv, dsconv, spconv, batchnorm, activations, pool, linear, se, inverted_residual, residual, repeat); 'dsc-calc schema' prints its JSON Schema. The by-kind table splits the cost as the MobileNet paper's Table 2 does.
+
+    An ONNX model (dsc-calc network model.onnx) gives one row per node, named as in the file: MACs of Conv, ConvTranspose, Gemm and MatMul; params from the weight initializers, each once. Op types it cannot cost are listed on stderr and in the JSON; --input-shape sets the input size.
 
     --top and --sort shape the layer table (and CSV/Markdown); JSON always holds every row. A terminal table shows at most 1000 rows.
 
@@ -105,10 +118,25 @@ def network(
     if machine is not None:
         machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
 
-    # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
-    stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
-    loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
-    report = analyse(loaded, batch=batch, what_if=what_if)
+    report: NetworkReport
+    if _is_onnx(spec):
+        from dsc_calc.onnx.model import cli_report
+
+        report = cli_report(
+            spec,
+            input_shape=input_shape,
+            batch=batch,
+            what_if=what_if,
+            alpha=alpha,
+            resolution=resolution,
+        )
+    else:
+        if input_shape is not None:
+            raise DscCalcError("--input-shape", "applies to ONNX models only")
+        # Read one byte past the limit, so that an endless stream is refused, not swallowed.
+        stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
+        loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
+        report = analyse(loaded, batch=batch, what_if=what_if)
     if fmt is Format.table and not as_json:
         if top is not None and top > TABLE_ROWS:
             raise DscCalcError(
@@ -125,6 +153,21 @@ def network(
         show_memory=memory or dtype is not None or machine is not None,
     )
     emit(result.view(top=top, sort=sort), fmt, as_json, output)
+
+
+def _is_onnx(source: str) -> bool:
+    """An ONNX model by extension or by content: a ModelProto's first byte is one of its field
+    keys (ir_version, producer, graph, opset_import...), which no JSON text starts with. (The
+    same test as dsc_calc.onnx.model.looks_like_onnx, here so that specs never import it.)"""
+    if source == "-":
+        return False
+    if source.lower().endswith(".onnx"):
+        return True
+    try:
+        with open(source, "rb") as handle:
+            return handle.read(1) in (b"\x08", b"\x12", b"\x1a", b'"', b"(", b"2", b":", b"B")
+    except OSError:
+        return False
 
 
 class PresetList:

@@ -279,16 +279,18 @@ def pool(op: Pool, inputs: Sequence[Shape], _batch: int) -> tuple[Shape, Cost]:
                 f"padding {pad} is more than half the pool kernel {k} (PyTorch refuses it); "
                 "use at most k // 2",
             )
-        if size + 2 * pad < k:
+        span = size + 2 * pad - k
+        # PyTorch rounds towards -inf; in ceil mode the last window may hang past the input, but
+        # must start inside it or its left padding.
+        out = (span + (s - 1 if op.ceil_mode else 0)) // s + 1
+        if op.ceil_mode and (out - 1) * s >= size + pad:
+            out -= 1
+        if out < 1:
             raise DscCalcError(
                 "k",
                 f"pool kernel {k} is larger than the padded input {axis} {size + 2 * pad}; "
                 "use a smaller kernel or a larger input",
             )
-        span = size + 2 * pad - k
-        out = (-(-span // s) if op.ceil_mode else span // s) + 1
-        if op.ceil_mode and (out - 1) * s >= size + pad:
-            out -= 1  # PyTorch: the last window may not start in the right padding
         sizes.append(out)
     return Shape(source.channels, sizes[0], sizes[1]), ZERO
 

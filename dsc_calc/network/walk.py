@@ -35,7 +35,7 @@ from dsc_calc.network.report import (
 from dsc_calc.network.width import make_divisible
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from dsc_calc.network import spec as specs
     from dsc_calc.network.spec import NetworkSpec
@@ -477,11 +477,14 @@ class _Walker:
             raise error.renamed(_SPEC_KEYS).at(where) from None
 
 
-def hold(rows: list[LayerRow], input_elements: int) -> None:
+def hold(rows: Sequence[LayerRow], inputs: Mapping[int, int]) -> None:
     """Set each row's ``held_elements`` from the graph: a tensor lives from the row that writes
     it until its last reader, so a block's input lives until its add and every branch's output
-    until the concat. A row holds every live tensor but the one it reads (its ``input``)."""
-    size = {-1: input_elements}
+    until the concat. A row holds every live tensor but the one it reads (its ``input``).
+
+    ``inputs`` gives the per-sample elements of the network's input tensors (``-1``, ``-2``, ...).
+    """
+    size = dict(inputs)
     last: dict[int, int] = {}
     for position, row in enumerate(rows):
         size[row.tensor] = row.output.numel
@@ -490,11 +493,11 @@ def hold(rows: list[LayerRow], input_elements: int) -> None:
     dying: dict[int, list[int]] = {}
     for tensor, position in last.items():
         dying.setdefault(position, []).append(tensor)
-    alive = input_elements if -1 in last else 0
+    alive = sum(elements for tensor, elements in inputs.items() if tensor in last)
     for position, row in enumerate(rows):
-        set_held(row, alive - row.input.numel)
+        set_held(row, max(0, alive - row.input.numel))
         for tensor in dying.get(position, ()):
-            alive -= size[tensor]
+            alive -= size.get(tensor, 0)
         if last.get(row.tensor, position) > position:
             alive += size[row.tensor]
 
@@ -630,7 +633,7 @@ def analyse(spec: NetworkSpec, *, batch: int = 1, what_if: str | None = None) ->
     walker = _Walker(batch)
     with collector_paused():
         output = walker.walk(spec.layers, source, "layers", "", [0])
-        hold(walker.rows, source.numel)
+        hold(walker.rows, {-1: source.numel})
     rows = tuple(walker.rows)
     totals, by_type = summarise(rows)
     return NetworkReport(

@@ -151,7 +151,9 @@ def network_memory_tables(report: NetworkMemoryReport) -> list[Table]:
     CSV exports one table: with ``show_memory``, the layer table with the memory columns
     appended (a CSV-only table, too wide for a terminal).
     """
-    base = network_tables(report.report)
+    from dsc_calc.output.tables import tables_of  # a report type may add to its tables
+
+    base = tables_of(report.report)
     if not report.show_memory:
         return base
     layer_table, *rest = base

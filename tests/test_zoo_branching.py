@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dsc_calc.network.spec import convert
 from dsc_calc.network.walk import analyse
 
@@ -29,3 +31,27 @@ def test_a_concat_row_writes_the_concatenated_shape() -> None:
     assert (concat.input.channels, concat.output.channels) == (10, 10)
     assert report.rows[-1].input == concat.output
     assert report.rows[-1].held_elements == 0
+
+
+def test_a_repeat_block_inside_a_branch_decodes_and_round_trips() -> None:
+    """``{"repeat": n, "layers": [...]}`` has no ``type`` inside a branch as anywhere else, and is
+    written back without one."""
+    from dsc_calc.network.spec import decode, to_builtins
+
+    document = {
+        "input": {"channels": 3, "height": 8, "width": 8},
+        "layers": [
+            {
+                "type": "branches",
+                "branches": [
+                    [{"repeat": 2, "layers": [{"type": "conv", "out": 4, "k": 1, "padding": 0}]}],
+                    [],
+                ],
+            }
+        ],
+    }
+    spec = convert(document)
+    assert analyse(spec).output.channels == 7
+    written = to_builtins(spec)
+    assert "type" not in written["layers"][0]["branches"][0][0]
+    assert decode(json.dumps(written).encode()) == spec

@@ -22,7 +22,18 @@ DType = Literal["fp32", "fp16", "bf16", "int8"]
 #: ``sweep --measure``: which ratio the heatmap shows.
 Measure = Literal["macs", "params"]
 #: Network families with their own width rounding (``--alpha``).
-Family = Literal["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "xception"]
+Family = Literal[
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "xception",
+    "shufflenet",
+    "squeezenet",
+    "googlenet",
+    "inception",
+    "densenet",
+    "convnext",
+]
 
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
 WHAT_IFS: tuple[WhatIf, ...] = get_args(WhatIf)

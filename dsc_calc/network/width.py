@@ -13,6 +13,20 @@ if TYPE_CHECKING:
     from dsc_calc.network.spec import NetworkSpec
 
 
+#: The families without a width multiplier, and what to do instead of ``--alpha``.
+NO_WIDTH_MULTIPLIER: dict[str, str] = {
+    "shufflenet": "ShuffleNetV2's widths (x0.5 to x2.0) are set stage by stage for each model, "
+    "not by a multiplier; edit the spec's channel counts instead",
+    "squeezenet": "SqueezeNet is defined at one width; edit the spec's channel counts instead",
+    "googlenet": "GoogLeNet is defined at one width; edit the spec's channel counts instead",
+    "inception": "Inception v3 is defined at one width; edit the spec's channel counts instead",
+    "densenet": "DenseNet scales by growth rate and depth, not by a multiplier; "
+    "edit the spec's channel counts instead",
+    "convnext": "ConvNeXt's variants (T, S, B, L) set their own widths and depths; "
+    "edit the spec's channel counts instead",
+}
+
+
 def make_divisible(value: float, divisor: int = 8) -> int:
     """torchvision's ``_make_divisible``: the nearest multiple of ``divisor``, losing < 10 %."""
     rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
@@ -29,6 +43,9 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
       classifier keeps ``make_divisible(c·max(α, 1), 8)`` (1280 is never made narrower).
     * ``mobilenet_v3`` (torchvision): ``make_divisible(c·α, 8)`` for every conv, expansion and
       linear layer.
+    * ``shufflenet``, ``squeezenet``, ``googlenet``, ``inception``, ``densenet``, ``convnext``:
+      refused, since these families define no width multiplier (see
+      :data:`NO_WIDTH_MULTIPLIER`).
     * other families or none: ``max(1, round(c·α))``.
 
     The input channels and the final linear layer (the classifier) are never scaled; expansion
@@ -39,6 +56,12 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 100:
         raise DscCalcError("alpha", f"must be a number in (0, 100], got {alpha!r}")
     family = network.family
+    if family in NO_WIDTH_MULTIPLIER:
+        raise DscCalcError(
+            "alpha",
+            f"{network.name} (family {family}) has no width multiplier; "
+            f"{NO_WIDTH_MULTIPLIER[family]}",
+        )
 
     def rounded(channels: int, factor: float = alpha) -> int:
         if family == "mobilenet_v1":

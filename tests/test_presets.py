@@ -24,6 +24,12 @@ PRESETS = (
     "mobilenet_v3_large",
     "mobilenet_v3_small",
     "xception",
+    "shufflenet_v2_x1_0",
+    "squeezenet1_0",
+    "googlenet",
+    "inception_v3",
+    "densenet121",
+    "convnext_tiny",
 )
 
 # Table 1 of Howard et al. 2017: (output channels, stride) of the 13 separable blocks; the

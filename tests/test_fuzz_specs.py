@@ -27,6 +27,7 @@ from dsc_calc.network.load import load_network
 from dsc_calc.network.report import NetworkReport
 from dsc_calc.network.spec import LAYER_TYPES, MAX_NAME, MAX_NESTING, MAX_REPEAT
 from dsc_calc.network.walk import MAX_ROWS, analyse
+from dsc_calc.network.width import NO_WIDTH_MULTIPLIER
 
 pytestmark = pytest.mark.fuzz
 
@@ -334,7 +335,8 @@ def test_mutated_specs_cli(
 def test_presets_with_random_alpha_and_resolution(
     preset: str, alpha: float | None, resolution: int | None
 ) -> None:
-    """Every preset at any width multiplier and input size analyses or names the collapsing layer."""
+    """Every preset at any width multiplier and input size analyses or names the collapsing layer
+    (or refuses --alpha, in a family without a width multiplier)."""
     count_fuzz_case("preset alpha/resolution")
     try:
         outcome: DscCalcError | NetworkReport = analyse(
@@ -342,7 +344,11 @@ def test_presets_with_random_alpha_and_resolution(
         )
     except DscCalcError as error:
         outcome = error
-    if isinstance(outcome, DscCalcError):
+    if alpha is not None and load_network(preset).family in NO_WIDTH_MULTIPLIER:
+        assert isinstance(outcome, DscCalcError)
+        assert outcome.where == "alpha", str(outcome)
+        assert "has no width multiplier" in outcome.problem
+    elif isinstance(outcome, DscCalcError):
         assert outcome.where.startswith("layers["), str(outcome)
     else:
         check_report(outcome)

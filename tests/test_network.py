@@ -167,12 +167,12 @@ def test_squeeze_excite_rows() -> None:
     squeeze = make_divisible(40 * 0.25, 8)
     assert squeeze == 16  # 10 -> 8 loses more than 10 %, so 16
     assert [r.name for r in report.rows] == [
-        "se1.pool",
-        "se1.reduce",
-        "se1.relu",
-        "se1.expand",
-        "se1.hsigmoid",
-        "se1.scale",
+        "se.pool",
+        "se.reduce",
+        "se.relu",
+        "se.expand",
+        "se.hsigmoid",
+        "se.scale",
     ]
     assert report.totals.params == 40 * squeeze + squeeze + squeeze * 40 + 40
     assert report.totals.macs == 2 * 40 * squeeze

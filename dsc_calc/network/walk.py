@@ -106,6 +106,7 @@ class _Walker:
         self.batch = batch
         self.rows: list[LayerRow] = []
         self.current = -1
+        self.names: dict[str, int] = {}
         # Real networks repeat the same conv on the same shape many times: build and cost each
         # distinct (conv, input) once. Conv2d and Shape are frozen, so sharing them is safe.
         self.convs: dict[tuple[object, ...], Conv2d] = {}
@@ -156,7 +157,15 @@ class _Walker:
         conv: Conv2d | None,
         inputs: tuple[int, ...],
     ) -> None:
-        """Append a row reading the tensors ``inputs``; its output becomes the current tensor."""
+        """Append a row reading the tensors ``inputs``; its output becomes the current tensor.
+
+        Row names are unique: a name met again gets a visible suffix (``stem#2``)."""
+        seen = self.names.get(name)
+        if seen is None:
+            self.names[name] = 1
+        else:
+            self.names[name] = seen + 1
+            name = f"{name}#{seen + 1}"
         index = len(self.rows)
         self.rows.append(new_row(name, type_, kind, shape, out, cost, conv, 0, index, inputs))
         self.current = index
@@ -214,8 +223,11 @@ class _Walker:
                     shape = self.walk(layer.layers, shape, f"{place}.layers", prefix, counter)
                 continue
             counter[0] += 1
-            label = layer.name or _labels().get(type(layer)) or specs.tag_of(layer)
-            name = f"{prefix}{label}{counter[0]}"
+            if layer.name:  # a name the user gave is kept as written
+                name = f"{prefix}{layer.name}"
+            else:
+                label = _labels().get(type(layer)) or specs.tag_of(layer)
+                name = f"{prefix}{label}{counter[0]}"
             handler = _handlers()[type(layer)]
             shape = handler(self, layer, shape, place, name)
         return shape

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 
 #: The families without a width multiplier, and what to do instead of ``--alpha``.
 NO_WIDTH_MULTIPLIER: dict[str, str] = {
+    "resnet": "ResNet and ResNeXt scale by depth and groups, not by a multiplier; "
+    "edit the spec's channel counts instead",
+    "vgg": "VGG is defined at one width; edit the spec's channel counts instead",
+    "regnet": "RegNet widths come from its design-space parameters (w0, wa, wm) per model; "
+    "use another regnet preset or edit the spec's channel counts",
+    "efficientnet": "EfficientNet's width is fixed per variant (B1-B7 scale it with their own "
+    "rounding and depths); edit the spec's channel counts instead",
     "shufflenet": "ShuffleNetV2's widths (x0.5 to x2.0) are set stage by stage for each model, "
     "not by a multiplier; edit the spec's channel counts instead",
     "squeezenet": "SqueezeNet is defined at one width; edit the spec's channel counts instead",
@@ -43,6 +50,11 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
       classifier keeps ``make_divisible(c·max(α, 1), 8)`` (1280 is never made narrower).
     * ``mobilenet_v3`` (torchvision): ``make_divisible(c·α, 8)`` for every conv, expansion and
       linear layer.
+    * ``mnasnet`` (torchvision's ``_get_depths``): ``make_divisible(c·α, 8)``, which is its
+      ``_round_to_multiple_of(c·α, 8)``; the last conv before the classifier (1280) is never
+      scaled.
+    * ``resnet``, ``vgg``, ``regnet``, ``efficientnet``: refused, since these families define no
+      width multiplier (see :data:`NO_WIDTH_MULTIPLIER`).
     * ``shufflenet``, ``squeezenet``, ``googlenet``, ``inception``, ``densenet``, ``convnext``:
       refused, since these families define no width multiplier (see
       :data:`NO_WIDTH_MULTIPLIER`).
@@ -66,19 +78,21 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
     def rounded(channels: int, factor: float = alpha) -> int:
         if family == "mobilenet_v1":
             return max(int(channels * factor), 8)
-        if family in ("mobilenet_v2", "mobilenet_v3"):
+        if family in ("mobilenet_v2", "mobilenet_v3", "mnasnet"):
             return make_divisible(channels * factor, 8)
         return max(1, round(channels * factor))
 
     classifier = _last_of(network.layers, specs.Linear)
     last_conv = (
-        _last_of(network.layers, specs.Conv | specs.PwConv) if family == "mobilenet_v2" else None
+        _last_of(network.layers, specs.Conv | specs.PwConv)
+        if family in ("mobilenet_v2", "mnasnet")
+        else None
     )
 
     def scale(layers: Iterable[specs.Layer]) -> list[specs.Layer]:
         result: list[specs.Layer] = []
         for layer in layers:
-            if layer is classifier:
+            if layer is classifier or (layer is last_conv and family == "mnasnet"):
                 result.append(layer)
             elif isinstance(layer, specs.Conv | specs.PwConv) and layer is last_conv and alpha < 1:
                 result.append(specs.replace(layer, out=rounded(layer.out, 1)))

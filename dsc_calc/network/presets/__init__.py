@@ -29,6 +29,21 @@ PUBLISHED: dict[str, Published] = {
     "mobilenet_v3_large": Published("219M", "5.4M", "Howard et al. 2019, Table 3"),
     "mobilenet_v3_small": Published("56M", "2.5M", "Howard et al. 2019, Table 4"),
     "xception": Published("-", "22,855,952", "Chollet 2017, Table 3"),
+    # torchvision 0.28's documented figures ("GFLOPS" there are GMACs of conv and linear layers),
+    # exact: its parameter count and its conv + linear multiply-accumulates at 224x224.
+    "resnet18": Published("1,814,073,344", "11,689,512", "He et al. 2016; torchvision 0.28"),
+    "resnet50": Published("4,089,184,256", "25,557,032", "He et al. 2016; torchvision 0.28"),
+    "resnext50_32x4d": Published(
+        "4,230,479,872", "25,028,904", "Xie et al. 2017; torchvision 0.28"
+    ),
+    "vgg16": Published(
+        "15,470,264,320", "138,357,544", "Simonyan and Zisserman 2015; torchvision 0.28"
+    ),
+    "efficientnet_b0": Published("385,814,752", "5,288,548", "Tan and Le 2019; torchvision 0.28"),
+    "mnasnet1_0": Published("314,415,872", "4,383,312", "Tan et al. 2019; torchvision 0.28"),
+    "regnet_y_400mf": Published(
+        "401,842,848", "4,344,144", "Radosavovic et al. 2020; torchvision 0.28"
+    ),
     "shufflenet_v2_x1_0": Published(
         "144,907,992", "2,278,604", "Ma et al. 2018, Table 5 (1x); torchvision 0.28"
     ),

@@ -32,6 +32,12 @@ Family = Literal[
     "efficientnet",
     "mnasnet",
     "regnet",
+    "shufflenet",
+    "squeezenet",
+    "googlenet",
+    "inception",
+    "densenet",
+    "convnext",
 ]
 
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)

@@ -31,6 +31,12 @@ PRESETS = (
     "efficientnet_b0",
     "mnasnet1_0",
     "regnet_y_400mf",
+    "shufflenet_v2_x1_0",
+    "squeezenet1_0",
+    "googlenet",
+    "inception_v3",
+    "densenet121",
+    "convnext_tiny",
 )
 
 # Table 1 of Howard et al. 2017: (output channels, stride) of the 13 separable blocks; the

@@ -539,6 +539,10 @@ def reword(error: msgspec.ValidationError, document: object) -> DscCalcError:  #
     return DscCalcError(where or "spec", message[:1].lower() + message[1:])
 
 
+#: The keys holding a block's layers (``branches`` holds a list of them).
+_BLOCK_KEYS = ("layers", "shortcut", "branches")
+
+
 def _tag_repeats(value: object, depth: int = 0) -> None:
     """Give ``{"repeat": n, "layers": [...]}`` blocks their implicit ``type`` (in place)."""
     if depth > MAX_NESTING:
@@ -549,7 +553,7 @@ def _tag_repeats(value: object, depth: int = 0) -> None:
     elif isinstance(value, dict):
         if "repeat" in value and "type" not in value:
             value["type"] = "repeat"
-        for key in ("layers", "shortcut"):
+        for key in _BLOCK_KEYS:
             if key in value:
                 _tag_repeats(value[key], depth + 1)
 
@@ -636,7 +640,7 @@ def _untag_repeats(value: object) -> None:
     elif isinstance(value, dict):
         if value.get("type") == "repeat":
             del value["type"]
-        for key in ("layers", "shortcut"):
+        for key in _BLOCK_KEYS:
             if key in value:
                 _untag_repeats(value[key])
 

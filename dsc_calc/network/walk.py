@@ -419,12 +419,14 @@ class _Walker:
             tensors.append(self.current)
         op: ops.Op = _CONCAT if layer.merge == "concat" else _ADD
         try:
-            out, _ = ops.run(op, tuple(outputs))
+            out, cost = ops.run(op, tuple(outputs), self.batch)
         except DscCalcError as error:
             raise DscCalcError(f"{where}.branches", error.problem) from None
         # A concat reads every branch's output: its input is their sum, the shape it writes.
         read = out if layer.merge == "concat" else outputs[0]
-        self.op_row(f"{name}.{layer.merge}", layer.merge, op, (read, *outputs[1:]), tuple(tensors))
+        self.emit(
+            f"{name}.{layer.merge}", layer.merge, "other", read, out, cost, None, tuple(tensors)
+        )
         return out
 
     def shuffle(self, layer: specs.Shuffle, shape: Shape, where: str, name: str) -> Shape:

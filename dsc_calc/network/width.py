@@ -22,6 +22,15 @@ NO_WIDTH_MULTIPLIER: dict[str, str] = {
     "use another regnet preset or edit the spec's channel counts",
     "efficientnet": "EfficientNet's width is fixed per variant (B1-B7 scale it with their own "
     "rounding and depths); edit the spec's channel counts instead",
+    "shufflenet": "ShuffleNetV2's widths (x0.5 to x2.0) are set stage by stage for each model, "
+    "not by a multiplier; edit the spec's channel counts instead",
+    "squeezenet": "SqueezeNet is defined at one width; edit the spec's channel counts instead",
+    "googlenet": "GoogLeNet is defined at one width; edit the spec's channel counts instead",
+    "inception": "Inception v3 is defined at one width; edit the spec's channel counts instead",
+    "densenet": "DenseNet scales by growth rate and depth, not by a multiplier; "
+    "edit the spec's channel counts instead",
+    "convnext": "ConvNeXt's variants (T, S, B, L) set their own widths and depths; "
+    "edit the spec's channel counts instead",
 }
 
 
@@ -47,6 +56,9 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
       scaled.
     * ``resnet``, ``vgg``, ``regnet``, ``efficientnet``: refused, since these families define no
       width multiplier (see :data:`NO_WIDTH_MULTIPLIER`).
+    * ``shufflenet``, ``squeezenet``, ``googlenet``, ``inception``, ``densenet``, ``convnext``:
+      refused, since these families define no width multiplier (see
+      :data:`NO_WIDTH_MULTIPLIER`).
     * other families or none: ``max(1, round(c·α))``.
 
     The input channels and the final linear layer (the classifier) are never scaled; expansion

@@ -44,6 +44,22 @@ PUBLISHED: dict[str, Published] = {
     "regnet_y_400mf": Published(
         "401,842,848", "4,344,144", "Radosavovic et al. 2020; torchvision 0.28"
     ),
+    "shufflenet_v2_x1_0": Published(
+        "144,907,992", "2,278,604", "Ma et al. 2018, Table 5 (1x); torchvision 0.28"
+    ),
+    "squeezenet1_0": Published(
+        "818,924,576", "1,248,424", "Iandola et al. 2016, Table 1; torchvision 0.28"
+    ),
+    "googlenet": Published(
+        "1,498,376,192", "6,624,904", "Szegedy et al. 2014, Table 1; torchvision 0.28, no aux heads"
+    ),
+    "inception_v3": Published(
+        "5,713,216,096", "23,834,568", "Szegedy et al. 2016; torchvision 0.28, no aux head, 299"
+    ),
+    "densenet121": Published(
+        "2,834,161,664", "7,978,856", "Huang et al. 2017, Table 1; torchvision 0.28"
+    ),
+    "convnext_tiny": Published("4,455,531,264", "28,589,128", "Liu et al. 2022; torchvision 0.28"),
 }
 
 

@@ -388,8 +388,9 @@ def test_user_names_are_printed_as_written(name: str, fmt: str) -> None:
     check_cli(outcome, expect_json=fmt == "json")
     assert outcome.exit_code == 0
     if fmt == "table" and re.fullmatch(r"[!-~]{1,16}", name):
-        assert f"{name}1 " in outcome.stdout
-        assert f"{name}2 " in outcome.stdout
+        # Names are kept as written; the second layer of the same name gets a visible suffix.
+        assert f"{name} " in outcome.stdout
+        assert f"{name}#2 " in outcome.stdout
 
 
 @pytest.mark.parametrize("name", MARKUP_NAMES)
@@ -400,7 +401,7 @@ def test_markup_in_names_is_not_interpreted(name: str) -> None:
     check_cli(outcome)
     assert outcome.exit_code == 0
     assert outcome.stdout.startswith(f"{name}: 3×8×8")
-    assert f"{name}1 " in outcome.stdout
+    assert f"\n  {name} " in outcome.stdout  # the row, named as written
 
 
 def test_line_breaks_in_names_keep_markdown_rows_whole() -> None:
@@ -411,7 +412,7 @@ def test_line_breaks_in_names_keep_markdown_rows_whole() -> None:
     check_cli(outcome)
     lines = outcome.stdout.splitlines()
     assert lines[0] == "**x y z\\|w: 3×8×8 → 3×8×8**"
-    assert "| x y z\\|w1 | relu | 3×8×8 | 0 | 0 | 0 | 0.00% |" in lines
+    assert "| x y z\\|w | relu | 3×8×8 | 0 | 0 | 0 | 0.00% |" in lines
 
 
 # --- Raw bytes ----------------------------------------------------------------------------------
@@ -538,7 +539,7 @@ def test_a_layer_entry_that_is_no_object_is_called_a_layer(entry: object) -> Non
         assert isinstance(outcome, DscCalcError)
         assert outcome.where in ("layers[0]", "layers[0].layers[0]")
         assert "must be a layer object" in outcome.problem
-        assert "known types: batchnorm, conv" in outcome.problem
+        assert "known types: batchnorm, branches, conv" in outcome.problem
 
 
 @pytest.mark.parametrize("type_", [5, ["conv"], None, {"conv": 1}])
@@ -548,7 +549,7 @@ def test_a_type_that_is_no_string_lists_the_known_types(type_: object) -> None:
     assert isinstance(outcome, DscCalcError)
     assert outcome.where == "layers[0].type"
     assert "unknown layer type" in outcome.problem
-    assert "known types: batchnorm, conv" in outcome.problem
+    assert "known types: batchnorm, branches, conv" in outcome.problem
 
 
 @pytest.mark.parametrize(

@@ -229,3 +229,13 @@ def test_profile_comparison_survives_colliding_names() -> None:
     assert outcome.exit_code == 0, outcome.stderr
     latency = json.loads(outcome.stdout)["latency"]
     assert (latency["network"], latency["changes"]) == ("separable", 12)
+
+
+def test_a_redesign_past_the_row_limit_is_refused_before_it_is_built() -> None:
+    """60,000 convs are within the row limit, but their separable redesign (120,000 rows) is not:
+    --what-if and the --profile comparison refuse it at once, naming the limit and the option."""
+    spec = net(4, 4, {"repeat": 60_000, "layers": [{"type": "conv", "out": 4}]})
+    outcome = run_cli("network", "-", "--what-if", "separable", "--json", input=json.dumps(spec))
+    assert_clean_error(outcome, "--what-if", "120,000 rows", "100,000")
+    profiled = run_cli("network", "-", "--profile", "example-desktop", input=json.dumps(spec))
+    assert_clean_error(profiled, "--profile", "120,000 rows")

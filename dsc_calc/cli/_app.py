@@ -81,6 +81,7 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         "alpha": "--alpha",
         "resolution": "--resolution",
         "top": "--top",
+        "profile": "--profile",
     },
     "sweep": {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"},
     "kernel": {"rtol": "--tol"},

@@ -370,7 +370,12 @@ def network_memory_report(
     memory = network_memory(report.rows, dtype=dtype, batch=report.batch, profile=profile)
     comparison = None
     if profile is not None:
-        what_if = _other_design(report)
+        try:
+            what_if = _other_design(report)
+        except DscCalcError as error:
+            raise DscCalcError(
+                "profile", f"the design comparison cannot be built: {error.problem}"
+            ) from None
         other = network_memory(
             redesigned_rows(report.rows, what_if),
             dtype=dtype,

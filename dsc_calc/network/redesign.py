@@ -8,14 +8,17 @@ and :func:`redesigned_rows` splices them in. Rows are matched by position, never
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from dsc_calc.choices import ACTIVATIONS
 from dsc_calc.cost.conv import Conv2d, Cost, Padding, compare
+from dsc_calc.errors import DscCalcError
 from dsc_calc.network.report import Change, LayerRow, WhatIfReport, conv_kind
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+
+    from dsc_calc.cost.conv import LayerComparison, Shape
 
 #: The rows ``--what-if standard`` may find between a depthwise conv and its pointwise conv.
 _BETWEEN_PAIR = ("batchnorm", *ACTIVATIONS)
@@ -34,14 +37,17 @@ def redesign(rows: tuple[LayerRow, ...], mode: str, batch: int) -> WhatIfReport:
       between the pair goes with it (the MobileNet paper's Table 4 "Conv MobileNet").
     """
     before = sum((row.cost for row in rows), Cost())
+    if mode != "standard":
+        _check_room(rows, mode)
     if mode == "standard":
         changes = _to_standard(rows, batch)
     else:
         fresh = _fresh_tensors()
+        known: dict[tuple[object, ...], tuple[object, ...]] = {}
         changes = [
             change
             for position, row in enumerate(rows)
-            if (change := _split(row, position, mode, batch, fresh)) is not None
+            if (change := _split(row, position, mode, batch, fresh, known)) is not None
         ]
     after = before
     for change in changes:
@@ -72,20 +78,62 @@ def _fresh_tensors() -> Iterator[int]:
     return itertools.count(-2, -1)
 
 
-def _split(
-    row: LayerRow, position: int, mode: str, batch: int, fresh: Iterator[int]
-) -> Change | None:
-    """The separable or spatial replacement of one standard conv row, or None."""
+#: The most rows a redesigned network may have: the walk's row limit (``MAX_ROWS``), repeated here
+#: so that this module needs nothing of the walk.
+MAX_REDESIGNED_ROWS = 100_000
+
+
+def _check_room(rows: Sequence[LayerRow], mode: str) -> None:
+    """Refuse, before building anything, a split that would take the network past the row limit
+    (each replaced conv becomes two rows)."""
+    added = sum(1 for row in rows if _splittable(row, mode))
+    if len(rows) + added > MAX_REDESIGNED_ROWS:
+        raise DscCalcError(
+            "what_if",
+            f"the {mode} redesign would have {len(rows) + added:,} rows ({added:,} convs become "
+            f"two), more than the limit of {MAX_REDESIGNED_ROWS:,}; give a smaller network",
+        )
+
+
+def _splittable(row: LayerRow, mode: str) -> bool:
+    """Whether ``row`` is a standard conv that the separable (or spatial) redesign replaces."""
     conv = row.conv
     # A depthwise row with one channel has groups == 1 too, but it is no standard conv:
     # "separating" it would add a 1x1 conv and cost more.
     if conv is None or conv.groups != 1 or conv.kernel == (1, 1) or row.type == "dwconv":
+        return False
+    return mode == "separable" or (conv.kernel[0] > 1 and conv.kernel[1] > 1)
+
+
+def _split(
+    row: LayerRow,
+    position: int,
+    mode: str,
+    batch: int,
+    fresh: Iterator[int],
+    known: dict[tuple[object, ...], tuple[object, ...]],
+) -> Change | None:
+    """The separable or spatial replacement of one standard conv row, or None.
+
+    Networks repeat a conv on one shape many times: ``known`` keeps each distinct (conv, input)'s
+    parts, so a 500k-row network builds them once."""
+    conv = row.conv
+    if conv is None or not _splittable(row, mode):
         return None
     held = row.held_elements
     if mode == "separable":
-        parts = compare(conv, row.input, batch)
-        depthwise, pointwise = conv.depthwise(), conv.pointwise()
-        middle = depthwise.output_shape(row.input)
+        key = (conv, row.input)
+        if key not in known:
+            depthwise = conv.depthwise()
+            known[key] = (
+                compare(conv, row.input, batch),
+                depthwise,
+                conv.pointwise(),
+                depthwise.output_shape(row.input),
+            )
+        parts, depthwise, pointwise, middle = cast(
+            "tuple[LayerComparison, Conv2d, Conv2d, Shape]", known[key]
+        )
         between = next(fresh)
         replacement = (
             LayerRow(
@@ -102,8 +150,6 @@ def _split(
             (row.name,), conv.describe(), after, row.cost, parts.separable,
             positions=(position,), rows=replacement,
         )  # fmt: skip
-    if conv.kernel[0] == 1 or conv.kernel[1] == 1:
-        return None
     first, second = spatial_pair(conv)
     middle = first.output_shape(row.input)
     first_cost, second_cost = first.cost(row.input, batch), second.cost(middle, batch)
@@ -159,6 +205,7 @@ def _to_standard(rows: tuple[LayerRow, ...], batch: int) -> list[Change]:
     A pair is followed along the graph, never by adjacency alone: a pointwise conv in a parallel
     branch (a residual's shortcut) reads another tensor and is left alone.
     """
+    known: dict[tuple[Conv2d, Conv2d, Shape], tuple[Conv2d, Cost]] = {}
     readers: dict[int, list[int]] = {}
     for position, row in enumerate(rows):
         for tensor in row.inputs:
@@ -173,21 +220,24 @@ def _to_standard(rows: tuple[LayerRow, ...], batch: int) -> list[Change]:
             continue
         depthwise, pointwise = row.conv, rows[end]
         assert pointwise.conv is not None  # noqa: S101 - pointwise rows carry their conv
-        full = Conv2d(
-            depthwise.in_channels,
-            pointwise.conv.out_channels,
-            depthwise.kernel,
-            depthwise.stride,
-            depthwise.padding,
-            depthwise.dilation,
-            1,
-            pointwise.conv.bias,
-        )
+        key = (depthwise, pointwise.conv, row.input)
+        if key not in known:  # built and costed once per distinct pair and input
+            merged_conv = Conv2d(
+                depthwise.in_channels,
+                pointwise.conv.out_channels,
+                depthwise.kernel,
+                depthwise.stride,
+                depthwise.padding,
+                depthwise.dilation,
+                1,
+                pointwise.conv.bias,
+            )
+            known[key] = (merged_conv, merged_conv.cost(row.input, batch))
+        full, new = known[key]
         dropped = sum(
             (rows[i].cost for i in range(index + 1, end) if rows[i].type == "batchnorm"),
             Cost(),
         )
-        new = full.cost(row.input, batch)
         merged = LayerRow(
             f"{row.name} + {pointwise.name}", "conv", conv_kind(full), row.input,
             pointwise.output, new, full, row.held_elements, pointwise.tensor, row.inputs,

@@ -22,7 +22,7 @@ from dsc_calc.cost import ops
 from dsc_calc.cost.conv import MAX_DIMENSION, Conv2d, Cost, Padding, Shape
 from dsc_calc.errors import DscCalcError
 from dsc_calc.network.load import check_int
-from dsc_calc.network.redesign import redesign
+from dsc_calc.network.redesign import MAX_REDESIGNED_ROWS, redesign
 from dsc_calc.network.report import (
     Kind,
     LayerRow,
@@ -40,8 +40,10 @@ if TYPE_CHECKING:
     from dsc_calc.network import spec as specs
     from dsc_calc.network.spec import NetworkSpec
 
-#: Refuse a spec that would unroll into more primitive rows than this, before unrolling it.
-MAX_ROWS = 1_000_000
+#: Refuse a spec that would unroll into more primitive rows than this, before unrolling it. The
+#: costliest path at the limit (a what-if redesign of every row beside a roofline, as JSON) stays
+#: within 10 s and 1 GB (benchmarks/network_scale.py); a million rows needed 83 s and 9.4 GB.
+MAX_ROWS = MAX_REDESIGNED_ROWS
 #: The largest batch accepted.
 MAX_BATCH = 2**20
 

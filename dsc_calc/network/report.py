@@ -70,10 +70,28 @@ class LayerRow:
             "flops": self.cost.flops,
             "share": self.cost.macs / total_macs if total_macs else 0.0,
             "held_elements": self.held_elements,
+            **self.geometry(),
+            "description": self.describe(),
         }
         if extra:
             document.update(extra)
         return document
+
+    def geometry(self) -> dict[str, object]:
+        """The conv's kernel, stride, padding, dilation and groups (as ``layer --json`` gives them:
+        pairs ``[h, w]``, padding ``"same"``/``"valid"``/``[h, w]``), all None for a row without
+        a conv."""
+        conv = self.conv
+        if conv is None:
+            return dict.fromkeys(("kernel", "stride", "padding", "dilation", "groups"))
+        padding = conv.padding if isinstance(conv.padding, str) else list(conv.padding)
+        return {
+            "kernel": list(conv.kernel),
+            "stride": list(conv.stride),
+            "padding": padding,
+            "dilation": list(conv.dilation),
+            "groups": conv.groups,
+        }
 
     def describe(self) -> str:
         """The type, with the conv's geometry if it is one: ``dwconv 3×3 32→32 g32``."""

@@ -109,22 +109,20 @@ def network(
     stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
     loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
     report = analyse(loaded, batch=batch, what_if=what_if)
-    if fmt is Format.table and not as_json:
-        if top is not None and top > TABLE_ROWS:
-            raise DscCalcError(
-                "--top",
-                f"a terminal table shows at most {TABLE_ROWS} rows (Rich needs minutes for 100k); "
-                "use --format csv, markdown or json for every row",
-            )
-        if top is None and len(report.rows) > TABLE_ROWS:
-            top = TABLE_ROWS
+    cap = TABLE_ROWS if fmt is Format.table and not as_json else None
+    if cap is not None and top is not None and top > cap:
+        raise DscCalcError(
+            "--top",
+            f"a terminal table shows at most {cap} rows (Rich needs minutes for 100k); "
+            "use --format csv, markdown or json for every row",
+        )
     result = network_memory_report(
         report,
         dtype=data_type,
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )
-    emit(result.view(top=top, sort=sort), fmt, as_json, output)
+    emit(result.view(top=top, sort=sort, cap=cap), fmt, as_json, output)
 
 
 class PresetList:

@@ -205,6 +205,8 @@ class NetworkReport:
     source: str | None = None
     top: int | None = None
     sort: SortKey = "order"
+    #: The most rows a terminal table draws, when it cut the table and the user's ``top`` did not.
+    cap: int | None = None
 
     def to_dict(
         self,
@@ -236,11 +238,14 @@ class NetworkReport:
             **(extra or {}),
         }
 
-    def view(self, *, top: int | None = None, sort: SortKey = "order") -> NetworkReport:
-        """The same report with its layer table sorted and cut to ``top`` rows."""
+    def view(
+        self, *, top: int | None = None, sort: SortKey = "order", cap: int | None = None
+    ) -> NetworkReport:
+        """The same report with its layer table sorted and cut to ``top`` rows (the user's
+        --top), or to ``cap`` (a terminal table's own limit), whichever is fewer."""
         if top is not None and top < 1:
             raise DscCalcError("top", f"must be a positive integer, got {top}")
-        return replace(self, top=top, sort=sort)
+        return replace(self, top=top, sort=sort, cap=cap)
 
     def shown_rows(self) -> list[LayerRow]:
         rows = list(self.rows)
@@ -248,7 +253,8 @@ class NetworkReport:
             rows.sort(key=lambda row: row.cost.macs, reverse=True)
         elif self.sort == "params":
             rows.sort(key=lambda row: row.cost.params, reverse=True)
-        return rows[: self.top] if self.top is not None else rows
+        limits = [limit for limit in (self.top, self.cap) if limit is not None]
+        return rows[: min(limits)] if limits else rows
 
 
 def summarise(rows: Iterable[LayerRow]) -> tuple[Cost, dict[str, KindTotal]]:

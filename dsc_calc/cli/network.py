@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 
 from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    PlainOption,
+    app,
+    emit,
+    examples,
+)
 from dsc_calc.cli.layer import (
     BandwidthOption,
     DtypeOption,
@@ -83,6 +91,7 @@ def network(
     profile: ProfileOption = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
     output: OutputOption = None,
 ) -> None:
     """Params, MACs and FLOPs of a whole network, layer by layer and by kind.
@@ -122,7 +131,7 @@ def network(
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )
-    emit(result.view(top=top, sort=sort, cap=cap), fmt, as_json, output)
+    emit(result.view(top=top, sort=sort, cap=cap), fmt, as_json, output, plain=plain)
 
 
 class PresetList:
@@ -193,6 +202,7 @@ def presets(
         ),
     ] = None,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
 ) -> None:
     """List the shipped presets with their published figures, or print one preset's spec."""
     from dsc_calc.network import presets as shipped
@@ -225,4 +235,4 @@ def presets(
                 "published_source": published.source,
             }
         )
-    emit(PresetList(entries), chosen, as_json)
+    emit(PresetList(entries), chosen, as_json, plain=plain)

@@ -228,7 +228,13 @@ def make_console(file: TextIO | None = None, *, stderr: bool = False) -> Console
     return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def print_tables(tables: list[Table], file: TextIO | None = None, *, plain: bool = False) -> None:
+def print_tables(
+    tables: list[Table],
+    file: TextIO | None = None,
+    *,
+    plain: bool = False,
+    width: int | None = None,
+) -> None:
     """Draw every table with Rich: numbers right-aligned, shares as bars, notes dimmed beneath.
 
     Every table fits the console's width without cutting a figure or a name (:func:`layout`):
@@ -241,6 +247,8 @@ def print_tables(tables: list[Table], file: TextIO | None = None, *, plain: bool
     from a spec) is printed as written.
     """
     console = make_console(file)
+    if width is not None:  # else the terminal's, or $COLUMNS, or 80
+        console.width = width
     if console.is_terminal:
         _draw(console, tables, plain)
         return
@@ -299,6 +307,8 @@ def layout(table: Table, width: int, *, plain: bool = False) -> list[Part]:
             groups[-1].append(index)
         else:
             groups.append([index])
+    natural, minimum = _column_widths(table, width, bars=False, plain=plain)
+    groups = [piece for group in groups for piece in _pieces(group, minimum, width)]
     parts: list[list[int]] = []
     for group in groups:
         candidate = [*(parts[-1] if parts else []), *group]
@@ -314,6 +324,23 @@ def layout(table: Table, width: int, *, plain: bool = False) -> list[Part]:
         widths = fitted if fitted is not None else tuple(minimum[i] for i in columns)
         drawn.append(Part(title, tuple(columns), widths, bars=False, compact=True))
     return drawn
+
+
+def _pieces(group: list[int], minimum: Sequence[int], width: int) -> list[list[int]]:
+    """``group`` as one piece if it fits beside the first column, else cut where it must be."""
+    pieces: list[list[int]] = []
+    for index in group:
+        if (
+            pieces
+            and table_width(
+                [minimum[0], *(minimum[i] for i in pieces[-1]), minimum[index]], compact=True
+            )
+            <= width
+        ):
+            pieces[-1].append(index)
+        else:
+            pieces.append([index])
+    return pieces
 
 
 def _fit(

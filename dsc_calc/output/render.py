@@ -410,8 +410,8 @@ def _draw(console: Console, tables: list[Table], plain: bool) -> None:
     first = True
     for table in tables:
         parts = layout(table, console.width, plain=plain)
-        for part in parts:
-            if not first:
+        for number, part in enumerate(parts):
+            if not first and not number:  # a part ends in a blank line already
                 console.print()
             first = False
             # The title above the table, not in it: a narrow part must not wrap it.

@@ -237,9 +237,10 @@ def print_tables(
 ) -> None:
     """Draw every table with Rich: numbers right-aligned, shares as bars, notes dimmed beneath.
 
-    Every table fits the console's width without cutting a figure or a name (:func:`layout`):
-    text columns wrap, then share bars go, then the table is split into parts of columns, each
-    with the first column. Off a terminal, lines carry no trailing spaces.
+    Every table fits the console's width (``width``, else the terminal's or ``$COLUMNS``)
+    without cutting a figure or a name (:func:`layout`): text columns and headers wrap, then the
+    spacing closes up, then share bars go, then the table is split into parts of columns, each
+    led by the first column. Off a terminal, lines carry no trailing spaces.
 
     Cells with a ``heat`` value get a background from red (0) to green (1); colour is dropped as
     usual when the output is not a terminal or ``NO_COLOR`` is set. Every string goes in as a
@@ -317,7 +318,7 @@ def layout(table: Table, width: int, *, plain: bool = False) -> list[Part]:
         else:
             parts.append([0, *group])
     drawn: list[Part] = []
-    for number, columns in enumerate(parts, start=1):
+    for number, columns in enumerate(parts or [[0]], start=1):
         title = f"{table.title} (part {number} of {len(parts)})" if len(parts) > 1 else table.title
         fitted = _fit(table, natural, minimum, columns, width, compact=True)
         # A column too wide even beside the first alone: Rich folds it.
@@ -402,6 +403,7 @@ def _column_widths(
 
 def _draw(console: Console, tables: list[Table], plain: bool) -> None:
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table as RichTable
     from rich.text import Text
 
@@ -445,7 +447,7 @@ def _draw(console: Console, tables: list[Table], plain: bool) -> None:
                     if heats is None or heats[index] is None:
                         cells.append(Text(shown))
                         continue
-                    fill = " " * max(0, width - len(shown))
+                    fill = " " * max(0, width - cell_len(shown))
                     padded = shown + fill if column.kind == "text" else fill + shown
                     cells.append(Text(padded, style=_heat_style(heats[index])))
                 rich_table.add_row(*cells)

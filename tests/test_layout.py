@@ -131,7 +131,21 @@ def tables(draw: st.DrawFn) -> Table:
     row = st.tuples(*(value_of(kind) for kind in kinds))
     rows = tuple(draw(st.lists(row, min_size=1, max_size=5)))
     footer = draw(st.none() | row)
-    return Table(title=draw(TEXT), columns=columns, rows=rows, footer=footer, notes=(draw(TEXT),))
+    heat_cell = st.none() | st.floats(min_value=0, max_value=1)
+    heat = draw(
+        st.none()
+        | st.lists(
+            st.tuples(*(heat_cell for _ in kinds)), min_size=len(rows), max_size=len(rows)
+        ).map(tuple)
+    )
+    return Table(
+        title=draw(TEXT),
+        columns=columns,
+        rows=rows,
+        footer=footer,
+        notes=(draw(TEXT),),
+        heat=heat,
+    )
 
 
 @settings(max_examples=150, deadline=None)

@@ -2,7 +2,9 @@
 
 Rich is imported only when a table is drawn, so ``--json`` and ``--format csv`` start as fast as
 Python itself. JSON is ``report.to_dict()`` and nothing else; CSV is the report's first (main) table
-with exact values; Markdown and Rich show every table with its notes.
+with exact values; Markdown and Rich show every table with its notes. :func:`layout` decides how
+a table fits the terminal's width without cutting a figure or a name; ``plain`` makes every
+format ASCII only.
 """
 
 from __future__ import annotations

@@ -204,6 +204,20 @@ def test_nullable_branches_are_reached() -> None:
     exact = run_cli("kernel", "[[1,2],[2,4]]", "--json").json()
     assert exact["factors"]["scale_exact"] is not None
     assert run_cli("kernel", "[[1,0],[0,1]]", "--json").json()["factors"]["scale_exact"] is None
+    geometry = ("kernel", "stride", "padding", "dilation", "groups")
+    rows = network["layers"]
+    assert any(all(row[key] is None for key in geometry) for row in rows)
+    assert any(all(row[key] is not None for key in geometry) for row in rows)
+
+
+def test_network_row_schema_has_the_geometry() -> None:
+    """The network schema's row lists the geometry keys (nullable) and the description."""
+    schema = contracts.json_schema("network")
+    row = schema["$defs"]["NetworkRow"]
+    for key in ("kernel", "stride", "padding", "dilation", "groups"):
+        assert key in row["required"]
+        assert {"type": "null"} in row["properties"][key]["anyOf"], key
+    assert row["properties"]["description"]["type"] == "string"
 
 
 def test_bench_with_machine_decodes_as_its_contract() -> None:

@@ -525,6 +525,27 @@ def test_cli_json_contract(tmp_path: Path) -> None:
     assert data["what_if"] is None
 
 
+def test_cli_json_rows_carry_their_geometry(tmp_path: Path) -> None:
+    """Each row has the kernel, stride, padding, dilation and groups of its conv as the spec gave
+    them (null without a conv), and the description the table's Type column shows."""
+    rows = run_cli("network", write(tmp_path, TOY), "--json").json()["layers"]
+    geometry = ("kernel", "stride", "padding", "dilation", "groups")
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_type.setdefault(row["type"], []).append(row)
+    stem, grouped = by_type["conv"]
+    assert [stem[key] for key in geometry] == [[3, 3], [2, 2], "same", [1, 1], 1]
+    assert [grouped[key] for key in geometry] == [[5, 3], [2, 1], [0, 1], [1, 2], 4]
+    assert grouped["description"] == "conv 5×3 64→64 s2×1 d1×2 g4"
+    dw = by_type["dwconv"][0]
+    assert (dw["kernel"], dw["groups"]) == ([3, 3], dw["input"]["channels"])
+    for row in (*by_type["relu"], *by_type["linear"], *by_type["batchnorm"]):
+        assert [row[key] for key in geometry] == [None] * 5
+        assert row["description"] == row["type"]
+    table = run_cli("network", write(tmp_path, TOY), "-f", "csv", "--top", "3").stdout
+    assert table.splitlines()[1].split(",")[1] == stem["description"]
+
+
 def test_cli_stdin_top_sort_csv() -> None:
     """A spec on stdin works; --top/--sort macs cut and order the CSV table, with the total last."""
     outcome = run_cli(

@@ -183,6 +183,14 @@ FormatOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
+PlainOption = Annotated[
+    bool,
+    typer.Option(
+        "--plain",
+        help="ASCII only, for scripts and old terminals: x for the times sign, -> for the arrow, "
+        "no share bars (tables, CSV, Markdown; JSON escapes non-ASCII characters).",
+    ),
+]
 OutputOption = Annotated[
     Path | None,
     typer.Option(
@@ -194,14 +202,22 @@ OutputOption = Annotated[
 ]
 
 
-def emit(report: Report, fmt: Format, as_json: bool, output: Path | None = None) -> None:
-    """Render ``report`` as ``fmt`` (``--json`` wins) on stdout, or atomically to ``output``."""
+def emit(
+    report: Report,
+    fmt: Format,
+    as_json: bool,
+    output: Path | None = None,
+    *,
+    plain: bool = False,
+) -> None:
+    """Render ``report`` as ``fmt`` (``--json`` wins) on stdout, or atomically to ``output``;
+    ``plain``: ASCII only."""
     chosen = Format.json if as_json else fmt
     if output is None:
-        render(report, chosen)
+        render(report, chosen, plain=plain)
         return
     buffer = io.StringIO()
-    render(report, chosen, buffer)
+    render(report, chosen, buffer, plain=plain)
     write_atomic(output, buffer.getvalue())
 
 

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 
 from dsc_calc.choices import Engine
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    PlainOption,
+    app,
+    emit,
+    examples,
+)
 from dsc_calc.cli.layer import (
     BatchOption,
     BiasOption,
@@ -146,6 +154,7 @@ def bench(
     quiet: QuietOption = False,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
     output: OutputOption = None,
 ) -> None:
     """Time a standard conv, its depthwise and pointwise parts and the separable pair on this CPU.
@@ -175,7 +184,7 @@ def bench(
             quiet=quiet,
             engine=engine,
         )
-        emit(network_report, fmt, as_json, output)
+        emit(network_report, fmt, as_json, output, plain=plain)
         return
     if cin is None or cout is None:
         missing = "--cin" if cin is None else "--cout"
@@ -205,7 +214,7 @@ def bench(
         document = report.machine.profile_document(report.run.blas, threads)
         text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         write_atomic(save_profile, text, where="--save-profile")
-    emit(report, fmt, as_json, output)
+    emit(report, fmt, as_json, output, plain=plain)
 
 
 def _bench_network(

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    PlainOption,
+    app,
+    emit,
+    examples,
+)
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 
@@ -79,6 +87,7 @@ def kernel(
     ] = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
     output: OutputOption = None,
 ) -> None:
     """Rank of a 2-D kernel by SVD, its factors K = scale · a · bᵀ and the cost saved by separating it.
@@ -88,4 +97,4 @@ def kernel(
     from dsc_calc.cost.spatial import analyse_text
 
     report = analyse_text(read_kernel_text(kernel, file), rtol=tol)
-    emit(report, fmt, as_json, output)
+    emit(report, fmt, as_json, output, plain=plain)

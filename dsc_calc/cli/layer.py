@@ -11,6 +11,7 @@ from dsc_calc.cli._app import (
     FormatOption,
     JsonOption,
     OutputOption,
+    PlainOption,
     app,
     emit,
     examples,
@@ -173,6 +174,7 @@ def layer(
     profile: ProfileOption = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
     output: OutputOption = None,
 ) -> None:
     """Params, MACs and FLOPs of a standard conv beside its depthwise separable replacement.
@@ -196,7 +198,7 @@ def layer(
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )
-    emit(result, fmt, as_json, output)
+    emit(result, fmt, as_json, output, plain=plain)
 
 
 def machine_profile(

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    PlainOption,
+    app,
+    emit,
+    examples,
+)
 from dsc_calc.cli.layer import (
     BandwidthOption,
     DtypeOption,
@@ -94,6 +102,7 @@ def network(
     profile: ProfileOption = None,
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
     output: OutputOption = None,
 ) -> None:
     """Params, MACs and FLOPs of a whole network, layer by layer and by kind.
@@ -137,22 +146,20 @@ def network(
         stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
         loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
         report = analyse(loaded, batch=batch, what_if=what_if)
-    if fmt is Format.table and not as_json:
-        if top is not None and top > TABLE_ROWS:
-            raise DscCalcError(
-                "--top",
-                f"a terminal table shows at most {TABLE_ROWS} rows (Rich needs minutes for 100k); "
-                "use --format csv, markdown or json for every row",
-            )
-        if top is None and len(report.rows) > TABLE_ROWS:
-            top = TABLE_ROWS
+    cap = TABLE_ROWS if fmt is Format.table and not as_json else None
+    if cap is not None and top is not None and top > cap:
+        raise DscCalcError(
+            "--top",
+            f"a terminal table shows at most {cap} rows (Rich needs minutes for 100k); "
+            "use --format csv, markdown or json for every row",
+        )
     result = network_memory_report(
         report,
         dtype=data_type,
         profile=machine,
         show_memory=memory or dtype is not None or machine is not None,
     )
-    emit(result.view(top=top, sort=sort), fmt, as_json, output)
+    emit(result.view(top=top, sort=sort, cap=cap), fmt, as_json, output, plain=plain)
 
 
 def _is_onnx(source: str) -> bool:
@@ -238,6 +245,7 @@ def presets(
         ),
     ] = None,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
 ) -> None:
     """List the shipped presets with their published figures, or print one preset's spec."""
     from dsc_calc.network import presets as shipped
@@ -270,4 +278,4 @@ def presets(
                 "published_source": published.source,
             }
         )
-    emit(PresetList(entries), chosen, as_json)
+    emit(PresetList(entries), chosen, as_json, plain=plain)

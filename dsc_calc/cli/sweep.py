@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from dsc_calc.choices import Measure  # noqa: TC001 - Typer reads the annotations at run time
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit, examples
+from dsc_calc.cli._app import (
+    FormatOption,
+    JsonOption,
+    OutputOption,
+    PlainOption,
+    app,
+    emit,
+    examples,
+)
 from dsc_calc.output.render import Format
 
 # The core's defaults (dsc_calc.cost.sweep.DEFAULT_*), repeated so that importing this module stays
@@ -59,6 +67,7 @@ def sweep_command(
     ] = "macs",
     fmt: FormatOption = Format.table,
     as_json: JsonOption = False,
+    plain: PlainOption = False,
     output: OutputOption = None,
 ) -> None:
     """Exact separable / standard ratios and savings over a grid of output channels N and kernels Dk.
@@ -75,4 +84,4 @@ def sweep_command(
         bias=bias,
         measure="params" if measure == "params" else "macs",
     )
-    emit(report, fmt, as_json, output)
+    emit(report, fmt, as_json, output, plain=plain)

@@ -289,9 +289,12 @@ class NetworkMemoryReport:
     def profile(self) -> MachineProfile | None:
         return self.memory.profile
 
-    def view(self, *, top: int | None = None, sort: SortKey = "order") -> NetworkMemoryReport:
-        """The same report with its layer and memory tables sorted and cut to ``top`` rows."""
-        return replace(self, report=self.report.view(top=top, sort=sort))
+    def view(
+        self, *, top: int | None = None, sort: SortKey = "order", cap: int | None = None
+    ) -> NetworkMemoryReport:
+        """The same report with its layer and memory tables sorted and cut to ``top`` rows (or to
+        a terminal table's ``cap``)."""
+        return replace(self, report=self.report.view(top=top, sort=sort, cap=cap))
 
     def to_dict(self) -> dict[str, object]:
         """The network JSON, plus ``memory{…}``/``intensity``/``roofline`` per row, ``memory``,

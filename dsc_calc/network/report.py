@@ -70,10 +70,28 @@ class LayerRow:
             "flops": self.cost.flops,
             "share": self.cost.macs / total_macs if total_macs else 0.0,
             "held_elements": self.held_elements,
+            **self.conv_geometry(),
+            "description": self.describe(),
         }
         if extra:
             document.update(extra)
         return document
+
+    def conv_geometry(self) -> dict[str, object]:
+        """The conv's kernel, stride, padding, dilation and groups (as ``layer --json`` gives them:
+        pairs ``[h, w]``, padding ``"same"``/``"valid"``/``[h, w]``), all None for a row without
+        a conv."""
+        conv = self.conv
+        if conv is None:
+            return dict.fromkeys(("kernel", "stride", "padding", "dilation", "groups"))
+        padding = conv.padding if isinstance(conv.padding, str) else list(conv.padding)
+        return {
+            "kernel": list(conv.kernel),
+            "stride": list(conv.stride),
+            "padding": padding,
+            "dilation": list(conv.dilation),
+            "groups": conv.groups,
+        }
 
     def describe(self) -> str:
         """The type, with the conv's geometry if it is one: ``dwconv 3×3 32→32 g32``."""
@@ -187,6 +205,8 @@ class NetworkReport:
     source: str | None = None
     top: int | None = None
     sort: SortKey = "order"
+    #: The most rows a terminal table draws, when it cut the table and the user's ``top`` did not.
+    cap: int | None = None
 
     def to_dict(
         self,
@@ -218,11 +238,14 @@ class NetworkReport:
             **(extra or {}),
         }
 
-    def view(self, *, top: int | None = None, sort: SortKey = "order") -> NetworkReport:
-        """The same report with its layer table sorted and cut to ``top`` rows."""
+    def view(
+        self, *, top: int | None = None, sort: SortKey = "order", cap: int | None = None
+    ) -> NetworkReport:
+        """The same report with its layer table sorted and cut to ``top`` rows (the user's
+        --top), or to ``cap`` (a terminal table's own limit), whichever is fewer."""
         if top is not None and top < 1:
             raise DscCalcError("top", f"must be a positive integer, got {top}")
-        return replace(self, top=top, sort=sort)
+        return replace(self, top=top, sort=sort, cap=cap)
 
     def shown_rows(self) -> list[LayerRow]:
         rows = list(self.rows)
@@ -230,7 +253,8 @@ class NetworkReport:
             rows.sort(key=lambda row: row.cost.macs, reverse=True)
         elif self.sort == "params":
             rows.sort(key=lambda row: row.cost.params, reverse=True)
-        return rows[: self.top] if self.top is not None else rows
+        limits = [limit for limit in (self.top, self.cap) if limit is not None]
+        return rows[: min(limits)] if limits else rows
 
 
 def summarise(rows: Iterable[LayerRow]) -> tuple[Cost, dict[str, KindTotal]]:

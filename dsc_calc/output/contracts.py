@@ -224,6 +224,18 @@ class NetworkRow(_Contract):
     held_elements: Annotated[
         int, msgspec.Meta(description="Elements per sample held for a pending residual add.")
     ]
+    kernel: Annotated[Pair | None, msgspec.Meta(description="[h, w]; null for a row with no conv.")]
+    stride: Annotated[Pair | None, msgspec.Meta(description="[h, w]; null without a conv.")]
+    padding: Annotated[
+        Literal["same", "valid"] | Pair | None,
+        msgspec.Meta(description="'same', 'valid' or [h, w]; null without a conv."),
+    ]
+    dilation: Annotated[Pair | None, msgspec.Meta(description="[h, w]; null without a conv.")]
+    groups: Annotated[int | None, msgspec.Meta(description="null without a conv.")]
+    description: Annotated[
+        str,
+        msgspec.Meta(description="What the table's Type column shows: 'dwconv 3×3 32→32 g32'."),
+    ]
     memory: Traffic
     live_bytes: Annotated[
         int, msgspec.Meta(description="Input, output and held activations while the row runs.")

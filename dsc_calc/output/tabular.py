@@ -25,10 +25,12 @@ Cell = str | int | float | None
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A column: its header and how its cells are shown."""
+    """A column: its header and how its cells are shown. ``joined``: a table too wide for the
+    terminal is split into parts of columns, never between this column and the one before it."""
 
     header: str
     kind: ColumnKind = "text"
+    joined: bool = False
 
 
 @dataclass(frozen=True, slots=True)

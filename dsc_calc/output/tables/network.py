@@ -52,7 +52,7 @@ def network_tables(report: NetworkReport) -> list[Table]:
         ),
         footer=(
             "total",
-            f"{len(report.rows)} rows",
+            plural(len(report.rows), "row"),
             str(report.output),
             report.totals.params,
             report.totals.macs,
@@ -60,7 +60,7 @@ def network_tables(report: NetworkReport) -> list[Table]:
             1.0 if total else 0.0,
         ),
         notes=(
-            *((f"{hidden} more rows not shown (--top {report.top}).",) if hidden else ()),
+            *((_hidden_note(report, hidden),) if hidden else ()),
             *((f"Source: {report.source}",) if report.source else ()),
         ),
     )
@@ -97,6 +97,22 @@ def network_tables(report: NetworkReport) -> list[Table]:
     return tables
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``: the count and its noun, singular for exactly one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _hidden_note(report: NetworkReport, hidden: int) -> str:
+    """Why rows are missing: the user's --top, or the terminal table's own limit."""
+    rows = plural(hidden, "more row")
+    if report.top is not None and (report.cap is None or report.top <= report.cap):
+        return f"{rows} not shown (--top {report.top})."
+    return (
+        f"{rows} not shown: a terminal table shows at most {report.cap} rows; --format csv "
+        "or --json gives every row."
+    )
+
+
 def _what_if_table(what_if: WhatIfReport) -> Table:
     """One row per replacement (what it becomes, its params and MACs before and after); the
     original layer is in the main table, and JSON has every figure."""
@@ -105,7 +121,7 @@ def _what_if_table(what_if: WhatIfReport) -> Table:
         return old / new if new else None
 
     return Table(
-        title=f"What if: {what_if.mode} ({len(what_if.changes)} replacements)",
+        title=f"What if: {what_if.mode} ({plural(len(what_if.changes), 'replacement')})",
         columns=(
             Column("Layers"),
             Column("Replaced by"),
@@ -221,7 +237,7 @@ def _row_table(report: NetworkMemoryReport, shown: list[RowMemory]) -> Table:
         "memory access cost); In+out = input + output activations. Live = input + output + "
         "activations held for a residual add; the total row shows the peak. "
         "FLOP/B = FLOPs / bytes moved.",
-        *((f"{hidden} more rows not shown.",) if hidden else ()),
+        *((f"{plural(hidden, 'more row')} not shown.",) if hidden else ()),
     ]
     if report.profile is not None:
         profile = report.profile
@@ -352,7 +368,7 @@ def _comparison_table(comparison: DesignComparison) -> Table:
     ratios = design_ratios(comparison.standard, comparison.separable)
     notes = [
         f"The other design is this network's --what-if {comparison.mode} "
-        f"({comparison.changes} replacements).",
+        f"({plural(comparison.changes, 'replacement')}).",
     ]
     macs, time = ratios["macs"], ratios["time"]
     if not comparison.changes:

@@ -15,7 +15,7 @@ def heatmap(report: SweepReport) -> Table:
     """Rows N, a (ratio, saving) pair of columns per Dk, for the chosen measure."""
     columns = [Column("N \\ Dk", "integer")]
     for kernel in report.kernels:
-        columns += [Column(f"Dk={kernel}", "ratio"), Column("\u00d7 fewer", "times")]
+        columns += [Column(f"Dk={kernel}", "ratio"), Column("\u00d7 fewer", "times", joined=True)]
     rows: list[tuple[int | float, ...]] = []
     heat_rows: list[tuple[float | None, ...]] = []
     span = saving_span(report)

@@ -112,6 +112,7 @@ def network(
 
     --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
+    from dsc_calc.files import read_stdin
     from dsc_calc.memory.network import network_memory_report
     from dsc_calc.network.analysis import MAX_SPEC_BYTES, analyse, load_network
 
@@ -125,7 +126,7 @@ def network(
         raise error.renamed(OPTION_NAMES) from None
 
     # Read one byte past the limit, so that an endless stream is refused rather than swallowed.
-    stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
+    stdin = read_stdin(MAX_SPEC_BYTES) if spec == "-" else None
     loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
     try:
         report = analyse(loaded, batch=batch, what_if=None if what_if is None else what_if.value)

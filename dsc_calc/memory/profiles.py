@@ -68,25 +68,9 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise DscCalcError(str(path), "is a directory; give a profile JSON file")
-        size = path.stat().st_size
-        if size > MAX_PROFILE_BYTES:
-            raise DscCalcError(
-                str(path),
-                f"is {size:,} bytes, more than the limit of {MAX_PROFILE_BYTES:,} bytes for a "
-                "profile file",
-            )
-        with path.open("rb") as stream:
-            data = stream.read(MAX_PROFILE_BYTES + 1)
-    except OSError as error:
-        raise DscCalcError(str(path), f"cannot be read: {error.strerror or error}") from None
-    if len(data) > MAX_PROFILE_BYTES:
-        raise DscCalcError(
-            str(path), f"is more than the limit of {MAX_PROFILE_BYTES:,} bytes for a profile file"
-        )
-    return data
+    from dsc_calc.files import read_bounded
+
+    return read_bounded(path, MAX_PROFILE_BYTES, where=str(path), what="profile", stdin_ok=False)
 
 
 @cache

@@ -8,6 +8,8 @@ with exact values; Markdown and Rich show every table with its notes.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, TextIO
@@ -84,6 +86,18 @@ def format_cell(value: Cell, kind: ColumnKind, *, exact: bool = False) -> str:
 _EIGHTHS = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589\u2588"
 
 
+#: C0 and C1 control characters and DEL: a terminal would act on them (ESC starts an escape).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character but tab and line feed shown as ``\\xNN``, so that a
+    name from a spec cannot set a terminal's title or colours. JSON and CSV keep text exact."""
+    if not _CONTROLS.search(text):
+        return text
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+
+
 def share_bar(fraction: float, width: int = 10) -> str:
     """A bar of ``width`` cells filled to ``fraction`` (0..1), in eighths of a cell."""
     eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
@@ -156,14 +170,16 @@ def to_markdown(tables: list[Table]) -> str:
             if table.footer is not None and index == len(table.rows):
                 cells = [f"**{cell}**" if cell else cell for cell in cells]
             lines.append("| " + " | ".join(cells) + " |")
-        lines.extend(["", *(f"{note}  " for note in table.notes)] if table.notes else [])
+        lines.extend(
+            ["", *(f"{escape_controls(note)}  " for note in table.notes)] if table.notes else []
+        )
         blocks.append("\n".join(lines).rstrip())
     return "\n\n".join(blocks) + "\n"
 
 
 def _md_escape(text: str) -> str:
     """``text`` kept on one line (a line break would end the table row) with ``|`` escaped."""
-    return " ".join(text.splitlines()).replace("|", "\\|")
+    return escape_controls(" ".join(text.splitlines())).replace("|", "\\|")
 
 
 def _all_rows(table: Table) -> list[tuple[Cell, ...]]:
@@ -171,10 +187,18 @@ def _all_rows(table: Table) -> list[tuple[Cell, ...]]:
 
 
 def make_console(file: TextIO | None = None, *, stderr: bool = False) -> Console:
-    """A Rich console on ``file``; colour follows the terminal and ``NO_COLOR``."""
+    """A Rich console on ``file``; colour follows the terminal, and a set ``NO_COLOR`` drops every
+    colour and style (Rich alone would keep bold)."""
     from rich.console import Console
 
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(
+        file=file,
+        stderr=stderr,
+        highlight=False,
+        soft_wrap=False,
+        color_system=None if plain else "auto",
+    )
 
 
 def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
@@ -194,7 +218,7 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
         if position:
             console.print()
         rich_table = RichTable(
-            title=Text(table.title, style="bold"),
+            title=Text(escape_controls(table.title), style="bold"),
             title_justify="left",
             title_style="bold",
             box=box.SIMPLE_HEAD,
@@ -203,7 +227,7 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
         footer = table.footer if table.footer is not None else (None,) * len(table.columns)
         for column, foot in zip(table.columns, footer, strict=True):
             rich_table.add_column(
-                Text(column.header),
+                Text(escape_controls(column.header)),
                 justify="left" if column.kind == "text" else "right",
                 footer=Text(_rich_cell(foot, column.kind)),
                 no_wrap=column.kind != "text",
@@ -227,7 +251,7 @@ def print_tables(tables: list[Table], file: TextIO | None = None) -> None:
                 )
         console.print(rich_table)
         for note in table.notes:
-            console.print(Text(note, style="dim"))
+            console.print(Text(escape_controls(note), style="dim"))
 
 
 #: Heatmap backgrounds run from this red (heat 0) to this green (heat 1).
@@ -265,4 +289,4 @@ def _padded(body: list[list[str]], table: Table) -> list[list[str]]:
 def _rich_cell(value: Cell, kind: ColumnKind) -> str:
     if kind == "share" and isinstance(value, int | float):
         return f"{share_bar(float(value))} {format_cell(value, kind):>7}"
-    return format_cell(value, kind)
+    return escape_controls(format_cell(value, kind))

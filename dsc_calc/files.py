@@ -26,6 +26,8 @@ from dsc_calc.errors import DscCalcError
 if TYPE_CHECKING:
     from pathlib import Path
 
+#: Why a temporary file beside an existing file could not be made: then it is written in place.
+_NO_TEMPORARY = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT})
 #: How much :func:`read_bounded` asks for in one ``read``.
 _CHUNK = 1 << 20
 
@@ -41,6 +43,8 @@ def read_bounded(
     error may suggest ``-`` (standard input) instead.
     """
     text = str(path)
+    if len(where) > 100:  # a name too long for the system: cut its middle in the message
+        where = f"{where[:50]}...{where[-30:]}"
     if not text:
         raise DscCalcError(where, f"is an empty file name; give the path of a {what} file")
     try:
@@ -105,9 +109,9 @@ def write_atomic(path: Path, text: str, *, where: str = "--output") -> None:
     except FileNotFoundError:
         info = None
     except OSError as error:
-        raise DscCalcError(where, f"cannot write {name!r}: {_reason(error)}") from None
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
     if info is not None and stat.S_ISDIR(info.st_mode):
-        raise DscCalcError(where, f"{name!r} is a directory; give a file name")
+        raise DscCalcError(where, f"{_shown(name)} is a directory; give a file name")
     if info is not None and not stat.S_ISREG(info.st_mode):
         _write_through(name, data, where)  # a FIFO or a device: never replace it
         return
@@ -118,13 +122,12 @@ def write_atomic(path: Path, text: str, *, where: str = "--output") -> None:
     mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
     try:
         _replace(target, data, mode)
-    except PermissionError as error:
-        # A file we may write in a folder we may not: write it in place, as `>` does.
-        if info is None or not os.access(target, os.W_OK):
-            raise DscCalcError(where, f"cannot write {name!r}: {_reason(error)}") from None
-        _write_in_place(target, data, where, name)
     except OSError as error:
-        raise DscCalcError(where, f"cannot write {name!r}: {_reason(error)}") from None
+        # A file we may write in a folder we may not: write it in place, as `>` does.
+        if info is not None and error.errno in _NO_TEMPORARY and os.access(target, os.W_OK):
+            _write_in_place(target, data, where, name)
+            return
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
 
 
 def check_writable(path: Path, *, where: str = "--output") -> None:
@@ -140,23 +143,23 @@ def check_writable(path: Path, *, where: str = "--output") -> None:
     except FileNotFoundError:
         info = None
     except OSError as error:
-        raise DscCalcError(where, f"cannot write {name!r}: {_reason(error)}") from None
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
     if info is not None and stat.S_ISDIR(info.st_mode):
-        raise DscCalcError(where, f"{name!r} is a directory; give a file name")
+        raise DscCalcError(where, f"{_shown(name)} is a directory; give a file name")
     target = os.path.realpath(name)
     folder = os.path.dirname(target) or "."
     if info is not None:
         if not os.access(target, os.W_OK):
-            raise DscCalcError(where, f"cannot write {name!r}: Permission denied")
+            raise DscCalcError(where, f"cannot write {_shown(name)}: Permission denied")
         return
     try:
         os.stat(folder)
     except OSError as error:
-        raise DscCalcError(where, f"cannot write {name!r}: {_reason(error)}") from None
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise DscCalcError(where, f"cannot write {name!r}: Permission denied")
+        raise DscCalcError(where, f"cannot write {_shown(name)}: Permission denied")
     if len(os.path.basename(target).encode("utf-8", "surrogateescape")) > 255:
-        raise DscCalcError(where, f"cannot write {name[:60]!r}...: File name too long")
+        raise DscCalcError(where, f"cannot write {_shown(name)}: File name too long")
 
 
 def _replace(target: str, data: bytes, mode: int) -> None:
@@ -188,7 +191,7 @@ def _write_in_place(target: str, data: bytes, where: str, name: str) -> None:
             stream.flush()
             os.fsync(stream.fileno())
     except OSError as error:
-        raise DscCalcError(where, f"cannot write {name!r}: {_reason(error)}") from None
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
 
 
 def _write_through(name: str, data: bytes, where: str) -> None:
@@ -197,20 +200,25 @@ def _write_through(name: str, data: bytes, where: str) -> None:
         handle = os.open(name, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         reason = "a FIFO with no reader" if error.errno == errno.ENXIO else _reason(error)
-        raise DscCalcError(where, f"cannot write {name!r}: {reason}") from None
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {reason}") from None
     try:
         os.set_blocking(handle, True)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
     except OSError as error:
-        raise DscCalcError(where, f"cannot write {name!r}: {_reason(error)}") from None
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
 
 
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _shown(name: str) -> str:
+    """A file name quoted for a message, its middle cut when it is long."""
+    return repr(name) if len(name) <= 80 else repr(f"{name[:40]}...{name[-30:]}")
 
 
 def _reason(error: OSError) -> str:

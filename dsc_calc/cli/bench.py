@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
-from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, emit
+from dsc_calc.cli._app import FormatOption, JsonOption, OutputOption, app, check_output, emit
 from dsc_calc.cli.layer import (
     OPTION_NAMES,
     BatchOption,
@@ -29,7 +29,7 @@ from dsc_calc.cli.layer import (
     build_layer,
 )
 from dsc_calc.errors import DscCalcError
-from dsc_calc.files import write_atomic
+from dsc_calc.files import check_writable, write_atomic
 from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
@@ -154,6 +154,10 @@ def bench(
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
+    # Refuse a path that cannot be written now, not after the run has been measured.
+    check_output(output)
+    if save_profile is not None:
+        check_writable(save_profile, where="--save-profile")
     if source is not None:
         network_report = _bench_network(
             source,
@@ -169,7 +173,7 @@ def bench(
             quiet=quiet,
             engine=engine,
         )
-        emit(network_report, fmt, as_json, output)
+        emit(network_report, fmt, as_json, output, keep_on_failure=True)
         return
     if cin is None or cout is None:
         missing = "--cin" if cin is None else "--cout"
@@ -200,8 +204,14 @@ def bench(
     if save_profile is not None and report.machine is not None:
         document = report.machine.profile_document(report.run.blas, threads)
         text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-        write_atomic(save_profile, text, where="--save-profile")
-    emit(report, fmt, as_json, output)
+        try:
+            write_atomic(save_profile, text, where="--save-profile")
+        except DscCalcError as error:
+            emit(report, fmt, as_json, output, keep_on_failure=True)  # the run is not lost
+            raise DscCalcError(
+                error.where, f"{error.problem}; the profile was not saved (the report was shown)"
+            ) from None
+    emit(report, fmt, as_json, output, keep_on_failure=True)
 
 
 def _bench_network(

@@ -51,7 +51,11 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
     """
     text = str(path_or_name)
     path = Path(text)
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # a name too long, a folder without search permission: the reader says so
+        exists = True
+    if exists:
         return decode_profile(_read(path), label=text)
     name = text.removesuffix(".json")
     if name in shipped_profiles() and "/" not in text and "\\" not in text:

@@ -406,7 +406,11 @@ def _read_file(source: str) -> bytes:
     from dsc_calc.network import presets
 
     hint = f"; presets: {', '.join(presets.names())}" if "/" not in source else ""
-    if source and not Path(source).exists():
+    try:
+        missing = bool(source) and not Path(source).exists()
+    except OSError:  # a name too long, a folder without search permission: the reader says so
+        missing = False
+    if missing:
         raise DscCalcError(source, f"no such file or preset{hint}")
     return read_bounded(source, MAX_SPEC_BYTES, where=source or "SPEC", what="spec")
 

@@ -426,3 +426,44 @@ def test_control_characters_in_an_error_are_shown_escaped() -> None:
     outcome = run_cli("network", "-", input=json.dumps(spec))
     assert_clean_error(outcome)
     assert "\x1b" not in outcome.stderr
+
+
+# --- Extreme rates ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("peak", "bandwidth", "bad"),
+    [
+        ("1e308", "1e308", "--peak-gflops"),
+        ("1e-320", "1", "--peak-gflops"),
+        ("1", "5e-324", "--bandwidth-gbs"),
+        ("1", "1e13", "--bandwidth-gbs"),
+    ],
+)
+def test_rates_outside_the_one_range_are_refused(peak: str, bandwidth: str, bad: str) -> None:
+    """1e308 gave a ZeroDivisionError and 1e-320 inf and nan: both are now outside the range."""
+    outcome = run_cli(*LAYER, "--peak-gflops", peak, "--bandwidth-gbs", bandwidth, "--json")
+    assert_clean_error(outcome, bad, "from 0.001 to 1e+12")
+
+
+@pytest.mark.parametrize("value", ["5e-324", "1e-4", "1e308", "1e13"])
+def test_profile_files_share_the_range_of_the_flags(tmp_path: Path, value: str) -> None:
+    """A profile file with a peak of 5e-324 is refused with the same range as the flags."""
+    path = tmp_path / "p.json"
+    path.write_text(f'{{"name": "x", "peak_gflops": {value}, "bandwidth_gbs": 1}}')
+    outcome = run_cli(*LAYER, "--profile", str(path))
+    assert_clean_error(outcome, "peak_gflops", "from 0.001 to 1e+12")
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "csv", "markdown"])
+@pytest.mark.parametrize(("peak", "bandwidth"), [("1e-3", "1e12"), ("1e12", "1e-3")])
+def test_the_ends_of_the_range_print_finite_figures(fmt: str, peak: str, bandwidth: str) -> None:
+    """At the range's ends, on the largest layer and on a network: never inf, nan or a crash."""
+    big = ("layer", "--cin", "2147483647", "--cout", "2147483647", "--hw", "2147483647")
+    for args in (big, ("network", "mobilenet_v1")):
+        outcome = run_cli(*args, "--peak-gflops", peak, "--bandwidth-gbs", bandwidth, "-f", fmt)
+        assert outcome.exit_code == 0, outcome.stderr
+        words = set(outcome.stdout.lower().replace(",", " ").split())
+        assert not words & {"inf", "nan", "infinity", "-inf", "inf×", "nan×"}
+        if fmt == "json":
+            json.loads(outcome.stdout, parse_constant=pytest.fail)

@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory.traffic import MachineProfile
+from dsc_calc.memory.traffic import MAX_RATE, MIN_RATE, MachineProfile
 
 #: The largest profile file read (a measured profile is well under 4 KiB).
 MAX_PROFILE_BYTES = 1 << 20
-#: The largest peak (GFLOP/s) or bandwidth (GB/s) accepted: an exascale machine is 1e9 GFLOP/s.
-MAX_RATE = 1e12
 #: The keys of a profile file, in order.
 PROFILE_FIELDS = ("name", "peak_gflops", "bandwidth_gbs", "source", "details")
 
@@ -82,7 +80,7 @@ def _profile_struct() -> Any:
     """The profile file as a msgspec Struct type, built on first use so msgspec loads lazily."""
     import msgspec
 
-    rate = Annotated[float, msgspec.Meta(gt=0, le=MAX_RATE)]
+    rate = Annotated[float, msgspec.Meta(ge=MIN_RATE, le=MAX_RATE)]
     return msgspec.defstruct(
         "ProfileFile",
         [
@@ -144,7 +142,7 @@ def _reword(message: str) -> tuple[str, str]:
         where = f"{path}.{unknown[1]}" if path else unknown[1]
         return where, f"is not a known key; a profile file has only the keys {fields}"
     if path in ("peak_gflops", "bandwidth_gbs"):
-        return path, f"must be a number greater than 0 and at most {MAX_RATE:g}"
+        return path, f"must be a number from {MIN_RATE:g} to {MAX_RATE:g}"
     if not path and problem.startswith("Expected `object`"):
         return "", f"must be a JSON object with the keys {fields} ({problem})"
     return path, problem[:1].lower() + problem[1:]

@@ -467,3 +467,23 @@ def test_the_ends_of_the_range_print_finite_figures(fmt: str, peak: str, bandwid
         assert not words & {"inf", "nan", "infinity", "-inf", "inf×", "nan×"}
         if fmt == "json":
             json.loads(outcome.stdout, parse_constant=pytest.fail)
+
+
+# --- bench strides ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stride", ["2147483647", "65", "10000x1"])
+def test_bench_refuses_a_huge_stride_before_any_work(stride: str) -> None:
+    """The phase split visited stride² phases before any limit: -s 10000 took over a minute."""
+    outcome = run_cli(*BENCH, "-s", stride)
+    assert_clean_error(outcome, "--stride", "phases", "4,096")
+
+
+def test_bench_of_a_network_refuses_a_huge_stride_naming_the_layer() -> None:
+    """The same check for every conv layer of a network spec, by the layer's name."""
+    spec = {
+        "input": {"channels": 4, "height": 8, "width": 8},
+        "layers": [{"type": "dwconv", "k": 3, "stride": 100, "name": "wide"}],
+    }
+    outcome = run_cli("bench", "-", "-q", input=json.dumps(spec))
+    assert_clean_error(outcome, "wide", "phases")

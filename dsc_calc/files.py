@@ -94,6 +94,38 @@ def read_stdin(limit: int, *, where: str = "standard input") -> bytes:
     return data
 
 
+def duplicate_key(data: bytes) -> tuple[str, str] | None:
+    """The first key given twice in one object of the JSON ``data``, as (its object's place such
+    as ``layers[3]``, the key); None when every key is unique. Reads ``data`` with :mod:`json`
+    (slow: callers try a cheaper test first)."""
+    import json
+
+    class Marked(dict[str, object]):
+        duplicate: str | None = None
+
+    def pairs(items: list[tuple[str, object]]) -> Marked:
+        marked = Marked(items)
+        if len(marked) != len(items):
+            seen: set[str] = set()
+            marked.duplicate = next(k for k, _ in items if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        return marked
+
+    try:
+        document = json.loads(data, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None  # not JSON the caller could have decoded: its own decoder reports it
+    stack: list[tuple[object, str]] = [(document, "")]
+    while stack:
+        value, place = stack.pop(0)
+        if isinstance(value, Marked) and value.duplicate is not None:
+            return place, value.duplicate
+        if isinstance(value, dict):
+            stack.extend((item, f"{place}.{key}" if place else key) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, f"{place}[{index}]") for index, item in enumerate(value))
+    return None
+
+
 def write_atomic(path: Path, text: str, *, where: str = "--output") -> None:
     """Write ``text`` (UTF-8) to ``path``; see the module docstring for what each kind of path gets.
 

@@ -110,6 +110,11 @@ def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
         raise DscCalcError(
             label, f"is not valid JSON ({error}); a profile file is one JSON object"
         ) from None
+    from dsc_calc.files import duplicate_key
+
+    if (found := duplicate_key(data)) is not None:  # a profile is small: always checked
+        place, key = found
+        raise DscCalcError(f"{label}: {place}" if place else label, f"has the key {key!r} twice")
     return MachineProfile(
         name=document.name,
         peak_gflops=float(document.peak_gflops),

@@ -487,3 +487,132 @@ def test_bench_of_a_network_refuses_a_huge_stride_naming_the_layer() -> None:
     }
     outcome = run_cli("bench", "-", "-q", input=json.dumps(spec))
     assert_clean_error(outcome, "wide", "phases")
+
+
+# --- Accepted without a word --------------------------------------------------------------------
+
+
+def spec_with(*layers: object) -> str:
+    return json.dumps({"input": {"channels": 3, "height": 8, "width": 8}, "layers": list(layers)})
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "key"),
+    [
+        ('{"type": "conv", "type": "relu", "out": 8}', "layers[0]", "type"),
+        (
+            '{"repeat": 2, "layers": [{"type": "relu", "name": "a", "name": "b"}]}',
+            "layers[0].layers[0]",
+            "name",
+        ),
+        ('{"type" : "relu", "type" : "relu"}', "layers[0]", "type"),
+    ],
+)
+def test_a_duplicate_key_in_a_spec_is_refused_with_its_place(
+    text: str, where: str, key: str
+) -> None:
+    """The last one no longer wins silently, not even for `type`."""
+    data = '{"input": {"channels": 3, "height": 8, "width": 8}, "layers": [' + text + "]}"
+    outcome = run_cli("network", "-", input=data)
+    assert_clean_error(outcome, f"{where}: has the key '{key}' twice")
+
+
+def test_a_duplicate_key_in_the_input_object_is_refused() -> None:
+    data = '{"input": {"channels": 3, "height": 8, "height": 9, "width": 8}, "layers": []}'
+    assert_clean_error(run_cli("network", "-", input=data), "input", "'height' twice")
+
+
+def test_quotes_and_colons_inside_names_are_no_duplicates() -> None:
+    """A name holding `":` makes the cheap count disagree; the exact pass then finds no repeat."""
+    outcome = run_cli("network", "-", "--json", input=spec_with({"type": "relu", "name": 'a":b'}))
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.json()["layers"][0]["name"].startswith('a":b')
+
+
+def test_a_duplicate_key_in_a_profile_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"name": "a", "peak_gflops": 5, "peak_gflops": 7, "bandwidth_gbs": 1}')
+    assert_clean_error(run_cli(*LAYER, "--profile", str(path)), "'peak_gflops' twice")
+
+
+def test_a_global_pool_with_padding_is_refused() -> None:
+    outcome = run_cli(
+        "network", "-", input=spec_with({"type": "pool", "global": True, "padding": 1})
+    )
+    assert_clean_error(outcome, "layers[0]", "global pool", "padding")
+
+
+def test_expand_beside_expand_channels_is_refused() -> None:
+    layer = {"type": "inverted_residual", "out": 8, "expand": 4, "expand_channels": 12}
+    outcome = run_cli("network", "-", input=spec_with(layer))
+    assert_clean_error(outcome, "layers[0]", "expand", "not both")
+
+
+def test_expand_channels_alone_still_round_trips() -> None:
+    """The default expand factor is not written back beside expand_channels."""
+    from dsc_calc.network.spec import decode, to_builtins
+
+    layer = {"type": "inverted_residual", "out": 8, "expand_channels": 12}
+    document = to_builtins(decode(spec_with(layer).encode()))
+    assert "expand" not in document["layers"][0]
+    assert decode(json.dumps(document).encode()) == decode(spec_with(layer).encode())
+
+
+def test_integral_floats_are_integers_as_the_schema_says() -> None:
+    """The schema's integer takes 8.0 (JSON Schema does), and so does the decoder now."""
+    whole = run_cli(
+        "network", "-", "--json", input=spec_with({"type": "conv", "out": 8.0, "k": 3.0})
+    )
+    exact = run_cli("network", "-", "--json", input=spec_with({"type": "conv", "out": 8, "k": 3}))
+    assert whole.exit_code == 0, whole.stderr
+    assert whole.json()["totals"] == exact.json()["totals"]
+    schema = run_cli("schema", "spec").json()
+    conv = json.dumps(schema["$defs"]["Conv"]["properties"]["out"])
+    assert '"integer"' in conv
+    fraction = run_cli("network", "-", input=spec_with({"type": "conv", "out": 8.5}))
+    assert_clean_error(fraction, "layers[0].out", "8.5")
+
+
+@pytest.mark.parametrize(("fmt", "strided"), [("json", True), ("table", True), ("json", False)])
+def test_same_padding_with_a_stride_is_noted(fmt: str, strided: bool) -> None:
+    """TensorFlow's asymmetric 'same' (PyTorch refuses it with stride > 1) is said in the notes."""
+    stride = "2" if strided else "1"
+    layer = run_cli(*LAYER, "-s", stride, "-f", fmt)
+    net = run_cli(
+        "network",
+        "-",
+        "-f",
+        fmt,
+        input=spec_with({"type": "conv", "out": 8, "stride": int(stride)}),
+    )
+    # A network's JSON carries no notes; its tables do.
+    for outcome in (layer, net) if fmt != "json" else (layer,):
+        assert outcome.exit_code == 0, outcome.stderr
+        said = "PyTorch refuses padding='same'" in " ".join(outcome.stdout.split())
+        assert said == strided
+
+
+# --- Messages that blamed the wrong thing -------------------------------------------------------
+
+
+def test_an_output_too_large_blames_the_padding() -> None:
+    outcome = run_cli("layer", "--cin", "3", "--cout", "3", "-p", "2147483647", "--hw", "8")
+    assert_clean_error(outcome, "--padding", "output height of 4294967300", "8 + padding")
+
+
+def test_alpha_past_the_limit_names_alpha() -> None:
+    outcome = run_cli(
+        "network", "-", "--alpha", "2", input=spec_with({"type": "conv", "out": 2_000_000_000})
+    )
+    assert_clean_error(outcome, "--alpha", "4000000000")
+
+
+def test_a_lone_surrogate_is_named_as_such() -> None:
+    data = spec_with({"type": "relu", "name": "PLACEHOLDER"}).replace("PLACEHOLDER", "a\\ud800")
+    assert_clean_error(run_cli("network", "-", input=data), "lone surrogate", "\\ud800")
+
+
+def test_sweep_suggests_only_ends_within_the_limit() -> None:
+    outcome = run_cli("sweep", "--cout", "1,3,9,...,2147483647")
+    assert_clean_error(outcome, "--cout", "end at 1162261467")
+    assert "3486784401" not in outcome.stderr

@@ -227,6 +227,8 @@ class NetworkReport:
 
     def tables(self) -> list[Table]:
         """The layer table (with MACs shares), the by-kind table and any what-if table."""
+        from dsc_calc.cost import conv as conv_notes
+
         total = self.totals.macs
         shown = self.shown_rows()
         hidden = len(self.rows) - len(shown)
@@ -266,6 +268,7 @@ class NetworkReport:
             notes=(
                 *((f"{hidden} more rows not shown (--top {self.top}).",) if hidden else ()),
                 *((f"Source: {self.source}",) if self.source else ()),
+                *conv_notes.same_padding_note(row.conv for row in self.rows),
             ),
         )
         kind_table = Table(
@@ -436,10 +439,18 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
 
     def rounded(channels: int, factor: float = alpha) -> int:
         if family == "mobilenet_v1":
-            return max(int(channels * factor), 8)
-        if family in ("mobilenet_v2", "mobilenet_v3"):
-            return make_divisible(channels * factor, 8)
-        return max(1, round(channels * factor))
+            result = max(int(channels * factor), 8)
+        elif family in ("mobilenet_v2", "mobilenet_v3"):
+            result = make_divisible(channels * factor, 8)
+        else:
+            result = max(1, round(channels * factor))
+        if result > MAX_DIMENSION:  # the spec is fine: --alpha made the count too large
+            raise DscCalcError(
+                "--alpha",
+                f"{alpha:g} scales {channels} channels to {result}, over the limit of "
+                f"{MAX_DIMENSION}; use a smaller --alpha",
+            )
+        return result
 
     classifier = _last_of(network.layers, specs.Linear)
     last_conv = (

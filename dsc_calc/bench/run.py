@@ -615,7 +615,12 @@ def _check_limits(
     """Refuse bad settings, and layers too big for the memory limit or the budget, up front."""
     _check_settings(threads, budget, min_time, repeat, seed)
     _check_stride(comparison.conv, "--stride")
-    needed = estimate_memory(comparison.conv, comparison.input, comparison.batch, machine=machine)
+    weights = 4 * comparison.conv.params  # float32; a floor of the estimate, which walks taps
+    needed = (
+        weights
+        if weights > memory_limit
+        else estimate_memory(comparison.conv, comparison.input, comparison.batch, machine=machine)
+    )
     if needed > memory_limit:
         raise DscCalcError(
             "--max-memory",
@@ -910,10 +915,15 @@ def run_network_bench(
     for name, conv, _ in layers:
         _check_stride(conv, name)
     costs = [conv.cost(source, batch) for _, conv, source in layers]
-    needed = sum(
-        estimate_workspace_bytes(conv, source, batch, engine)
-        + ITEM * (batch * source.numel + conv.params)
-        for _, conv, source in layers
+    weights = ITEM * sum(conv.params for _, conv, _ in layers)  # a floor of the estimate
+    needed = (
+        weights
+        if weights > memory_limit
+        else sum(
+            estimate_workspace_bytes(conv, source, batch, engine)
+            + ITEM * (batch * source.numel + conv.params)
+            for _, conv, source in layers
+        )
     )
     if needed > memory_limit:
         raise DscCalcError(

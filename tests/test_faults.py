@@ -616,3 +616,11 @@ def test_sweep_suggests_only_ends_within_the_limit() -> None:
     outcome = run_cli("sweep", "--cout", "1,3,9,...,2147483647")
     assert_clean_error(outcome, "--cout", "end at 1162261467")
     assert "3486784401" not in outcome.stderr
+
+
+@pytest.mark.parametrize("args", [("presets", "mobilenet_v1"), ("schema",), ("--version",)])
+def test_commands_that_write_stdout_directly_see_it_closed_too(args: tuple[str, ...]) -> None:
+    """`presets NAME`, `schema` and `--version` write to sys.stdout themselves: one clean error."""
+    result = run_process(*args, close_fds=True, preexec_fn=lambda: os.close(1))
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr, "standard output", "closed")

@@ -142,6 +142,8 @@ class DscCalcGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         _fall_back_to_ascii()
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            sys.stdout = _ClosedStdout()
         try:
             result = super().main(
                 args=args,
@@ -180,6 +182,20 @@ class DscCalcGroup(TyperGroup):
         if command is not None:
             _refuse_repeated_options(ctx, command, rest)
         return name, command, rest
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Standard output when the process started without one: every write is one clean error
+    (``presets NAME``, ``schema`` and Rich write to ``sys.stdout`` directly), where ``None``
+    gave an AttributeError or, through Rich, a silent success."""
+
+    encoding = "utf-8"
+
+    def write(self, _text: str, /) -> int:
+        raise DscCalcError("standard output", "is closed; redirect it to a file, or give -o FILE")
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _quiet_stdout() -> None:

@@ -624,3 +624,10 @@ def test_commands_that_write_stdout_directly_see_it_closed_too(args: tuple[str, 
     result = run_process(*args, close_fds=True, preexec_fn=lambda: os.close(1))
     assert result.returncode == 1
     assert_one_error_line(result.stderr, "standard output", "closed")
+
+
+@pytest.mark.parametrize("value", ["3_2", "\u0663", "abc"])
+def test_integer_options_take_ascii_digits_only(value: str) -> None:
+    """`--cin 3_2` was read as 32 (Python's int() allows `_` and other scripts' digits)."""
+    outcome = run_cli("layer", "--cin", value, "--cout", "8", "--hw", "8")
+    assert_clean_error(outcome, "--cin", repr(value), "ASCII digits", code=2)

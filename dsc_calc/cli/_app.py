@@ -112,9 +112,18 @@ def _refuse_repeated_options(ctx: _click.Context, command: _click.Command, args:
     from typer._click.exceptions import UsageError
 
     try:
-        _, _, order = command.make_parser(ctx).parse_args(args=list(args))
+        values, _, order = command.make_parser(ctx).parse_args(args=list(args))
     except UsageError:
         return
+    for param in order:  # int() also reads "3_2" as 32 and Arabic-Indic digits: ASCII only
+        raw = values.get(param.name or "")
+        digits = raw.strip().removeprefix("-").removeprefix("+") if isinstance(raw, str) else ""
+        if getattr(param.type, "name", "") == "int" and _DIGITS.fullmatch(digits) is None:
+            names = "/".join(getattr(param, "opts", None) or [param.human_readable_name])
+            raise UsageError(
+                f"Invalid value for {names}: {raw!r} is not an integer (ASCII digits only) "
+                f"(see '{ctx.command_path} {command.name} --help')"
+            )
     seen: set[int] = set()
     for param in order:
         opts = getattr(param, "opts", None)

@@ -778,7 +778,12 @@ def special_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (folder / "profile.json").write_text(json.dumps(TINY_PROFILE))
     (folder / "link.json").symlink_to(folder / "spec.json")
     (folder / "dangling.json").symlink_to(folder / "nowhere.json")
+    # Outputs get their own regular file and link, so that -o never rewrites an input.
+    (folder / "scratch.json").write_text("old")
+    (folder / "scratch-link.json").symlink_to(folder / "scratch.json")
     kinds = {
+        "scratch": str(folder / "scratch.json"),
+        "scratch link": str(folder / "scratch-link.json"),
         "spec": str(folder / "spec.json"),
         "kernel": str(folder / "kernel.json"),
         "profile": str(folder / "profile.json"),
@@ -823,7 +828,24 @@ FILE_KINDS = st.sampled_from(
 @given(
     site=st.sampled_from(["network", "kernel --file", "--profile", "bench"]),
     source=FILE_KINDS,
-    output=st.one_of(st.none(), FILE_KINDS, st.just("new")),
+    output=st.one_of(
+        st.none(),
+        st.sampled_from(
+            [
+                "new",
+                "scratch",
+                "scratch link",
+                "folder",
+                "missing",
+                "empty name",
+                "long name",
+                "fifo",
+                "/dev/null",
+                "/dev/zero",
+                "/dev/full",
+            ]
+        ),
+    ),
     fmt=st.sampled_from(["json", "table", "csv"]),
 )
 def test_special_files_in_every_file_option(
@@ -854,6 +876,8 @@ def test_special_files_in_every_file_option(
     assert time.perf_counter() - started < 4 * HANG_GUARD_SECONDS
     if check_cli(outcome, expect_json=fmt == "json" and target is None):
         count_fuzz_success("special files")
+    if output == "scratch link":
+        assert os.path.islink(target)  # type: ignore[arg-type]  # written through, never replaced
     if before is not None and not stat.S_ISREG(before):
         assert stat.S_IFMT(os.stat(target).st_mode) == stat.S_IFMT(before)  # type: ignore[arg-type]
 

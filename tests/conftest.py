@@ -150,8 +150,32 @@ def count_fuzz_case(name: str) -> None:
     FUZZ_CASES[name] = FUZZ_CASES.get(name, 0) + 1
 
 
+#: How many of those cases ended in a result rather than an error.
+FUZZ_SUCCESSES: dict[str, int] = {}
+
+
+def count_fuzz_success(name: str) -> None:
+    """Record that one case of the fuzz test ``name`` gave a result (exit 0, or a report)."""
+    FUZZ_SUCCESSES[name] = FUZZ_SUCCESSES.get(name, 0) + 1
+
+
+def assert_fuzz_success_rates(minimum: dict[str, float]) -> None:
+    """Each fuzz test of ``minimum`` that ran gave a result in at least that share of its cases:
+    a suite whose inputs are all refused tests only the error path. Skips when none ran (-k)."""
+    ran = {name: FUZZ_CASES.get(name, 0) for name in minimum}
+    if not any(ran.values()):
+        pytest.skip("none of these fuzz tests ran in this session")
+    for name, share in minimum.items():
+        if ran[name]:
+            successes = FUZZ_SUCCESSES.get(name, 0)
+            assert successes / ran[name] >= share, (name, successes, ran[name], share)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if FUZZ_CASES:
         total = sum(FUZZ_CASES.values())
-        parts = ", ".join(f"{name} {count}" for name, count in sorted(FUZZ_CASES.items()))
+        parts = ", ".join(
+            f"{name} {count} ({FUZZ_SUCCESSES.get(name, 0)} results)"
+            for name, count in sorted(FUZZ_CASES.items())
+        )
         terminalreporter.write_line(f"fuzz: {total} generated cases ran ({parts})")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Outcome, count_fuzz_case, run_cli
+from conftest import (
+    Outcome,
+    assert_fuzz_success_rates,
+    count_fuzz_case,
+    count_fuzz_success,
+    run_cli,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,8 +45,19 @@ numberish = st.one_of(
 padding_words = st.one_of(numberish, st.sampled_from(["same", "valid", "SAME", "full", "1x2"]))
 
 
-def check_outcome(outcome: Outcome, *, expect_json: bool) -> None:
-    """A run either succeeds with a parseable result or fails with one clean line and no stdout."""
+def mostly(valid: st.SearchStrategy[str], wild: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Three times in four a valid value, else a wild one: so that some runs succeed, and the
+    success path is fuzzed too, not only the refusals."""
+    return st.one_of(valid, valid, valid, wild)
+
+
+small = st.integers(1, 9).map(str)
+
+
+def check_outcome(outcome: Outcome, *, expect_json: bool) -> bool:
+    """A run either succeeds with a parseable result or fails with one clean line and no stdout.
+
+    True when it succeeded."""
     assert outcome.exception is None, repr(outcome.exception)
     assert "Traceback" not in outcome.stderr
     if outcome.exit_code == 0:
@@ -49,12 +66,13 @@ def check_outcome(outcome: Outcome, *, expect_json: bool) -> None:
             document = json.loads(outcome.stdout)
             # Cout/groups >= 1, so a standard conv never costs less than its depthwise part.
             assert document["standard"]["macs"] >= document["separable"]["depthwise"]["macs"]
-        return
+        return True
     assert outcome.exit_code in (1, 2), (outcome.exit_code, outcome.stderr)
     assert outcome.stdout == ""
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("Error: ")
+    return False
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -68,6 +86,7 @@ def check_outcome(outcome: Outcome, *, expect_json: bool) -> None:
     dilation=numberish,
     groups=numberish,
     fmt=st.sampled_from(["json", "csv", "markdown", "table", "yaml"]),
+    wild=st.integers(-1, 7),
 )
 def test_layer_options_never_crash(
     cin: str,
@@ -79,12 +98,24 @@ def test_layer_options_never_crash(
     dilation: str,
     groups: str,
     fmt: str,
+    wild: int,
 ) -> None:
-    """Random and malformed option values for `layer` give a result or one clean error line."""
+    """Random and malformed option values for `layer` give a result or one clean error line.
+
+    ``wild`` -1 keeps every drawn value; otherwise only option ``wild`` keeps its drawn value and
+    the others are valid, so that the success path is fuzzed as well as the refusals."""
     count_fuzz_case("layer options")
-    args = ["layer", "--cin", cin, "--cout", cout, "-k", kernel, "--hw", hw, "-s", stride]
-    args += ["-p", padding, "-d", dilation, "-g", groups, "-f", fmt]
-    check_outcome(run_cli(*args), expect_json=fmt == "json")
+    drawn = [cin, cout, kernel, hw, stride, padding, dilation, groups]
+    valid = ["8", "16", "3", "32", "1", "same", "1", "1"]
+    values = (
+        drawn
+        if wild < 0
+        else [d if i == wild else v for i, (d, v) in enumerate(zip(drawn, valid, strict=True))]
+    )
+    options = ["--cin", "--cout", "-k", "--hw", "-s", "-p", "-d", "-g"]
+    args = ["layer", *(item for pair in zip(options, values, strict=True) for item in pair)]
+    if check_outcome(run_cli(*args, "-f", fmt), expect_json=fmt == "json"):
+        count_fuzz_success("layer options")
 
 
 @settings(max_examples=150, deadline=None)
@@ -100,7 +131,150 @@ def test_huge_valid_sizes_count_exactly_and_fast(cin: int, cout: int, k: int, hw
     outcome = run_cli(
         "layer", "--cin", str(cin), "--cout", str(cout), "-k", str(k), "--hw", str(hw), "--json"
     )
-    check_outcome(outcome, expect_json=True)
-    if outcome.exit_code == 0:
+    if check_outcome(outcome, expect_json=True):
+        count_fuzz_success("huge sizes")
         document = outcome.json()
         assert document["standard"]["macs"] == cout * hw * hw * cin * k * k
+
+
+#: Rates as a user might type them: subnormals, the float limits, and their text forms.
+rates = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(1e-4, 1e13).map(repr),
+    st.sampled_from(
+        [
+            "1e-320",
+            "5e-324",
+            "1e308",
+            "1.7976931348623157e308",
+            "1e-3",
+            "1e12",
+            "0.001",
+            "1000000000000",
+            "1e12000",
+            "-0",
+            "0",
+            "nan",
+            "inf",
+            "-inf",
+            "1_0",
+            "10",
+        ]
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    peak=rates,
+    bandwidth=rates,
+    command=st.sampled_from(["layer", "network"]),
+    fmt=st.sampled_from(["json", "table", "csv", "markdown"]),
+)
+def test_extreme_rates_give_finite_figures_or_one_error(
+    peak: str, bandwidth: str, command: str, fmt: str
+) -> None:
+    """Any --peak-gflops / --bandwidth-gbs: finite figures (never inf or nan) or one clean error."""
+    count_fuzz_case("extreme rates")
+    base = ["layer", "--cin", "32", "--cout", "64", "--hw", "56"]
+    args = base if command == "layer" else ["network", "mobilenet_v1", "-n", "5"]
+    outcome = run_cli(*args, f"--peak-gflops={peak}", f"--bandwidth-gbs={bandwidth}", "-f", fmt)
+    assert outcome.exception is None, repr(outcome.exception)
+    assert "Traceback" not in outcome.stderr
+    if outcome.exit_code == 0:
+        count_fuzz_success("extreme rates")
+        assert 1e-3 <= float(peak) <= 1e12
+        assert 1e-3 <= float(bandwidth) <= 1e12
+        words = set(outcome.stdout.lower().replace(",", " ").replace("\u00d7", " ").split())
+        assert not words & {"inf", "nan", "infinity", "-inf"}
+        if fmt == "json":
+            json.loads(outcome.stdout, parse_constant=pytest.fail)
+        return
+    assert outcome.stdout == ""
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: ")
+
+
+#: Values at and around the limits of every size option.
+limits = st.sampled_from(
+    ["1", "2", "3", "2147483646", "2147483647", "2147483648", "4294967296", "0", "-1"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cin=limits,
+    cout=limits,
+    kernel=mostly(small, limits),
+    hw=limits,
+    stride=mostly(st.just("1"), limits),
+    padding=mostly(st.sampled_from(["same", "valid"]), limits),
+    dilation=mostly(st.just("1"), limits),
+    batch=mostly(st.just("1"), limits),
+)
+def test_sizes_at_the_limits_count_exactly_or_name_the_option(
+    cin: str,
+    cout: str,
+    kernel: str,
+    hw: str,
+    stride: str,
+    padding: str,
+    dilation: str,
+    batch: str,
+) -> None:
+    """Every size option at, below and past its limit: exact counts or one error naming the option."""
+    count_fuzz_case("sizes at limits")
+    args = ["layer", "--cin", cin, "--cout", cout, "-k", kernel, "--hw", hw, "-s", stride]
+    outcome = run_cli(*args, "-p", padding, "-d", dilation, "-b", batch, "--json")
+    if check_outcome(outcome, expect_json=True):
+        count_fuzz_success("sizes at limits")
+        document = outcome.json()
+        out = document["output"]
+        assert max(out["channels"], out["height"], out["width"]) <= 2**31 - 1
+    else:
+        assert outcome.stderr.startswith("Error: --"), outcome.stderr
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.sampled_from(["1", "2", "64", "65535", "2147483647"]),
+    stride=st.sampled_from(["1", "2", "64", "65", "2147483647"]),
+    kernel=st.sampled_from(["1", "3", "2147483647"]),
+)
+def test_bench_at_the_limits_refuses_before_any_work(size: str, stride: str, kernel: str) -> None:
+    """bench with sizes and strides at the limits runs (small ones) or refuses up front."""
+    count_fuzz_case("bench at limits")
+    outcome = run_cli(
+        "bench",
+        "--cin",
+        "2",
+        "--cout",
+        "2",
+        "--hw",
+        size,
+        "-k",
+        kernel,
+        "-s",
+        stride,
+        "--budget",
+        "2",
+        "-q",
+        "--json",
+    )
+    if check_outcome(outcome, expect_json=False):
+        count_fuzz_success("bench at limits")
+        assert json.loads(outcome.stdout)["kernels"]
+
+
+def test_the_fuzz_suites_reach_results() -> None:
+    """A suite whose every case is refused would test only the error path (runs after them)."""
+    assert_fuzz_success_rates(
+        {
+            "layer options": 0.02,
+            "huge sizes": 0.3,
+            "extreme rates": 0.05,
+            "sizes at limits": 0.02,
+            "bench at limits": 0.04,
+        }
+    )

@@ -859,7 +859,13 @@ def _check_limits(
 ) -> None:
     """Refuse bad settings, and layers too big for the memory limit or the budget, up front."""
     _check_settings(threads, budget, min_time, repeat, seed)
-    needed = estimate_memory(comparison.conv, comparison.input, comparison.batch, machine=machine)
+    _check_stride(comparison.conv, "--stride")
+    weights = 4 * comparison.conv.params  # float32; a floor of the estimate, which walks taps
+    needed = (
+        weights
+        if weights > memory_limit
+        else estimate_memory(comparison.conv, comparison.input, comparison.batch, machine=machine)
+    )
     if vs_torch:  # PyTorch's outputs, about ours without the im2col buffer; counted as ours
         needed *= 2
     if needed > memory_limit:
@@ -879,6 +885,22 @@ def _check_limits(
             f"one warm-up run of the four kernels is {flops / 1e9:,.1f} GFLOP, which may take up "
             f"to {pessimistic:,.1f} s, more than the budget of {budget:g} s; raise --budget or "
             "time a smaller layer",
+        )
+
+
+#: The most stride phases (sh * sw) a strided depthwise run splits its input into: 64 x 64.
+#: Checked before any estimate, because grouping the taps by phase visits every phase.
+MAX_STRIDE_PHASES = 64 * 64
+
+
+def _check_stride(conv: Conv2d, where: str) -> None:
+    """Refuse a stride whose sh * sw phases the depthwise kernel could not split in time."""
+    sh, sw = conv.stride
+    if sh * sw > MAX_STRIDE_PHASES:
+        raise DscCalcError(
+            where,
+            f"stride {sh}x{sw} splits the input into {sh * sw:,} phases; bench times at most "
+            f"{MAX_STRIDE_PHASES:,} (stride 64x64); count such a layer with `dsc-calc layer`",
         )
 
 
@@ -1141,11 +1163,18 @@ def run_network_bench(
     _check_settings(threads, budget, min_time, repeat, seed)
     if not layers:
         raise DscCalcError("network", "has no conv layers to time")
+    for name, conv, _ in layers:
+        _check_stride(conv, name)
     costs = [conv.cost(source, batch) for _, conv, source in layers]
-    needed = sum(
-        estimate_workspace_bytes(conv, source, batch, engine)
-        + ITEM * (batch * source.numel + conv.params)
-        for _, conv, source in layers
+    weights = ITEM * sum(conv.params for _, conv, _ in layers)  # a floor of the estimate
+    needed = (
+        weights
+        if weights > memory_limit
+        else sum(
+            estimate_workspace_bytes(conv, source, batch, engine)
+            + ITEM * (batch * source.numel + conv.params)
+            for _, conv, source in layers
+        )
     )
     if needed > memory_limit:
         raise DscCalcError(

@@ -54,7 +54,12 @@ def main() -> None:
     first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     completing = any(key.startswith("_DSC_CALC_COMPLETE") for key in os.environ)
     only = [first] if first in COMMAND_MODULES and not completing else None
-    load_commands(only)()
+    try:
+        load_commands(only)()
+    except KeyboardInterrupt:  # Ctrl-C while the command's modules are still being imported
+        from dsc_calc.cli._app import ExitCode, fail
+
+        fail("interrupted", ExitCode.INTERRUPTED)
 
 
 __all__ = ["COMMAND_MODULES", "load_commands", "main"]

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import io
+import os
+import re
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 from typer.core import TyperGroup
 
 from dsc_calc import __version__
 from dsc_calc.errors import DscCalcError
-from dsc_calc.files import write_atomic
-from dsc_calc.output.render import Format, render
+from dsc_calc.files import check_writable, write_atomic
+from dsc_calc.output.render import Format, escape_controls, render
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from typer import _click
 
     from dsc_calc.output.tabular import Report
 
@@ -32,9 +36,16 @@ class ExitCode(IntEnum):
 
 
 def fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> NoReturn:
-    """Write ``Error: message`` as one line on stderr and exit with ``code``."""
-    sys.stderr.write(f"Error: {' '.join(message.split())}\n")
-    sys.stderr.flush()
+    """Write ``Error: message`` as one line on stderr and exit with ``code``.
+
+    Control characters from user text (a spec's names) are shown escaped, as ``\\x1b``.
+    """
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write(f"Error: {escape_controls(' '.join(message.split()))}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # stderr closed or full: the exit code still says it
+            pass
     raise SystemExit(int(code))
 
 
@@ -88,6 +99,95 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
 }
 
 
+#: What a non-UTF-8 terminal gets instead of the signs it cannot show.
+_ASCII_SIGNS = {
+    "\u00d7": "x",
+    "\u2192": "->",
+    "\u2190": "<-",
+    "\u00b2": "^2",
+    "\u2248": "~",
+    "\u2264": "<=",
+    "\u2265": ">=",
+    "\u2026": "...",
+    "\u00b5": "u",
+    "\u03bc": "u",
+    "\u03c3": "s",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u00b7": ".",
+    "\u2588": "#",
+}
+
+
+def _ascii_signs(error: UnicodeError) -> tuple[str, int]:
+    """The ``dsc-calc-ascii`` codec error handler: ×, → and the other signs as ASCII."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    out = []
+    for char in text:
+        if char in _ASCII_SIGNS:
+            out.append(_ASCII_SIGNS[char])
+        elif "\u2580" <= char <= "\u259f":  # the eighths of a share bar
+            out.append("#" if char >= "\u258c" else " ")
+        else:
+            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), error.end
+
+
+def _fall_back_to_ascii() -> None:
+    """Give stdout and stderr the ASCII fallback when their encoding is not UTF-8 (a cp1252
+    console, ``PYTHONIOENCODING=ascii``): a sign they cannot show is written as ASCII, not a
+    UnicodeEncodeError."""
+    import codecs
+
+    codecs.register_error("dsc-calc-ascii", _ascii_signs)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+        if encoding.startswith("utf") or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            stream.reconfigure(errors="dsc-calc-ascii")
+        except (OSError, ValueError):  # pragma: no cover - a stream that cannot be reconfigured
+            continue
+
+
+def _refuse_repeated_options(ctx: _click.Context, command: _click.Command, args: list[str]) -> None:
+    """An option given twice (``-k 3 -k 5``) is an error, not "the last one wins".
+
+    Options that take many values (``multiple``) or count (``-vv``) may repeat. Arguments that do
+    not parse are left to the command's own parser, which reports them as usual.
+    """
+    from typer._click.exceptions import UsageError
+
+    try:
+        values, _, order = command.make_parser(ctx).parse_args(args=list(args))
+    except UsageError:
+        return
+    for param in order:  # int() also reads "3_2" as 32 and Arabic-Indic digits: ASCII only
+        raw = values.get(param.name or "")
+        digits = raw.strip().removeprefix("-").removeprefix("+") if isinstance(raw, str) else ""
+        if getattr(param.type, "name", "") == "int" and _DIGITS.fullmatch(digits) is None:
+            names = "/".join(getattr(param, "opts", None) or [param.human_readable_name])
+            raise UsageError(
+                f"Invalid value for {names}: {raw!r} is not an integer (ASCII digits only) "
+                f"(see '{ctx.command_path} {command.name} --help')"
+            )
+    seen: set[int] = set()
+    for param in order:
+        opts = getattr(param, "opts", None)
+        if not opts or getattr(param, "multiple", False) or getattr(param, "count", False):
+            continue
+        if id(param) in seen:
+            names = "/".join([*opts, *getattr(param, "secondary_opts", [])])
+            raise UsageError(
+                f"Option {names} is given more than once; give it once "
+                f"(see '{ctx.command_path} {command.name} --help')"
+            )
+        seen.add(id(param))
+
+
 class DscCalcGroup(TyperGroup):
     """Turns every expected failure into one line on stderr and an exit code: no tracebacks.
 
@@ -96,11 +196,6 @@ class DscCalcGroup(TyperGroup):
     """
 
     invoked: str | None = None
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        name, command, rest = super().resolve_command(ctx, args)
-        self.invoked = name
-        return name, command, rest
 
     def main(
         self,
@@ -111,6 +206,9 @@ class DscCalcGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        _fall_back_to_ascii()
+        if sys.stdout is None:  # started with stdout closed (`>&-`)
+            sys.stdout = _ClosedStdout()
         try:
             result = super().main(
                 args=args,
@@ -127,10 +225,57 @@ class DscCalcGroup(TyperGroup):
             hint = f" (see '{context.command_path} --help')" if context is not None else ""
             fail(error.format_message() + hint, ExitCode(getattr(error, "exit_code", 1)))
         except (KeyboardInterrupt, typer.Abort):
+            _quiet_stdout()
             fail("interrupted", ExitCode.INTERRUPTED)
+        if result == ExitCode.INTERRUPTED:  # Typer turns a KeyboardInterrupt into Exit(130)
+            _quiet_stdout()
+            fail("interrupted", ExitCode.INTERRUPTED)
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except OSError as error:
+            _quiet_stdout()
+            fail(f"standard output: cannot be written: {error.strerror or error}")
         if not standalone_mode:
             return result
         raise SystemExit(result if isinstance(result, int) else 0)
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        self.invoked = name
+        if command is not None:
+            _refuse_repeated_options(ctx, command, rest)
+        return name, command, rest
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Standard output when the process started without one: every write is one clean error
+    (``presets NAME``, ``schema`` and Rich write to ``sys.stdout`` directly), where ``None``
+    gave an AttributeError or, through Rich, a silent success."""
+
+    encoding = "utf-8"
+
+    def write(self, _text: str, /) -> int:
+        raise DscCalcError("standard output", "is closed; redirect it to a file, or give -o FILE")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _quiet_stdout() -> None:
+    """Point file descriptor 1 at /dev/null after a failed write, so that the interpreter's own
+    flush at exit cannot fail again and print "Exception ignored"."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def _show_version(value: bool) -> None:
@@ -208,26 +353,82 @@ def emit(
     as_json: bool,
     output: Path | None = None,
     *,
+    keep_on_failure: bool = False,
     plain: bool = False,
 ) -> None:
-    """Render ``report`` as ``fmt`` (``--json`` wins) on stdout, or atomically to ``output``;
-    ``plain``: ASCII only."""
-    chosen = Format.json if as_json else fmt
+    """Render ``report`` as ``fmt`` (JSON with ``--json``) on stdout, or atomically to ``output``.
+
+    ``--json`` with an explicit ``-f`` other than json is a usage error. ``keep_on_failure``
+    (after a benchmark, whose result cannot be had again) prints the result on stdout when
+    ``output`` cannot be written, and the error says so.
+    """
+    chosen = _chosen_format(fmt, as_json)
     if output is None:
-        render(report, chosen, plain=plain)
+        write_stdout(lambda stream: render(report, chosen, stream, plain=plain))
         return
     buffer = io.StringIO()
     render(report, chosen, buffer, plain=plain)
-    write_atomic(output, buffer.getvalue())
+    try:
+        write_atomic(output, buffer.getvalue())
+    except DscCalcError as error:
+        if not keep_on_failure:
+            raise
+        text = buffer.getvalue()
+        write_stdout(lambda stream: stream.write(text))
+        raise DscCalcError(
+            error.where, f"{error.problem}; the result is on standard output instead"
+        ) from None
+
+
+def check_output(output: Path | None) -> None:
+    """Refuse an ``-o`` that certainly cannot be written, before work that takes long."""
+    if output is not None:
+        check_writable(output)
+
+
+def write_stdout(draw: Callable[[TextIO], object]) -> None:
+    """Run ``draw(sys.stdout)`` and flush; a closed or failing stdout is one clean error."""
+    stream = sys.stdout
+    if stream is None:
+        raise DscCalcError("standard output", "is closed; redirect it to a file, or give -o FILE")
+    try:
+        draw(stream)
+        stream.flush()
+    except OSError as error:
+        _quiet_stdout()
+        raise DscCalcError(
+            "standard output", f"cannot be written: {error.strerror or error}"
+        ) from None
+
+
+def _chosen_format(fmt: Format, as_json: bool) -> Format:
+    """``--json`` means ``-f json``; with ``-f csv``, ``markdown`` or ``table`` given too, the two
+    contradict each other, and that is a usage error rather than "one of them wins"."""
+    if not as_json:
+        return fmt
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    given = context is not None and context.get_parameter_source("fmt") not in (
+        None,
+        ParameterSource.DEFAULT,
+    )
+    if given and fmt is not Format.json:
+        from typer._click.exceptions import UsageError
+
+        raise UsageError(f"--json contradicts --format {fmt.value}; give one of them", context)
+    return Format.json
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def parse_pair(text: str, option: str, *, allow_zero: bool = False) -> int | tuple[int, int]:
     """``"3"`` -> 3, ``"5x3"`` or ``"5,3"`` -> (5, 3); anything else: an error naming ``option``."""
     parts = text.replace("\u00d7", "x").replace(",", "x").lower().split("x")
-    try:
-        numbers = [int(part) for part in parts]
-    except ValueError:
-        numbers = []
+    # Only ASCII digits: int() would also take "3_3" (as 33) and other scripts' digits.
+    numbers = [int(part) for part in parts] if all(_DIGITS.fullmatch(p) for p in parts) else []
     if len(numbers) not in (1, 2) or any(n < (0 if allow_zero else 1) for n in numbers):
         kind = "'same', 'valid', a non-negative integer" if allow_zero else "a positive integer"
         raise DscCalcError(option, f"must be {kind} or a pair such as 5x3, got {text!r}")

@@ -17,6 +17,7 @@ from dsc_calc.cli._app import (
     OutputOption,
     PlainOption,
     app,
+    check_output,
     emit,
     examples,
 )
@@ -36,7 +37,7 @@ from dsc_calc.cli.layer import (
     build_layer,
 )
 from dsc_calc.errors import DscCalcError
-from dsc_calc.files import write_atomic
+from dsc_calc.files import check_writable, write_atomic
 from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
@@ -167,6 +168,10 @@ def bench(
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
+    # Refuse a path that cannot be written now, not after the run has been measured.
+    check_output(output)
+    if save_profile is not None:
+        check_writable(save_profile, where="--save-profile")
     if source is not None:
         if vs_torch:
             raise DscCalcError("--vs-torch", "compares one layer's kernels; drop it with a network")
@@ -184,7 +189,7 @@ def bench(
             quiet=quiet,
             engine=engine,
         )
-        emit(network_report, fmt, as_json, output, plain=plain)
+        emit(network_report, fmt, as_json, output, keep_on_failure=True, plain=plain)
         return
     if cin is None or cout is None:
         missing = "--cin" if cin is None else "--cout"
@@ -213,8 +218,16 @@ def bench(
     if save_profile is not None and report.machine is not None:
         document = report.machine.profile_document(report.run.blas, threads)
         text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-        write_atomic(save_profile, text, where="--save-profile")
-    emit(report, fmt, as_json, output, plain=plain)
+        try:
+            write_atomic(save_profile, text, where="--save-profile")
+        except DscCalcError as error:
+            emit(
+                report, fmt, as_json, output, keep_on_failure=True, plain=plain
+            )  # the run is not lost
+            raise DscCalcError(
+                error.where, f"{error.problem}; the profile was not saved (the report was shown)"
+            ) from None
+    emit(report, fmt, as_json, output, keep_on_failure=True, plain=plain)
 
 
 def _bench_network(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path  # noqa: TC003 - Typer reads the annotations at runtime
 from typing import Annotated
 
@@ -31,13 +30,13 @@ def read_kernel_text(kernel: str | None, file: Path | None) -> str:
             "--file", "give the kernel either as an argument or with --file, not both"
         )
     if file is not None:
+        from dsc_calc.files import read_bounded
+
+        data = read_bounded(file, READ_LIMIT, where=f"--file {str(file)!r}", what="kernel")
         try:
-            with file.open(encoding="utf-8") as handle:
-                text = handle.read(READ_LIMIT + 1)
-        except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-            raise DscCalcError("--file", f"cannot read {str(file)!r}: {reason}") from None
-        return text
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DscCalcError("--file", f"cannot read {str(file)!r}: not UTF-8 text") from None
     if kernel is None:
         raise DscCalcError(
             "kernel",
@@ -45,8 +44,10 @@ def read_kernel_text(kernel: str | None, file: Path | None) -> str:
             "with --file K.json, or '-' to read standard input",
         )
     if kernel == "-":
+        from dsc_calc.files import read_stdin
+
         try:
-            return sys.stdin.read(READ_LIMIT + 1)
+            return read_stdin(READ_LIMIT).decode("utf-8")
         except UnicodeDecodeError:
             raise DscCalcError("kernel", "standard input is not UTF-8 text") from None
     return kernel

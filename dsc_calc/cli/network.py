@@ -115,6 +115,7 @@ def network(
 
     --memory adds the bytes each row moves (weights, input, output), its FLOP/B and its live activation memory, and a summary: weight memory, peak activation memory (residual blocks keep their input alive) and total traffic. With a machine (--profile, or --peak-gflops and --bandwidth-gbs) it adds each row's roofline time and bound, the predicted latency, and the standard design beside the separable one (this network and its --what-if standard or separable redesign): MAC ratio beside predicted latency ratio. JSON always has these keys (roofline and latency null without a machine).
     """  # noqa: E501 - Rich re-wraps help paragraphs
+    from dsc_calc.files import looks_like_onnx, read_stdin
     from dsc_calc.memory.network import network_memory_report
     from dsc_calc.network.load import MAX_SPEC_BYTES, load_network
     from dsc_calc.network.walk import analyse
@@ -128,7 +129,7 @@ def network(
         machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
 
     report: NetworkReport
-    if _is_onnx(spec):
+    if looks_like_onnx(spec):
         from dsc_calc.onnx.model import cli_report
 
         report = cli_report(
@@ -143,7 +144,7 @@ def network(
         if input_shape is not None:
             raise DscCalcError("--input-shape", "applies to ONNX models only")
         # Read one byte past the limit, so that an endless stream is refused, not swallowed.
-        stdin = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1) if spec == "-" else None
+        stdin = read_stdin(MAX_SPEC_BYTES) if spec == "-" else None
         loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
         report = analyse(loaded, batch=batch, what_if=what_if)
     cap = TABLE_ROWS if fmt is Format.table and not as_json else None
@@ -160,21 +161,6 @@ def network(
         show_memory=memory or dtype is not None or machine is not None,
     )
     emit(result.view(top=top, sort=sort, cap=cap), fmt, as_json, output, plain=plain)
-
-
-def _is_onnx(source: str) -> bool:
-    """An ONNX model by extension or by content: a ModelProto's first byte is one of its field
-    keys (ir_version, producer, graph, opset_import...), which no JSON text starts with. (The
-    same test as dsc_calc.onnx.model.looks_like_onnx, here so that specs never import it.)"""
-    if source == "-":
-        return False
-    if source.lower().endswith(".onnx"):
-        return True
-    try:
-        with open(source, "rb") as handle:
-            return handle.read(1) in (b"\x08", b"\x12", b"\x1a", b'"', b"(", b"2", b":", b"B")
-    except OSError:
-        return False
 
 
 class PresetList:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 Pair = tuple[int, int]
 PaddingMode = Literal["same", "valid"]
@@ -212,7 +212,14 @@ class Conv2d:
                     f"input {axis} {padded} ({size} + padding {before + after}); use a smaller "
                     "kernel or dilation, more padding, or a larger input",
                 )
-            sizes.append(output_size(size, k, s, before + after, d))
+            out = output_size(size, k, s, before + after, d)
+            if out > MAX_DIMENSION:  # only padding can make the output larger than the input
+                raise DscCalcError(
+                    "padding",
+                    f"gives an output {axis} of {out} ({size} + padding {before + after}), over "
+                    f"the limit of {MAX_DIMENSION}; use less padding",
+                )
+            sizes.append(out)
         return Shape(self.out_channels, sizes[0], sizes[1])
 
     @property
@@ -458,8 +465,22 @@ def compare(conv: Conv2d, source: Shape, batch: int = 1) -> LayerComparison:
         pointwise=pointwise,
         vertical=vertical,
         horizontal=horizontal,
-        notes=_ratio_notes(conv),
+        notes=(*_ratio_notes(conv), *same_padding_note([conv])),
     )
+
+
+#: Said once under a report with a strided conv padded 'same'.
+SAME_STRIDE_NOTE = (
+    "'same' padding with a stride > 1 pads as TensorFlow does: output = ceil(input / stride), "
+    "any odd padding pixel at the bottom or right. PyTorch refuses padding='same' with a stride "
+    "> 1; give the padding explicitly to match a PyTorch model."
+)
+
+
+def same_padding_note(convs: Iterable[Conv2d | None]) -> tuple[str, ...]:
+    """:data:`SAME_STRIDE_NOTE` if any of ``convs`` is padded 'same' with a stride > 1."""
+    strided = any(c is not None and c.padding == "same" and c.stride != (1, 1) for c in convs)
+    return (SAME_STRIDE_NOTE,) if strided else ()
 
 
 def _ratio_notes(conv: Conv2d) -> tuple[str, ...]:

@@ -150,10 +150,12 @@ def _progression(items: list[str], ellipses: list[int], where: str) -> list[int]
     while values[-1] < last:
         values.append(values[-1] * factor)
     if values[-1] != last:
+        # Suggest only ends within the limit: 3486784401 would be refused in turn.
+        ends = [value for value in values[-2:] if value <= MAX_DIMENSION]
         raise DscCalcError(
             where,
             f"{last} is not a term of {', '.join(map(str, terms))}, ... (factor {factor}); "
-            f"end at {values[-2]} or {values[-1]}",
+            f"end at {' or '.join(map(str, ends))}",
         )
     return values
 

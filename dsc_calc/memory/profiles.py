@@ -24,12 +24,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory.traffic import MachineProfile
+from dsc_calc.memory.traffic import MAX_RATE, MIN_RATE, MachineProfile
 
 #: The largest profile file read (a measured profile is well under 4 KiB).
 MAX_PROFILE_BYTES = 1 << 20
-#: The largest peak (GFLOP/s) or bandwidth (GB/s) accepted: an exascale machine is 1e9 GFLOP/s.
-MAX_RATE = 1e12
 #: The keys of a profile file, in order.
 PROFILE_FIELDS = ("name", "peak_gflops", "bandwidth_gbs", "source", "details", "peaks_gflops")
 
@@ -54,7 +52,11 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
     """
     text = str(path_or_name)
     path = Path(text)
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError:  # a name too long, a folder without search permission: the reader says so
+        exists = True
+    if exists:
         return decode_profile(_read(path), label=text)
     name = text.removesuffix(".json")
     if name in shipped_profiles() and "/" not in text and "\\" not in text:
@@ -71,25 +73,9 @@ def load_profile(path_or_name: str | Path) -> MachineProfile:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise DscCalcError(str(path), "is a directory; give a profile JSON file")
-        size = path.stat().st_size
-        if size > MAX_PROFILE_BYTES:
-            raise DscCalcError(
-                str(path),
-                f"is {size:,} bytes, more than the limit of {MAX_PROFILE_BYTES:,} bytes for a "
-                "profile file",
-            )
-        with path.open("rb") as stream:
-            data = stream.read(MAX_PROFILE_BYTES + 1)
-    except OSError as error:
-        raise DscCalcError(str(path), f"cannot be read: {error.strerror or error}") from None
-    if len(data) > MAX_PROFILE_BYTES:
-        raise DscCalcError(
-            str(path), f"is more than the limit of {MAX_PROFILE_BYTES:,} bytes for a profile file"
-        )
-    return data
+    from dsc_calc.files import read_bounded
+
+    return read_bounded(path, MAX_PROFILE_BYTES, where=str(path), what="profile", stdin_ok=False)
 
 
 @cache
@@ -97,7 +83,7 @@ def _profile_struct() -> Any:
     """The profile file as a msgspec Struct type, built on first use so msgspec loads lazily."""
     import msgspec
 
-    rate = Annotated[float, msgspec.Meta(gt=0, le=MAX_RATE)]
+    rate = Annotated[float, msgspec.Meta(ge=MIN_RATE, le=MAX_RATE)]
     return msgspec.defstruct(
         "ProfileFile",
         [
@@ -138,6 +124,11 @@ def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
         raise DscCalcError(
             label, f"is not valid JSON ({error}); a profile file is one JSON object"
         ) from None
+    from dsc_calc.files import duplicate_key
+
+    if (found := duplicate_key(data)) is not None:  # a profile is small: always checked
+        place, key = found
+        raise DscCalcError(f"{label}: {place}" if place else label, f"has the key {key!r} twice")
     return MachineProfile(
         name=document.name,
         peak_gflops=float(document.peak_gflops),
@@ -193,7 +184,7 @@ def _reword(message: str) -> tuple[str, str]:
             return where, "is not a known data type; peaks_gflops has the keys fp16, bf16, int8"
         return where, f"is not a known key; a profile file has only the keys {fields}"
     if path in _RATES:
-        return path, f"must be a number greater than 0 and at most {MAX_RATE:g}"
+        return path, f"must be a number from {MIN_RATE:g} to {MAX_RATE:g}"
     if not path and problem.startswith("Expected `object`"):
         return "", f"must be a JSON object with the keys {fields} ({problem})"
     return path, problem[:1].lower() + problem[1:]

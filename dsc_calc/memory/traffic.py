@@ -85,6 +85,11 @@ def arithmetic_intensity(flops: int, traffic_bytes: int) -> float:
 
 Bound = Literal["compute", "memory"]
 
+#: The range of a peak (GFLOP/s) or a bandwidth (GB/s), from the flags and from profile files
+#: alike: 1 MFLOP/s to a zettascale machine. Every roofline time and ratio stays finite inside it.
+MIN_RATE = 1e-3
+MAX_RATE = 1e12
+
 
 @dataclass(frozen=True, slots=True)
 class MachineProfile:
@@ -112,8 +117,11 @@ class MachineProfile:
         for field_name, value in checks:
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise DscCalcError(field_name, f"must be a positive number, got {value!r}")
-            if value == float("inf"):
-                raise DscCalcError(field_name, "must be finite, got inf")
+            if not MIN_RATE <= value <= MAX_RATE:  # inf, 1e308 and 5e-324 would give inf or nan
+                raise DscCalcError(
+                    field_name,
+                    f"must be a finite number from {MIN_RATE:g} to {MAX_RATE:g}, got {value:g}",
+                )
 
     def for_dtype(self, dtype: str) -> MachineProfile:
         """This machine with the peak of ``dtype`` as ``peak_gflops``, when the profile has one.

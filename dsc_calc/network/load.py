@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,11 +32,12 @@ def load_network(
     ``alpha`` scales channels with the spec's family rounding (see :func:`scale_width`);
     ``resolution`` replaces the input height and width.
     """
+    from dsc_calc.files import read_stdin
     from dsc_calc.network import presets
     from dsc_calc.network import spec as specs
 
     if source == "-":
-        data = stdin if stdin is not None else sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+        data = stdin if stdin is not None else read_stdin(MAX_SPEC_BYTES)
         where = "standard input"
     elif source in presets.names() and not Path(source).exists():
         data = presets.read(source)
@@ -70,21 +70,14 @@ def check_int(value: int, where: str) -> None:
 
 
 def _read_file(source: str) -> bytes:
+    from dsc_calc.files import read_bounded
     from dsc_calc.network import presets
 
-    path = Path(source)
     hint = f"; presets: {', '.join(presets.names())}" if "/" not in source else ""
     try:
-        if not path.exists():
-            raise DscCalcError(source, f"no such file or preset{hint}")
-        if path.is_dir():
-            raise DscCalcError(source, "is a directory, not a spec file")
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise DscCalcError(
-                source, f"is {size} bytes, over the {MAX_SPEC_BYTES // 2**20} MiB spec limit"
-            )
-        with path.open("rb") as handle:
-            return handle.read(MAX_SPEC_BYTES + 1)
-    except OSError as error:
-        raise DscCalcError(source, f"cannot be read ({error.strerror or error})") from None
+        missing = bool(source) and not Path(source).exists()
+    except OSError:  # a name too long, a folder without search permission: the reader says so
+        missing = False
+    if missing:
+        raise DscCalcError(source, f"no such file or preset{hint}")
+    return read_bounded(source, MAX_SPEC_BYTES, where=source or "SPEC", what="spec")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dsc_calc.cost.conv import MAX_DIMENSION
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
@@ -78,10 +79,18 @@ def scale_width(network: NetworkSpec, alpha: float) -> NetworkSpec:
 
     def rounded(channels: int, factor: float = alpha) -> int:
         if family == "mobilenet_v1":
-            return max(int(channels * factor), 8)
-        if family in ("mobilenet_v2", "mobilenet_v3", "mnasnet"):
-            return make_divisible(channels * factor, 8)
-        return max(1, round(channels * factor))
+            result = max(int(channels * factor), 8)
+        elif family in ("mobilenet_v2", "mobilenet_v3", "mnasnet"):
+            result = make_divisible(channels * factor, 8)
+        else:
+            result = max(1, round(channels * factor))
+        if result > MAX_DIMENSION:  # the spec is fine: --alpha made the count too large
+            raise DscCalcError(
+                "alpha",
+                f"{alpha:g} scales {channels} channels to {result}, over the limit of "
+                f"{MAX_DIMENSION}; use a smaller --alpha",
+            )
+        return result
 
     classifier = _last_of(network.layers, specs.Linear)
     last_conv = (

@@ -632,27 +632,6 @@ def from_torch(
 
 # --- The command line -------------------------------------------------------------------------
 
-#: The first byte of a serialized ModelProto is one of its field keys (ir_version, producer,
-#: graph, opset_import, ...); a JSON spec never starts with any of these control characters.
-_MODEL_FIRST_BYTES = frozenset(b"\x08\x12\x1a\x22\x28\x32\x3a\x42")
-
-
-def looks_like_onnx(source: str) -> bool:
-    """Whether ``dsc-calc network SOURCE`` is an ONNX file: by extension, or by content.
-
-    Kept import-light on purpose, but the CLI inlines the same test so that the JSON-spec path
-    never imports this module.
-    """
-    if source == "-":
-        return False
-    if source.lower().endswith(".onnx"):
-        return True
-    try:
-        with Path(source).open("rb") as handle:
-            return handle.read(1) in {bytes([b]) for b in _MODEL_FIRST_BYTES}
-    except OSError:
-        return False
-
 
 def cli_report(
     source: str,

@@ -10,6 +10,8 @@ format ASCII only.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -92,6 +94,18 @@ def format_cell(value: Cell, kind: ColumnKind, *, exact: bool = False) -> str:
 _EIGHTHS = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589\u2588"
 
 
+#: C0 and C1 control characters and DEL: a terminal would act on them (ESC starts an escape).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character but tab and line feed shown as ``\\xNN``, so that a
+    name from a spec cannot set a terminal's title or colours. JSON and CSV keep text exact."""
+    if not _CONTROLS.search(text):
+        return text
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+
+
 def share_bar(fraction: float, width: int = 10) -> str:
     """A bar of ``width`` cells filled to ``fraction`` (0..1), in eighths of a cell."""
     eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
@@ -138,6 +152,11 @@ _ASCII = str.maketrans(
         "\u2265": ">=",
     }
 )
+
+
+def _for_people_ascii(text: str) -> str:
+    """Text for a person's table under ``--plain``: control characters escaped, then ASCII."""
+    return to_ascii(escape_controls(text))
 
 
 def to_ascii(text: str) -> str:
@@ -209,14 +228,18 @@ def to_markdown(tables: list[Table], *, plain: bool = False) -> str:
             if table.footer is not None and index == len(table.rows):
                 cells = [f"**{cell}**" if cell else cell for cell in cells]
             lines.append("| " + " | ".join(cells) + " |")
-        lines.extend(["", *(f"{text(note)}  " for note in table.notes)] if table.notes else [])
+        lines.extend(
+            ["", *(f"{escape_controls(text(note))}  " for note in table.notes)]
+            if table.notes
+            else []
+        )
         blocks.append("\n".join(lines).rstrip())
     return "\n\n".join(blocks) + "\n"
 
 
 def _md_escape(text: str) -> str:
     """``text`` kept on one line (a line break would end the table row) with ``|`` escaped."""
-    return " ".join(text.splitlines()).replace("|", "\\|")
+    return escape_controls(" ".join(text.splitlines())).replace("|", "\\|")
 
 
 def _all_rows(table: Table) -> list[tuple[Cell, ...]]:
@@ -224,10 +247,18 @@ def _all_rows(table: Table) -> list[tuple[Cell, ...]]:
 
 
 def make_console(file: TextIO | None = None, *, stderr: bool = False) -> Console:
-    """A Rich console on ``file``; colour follows the terminal and ``NO_COLOR``."""
+    """A Rich console on ``file``; colour follows the terminal, and a set ``NO_COLOR`` drops every
+    colour and style (Rich alone would keep bold)."""
     from rich.console import Console
 
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(
+        file=file,
+        stderr=stderr,
+        highlight=False,
+        soft_wrap=False,
+        color_system=None if plain else "auto",
+    )
 
 
 def print_tables(
@@ -409,7 +440,7 @@ def _draw(console: Console, tables: list[Table], plain: bool) -> None:
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    text = to_ascii if plain else str
+    text = _for_people_ascii if plain else escape_controls
     head = _ascii_head() if plain else box.SIMPLE_HEAD
     first = True
     for table in tables:
@@ -483,5 +514,5 @@ def _screen_cell(value: Cell, kind: ColumnKind, *, bars: bool, plain: bool) -> s
     """A cell as the Rich table shows it: a share with its bar (if ``bars``), ASCII if ``plain``."""
     if kind == "share" and bars and isinstance(value, int | float):
         return f"{share_bar(float(value))} {format_cell(value, kind):>7}"
-    shown = format_cell(value, kind)
+    shown = escape_controls(format_cell(value, kind))
     return to_ascii(shown) if plain else shown

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from dsc_calc.cost.conv import same_padding_note
 from dsc_calc.memory.network import design_ratios
 from dsc_calc.memory.traffic import dtype_bytes
 from dsc_calc.output.render import format_seconds
@@ -62,6 +63,7 @@ def network_tables(report: NetworkReport) -> list[Table]:
         notes=(
             *((_hidden_note(report, hidden),) if hidden else ()),
             *((f"Source: {report.source}",) if report.source else ()),
+            *same_padding_note(row.conv for row in report.rows),
         ),
     )
     kind_table = Table(

@@ -198,7 +198,11 @@ class PresetList:
                 notes=(
                     "Counted by dsc-calc (params incl. batch norm and bias; MACs of conv + FC) "
                     "beside the figures the papers print.",
-                    *(f"{entry['name']}: {entry['published_source']}" for entry in self.entries),
+                    *(
+                        f"{entry['name']} ({entry['family'] or 'no'} family): "
+                        f"{entry['published_source']}"
+                        for entry in self.entries
+                    ),
                     "Print one as a spec to start from: dsc-calc presets NAME",
                 ),
             )

@@ -15,6 +15,7 @@ from conftest import assert_clean_error, run_cli
 
 from dsc_calc.bench.run import BenchReport, Timing, run_bench
 from dsc_calc.cost.conv import Conv2d, Shape
+from dsc_calc.output.tables import tables_of
 
 #: A small layer and a tiny budget, so each run takes a fraction of a second.
 QUICK = ("--cin", "4", "--cout", "8", "--hw", "10", "--budget", "2", "--min-time", "0.005")
@@ -200,7 +201,7 @@ def test_engine_reports_progress_and_keeps_the_seed() -> None:
     assert seen[-1] == 1.0
     assert all(0.0 <= value <= 1.0 for value in seen)
     assert report.to_dict()["settings"]["seed"] == 7
-    assert [table.title for table in report.tables()][1].startswith("Speedup")
+    assert [table.title for table in tables_of(report)][1].startswith("Speedup")
 
 
 def test_timing_statistics() -> None:
@@ -230,7 +231,7 @@ def test_network_engine_shares_time_and_macs() -> None:
     assert [row["mac_share"] for row in rows] == pytest.approx([m / sum(macs) for m in macs])
     assert sum(row["time_share"] for row in rows) == pytest.approx(1.0)
     assert data["total"]["macs"] == sum(macs)
-    assert report.tables()[0].footer is not None
+    assert tables_of(report)[0].footer is not None
 
 
 def test_network_engine_refuses_empty_and_oversized_networks() -> None:

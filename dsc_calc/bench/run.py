@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from dsc_calc.cost.conv import Conv2d, LayerComparison, Shape, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.memory.traffic import MachineProfile, Traffic, arithmetic_intensity, conv_traffic
-from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -294,156 +293,6 @@ class BenchReport:
             },
             "speedup_gap": self.speedup_measured / theirs.speedup_measured - 1,
         }
-
-    def tables(self) -> list[Table]:
-        """Timing per kernel, the speedup, and (with a machine profile) the roofline tables."""
-        rows = tuple(
-            (
-                result.name,
-                result.timing.median,
-                result.timing.minimum,
-                result.timing.spread,
-                len(result.timing.samples),
-                result.gflops,
-                result.traffic.access_cost,
-                result.intensity,
-            )
-            for result in self.kernels.values()
-        )
-        run, blas = self.run, self.run.blas
-        layers = "; ".join(
-            f"{name} = {self.kernels[name].layer}"
-            for name in ("standard", "depthwise", "pointwise")
-        )
-        timing = Table(
-            title=f"Timing {self.comparison.input} \u2192 {self.comparison.output}, float32 NHWC"
-            + (f", batch {self.comparison.batch}" if self.comparison.batch != 1 else ""),
-            columns=(
-                Column("Kernel"),
-                Column("Median", "seconds"),
-                Column("Min", "seconds"),
-                Column("Spread", "ratio"),
-                Column("Runs", "integer"),
-                Column("GFLOP/s", "number"),
-                Column("Bytes", "bytes"),
-                Column("FLOP/B", "number"),
-            ),
-            rows=rows,
-            notes=(
-                f"{layers}.",
-                f"{run.threads} thread(s); BLAS {blas.get('internal_api', '?')} "
-                f"{blas.get('version', '?')} ({blas.get('num_threads', '?')} thread(s)); "
-                f"NumPy {run.numpy_version}; depthwise engine {run.engine}; seed {run.seed}; "
-                f"run took {run.elapsed_s:.2f} s.",
-                "Median of interleaved runs after one warm-up run of every kernel; spread = "
-                "interquartile range / median. Bytes: input + weights + output, each read or "
-                "written once (the ShuffleNetV2 memory access cost); FLOP/B = FLOPs / bytes.",
-                *self.notes,
-            ),
-        )
-        speedup = Table(
-            title="Speedup of the separable pair over the standard conv",
-            columns=(Column("Measure"), Column("Speedup", "times")),
-            rows=(
-                ("theoretical (standard MACs / separable MACs)", self.speedup_theoretical),
-                ("measured (standard time / pair time)", self.speedup_measured),
-                ("measured (standard / (depthwise + pointwise))", self.speedup_parts),
-            ),
-            notes=(
-                f"{100 * self.carried_over:.1f}% of the theoretical speedup carried over "
-                "(measured / theoretical).",
-            ),
-        )
-        tables = [timing, speedup]
-        if self.torch is not None:
-            tables.append(self._torch_table(self.torch))
-        if self.machine is not None:
-            profile = self.machine.profile
-            tables.append(
-                Table(
-                    title="Roofline: predicted beside measured",
-                    columns=(
-                        Column("Kernel"),
-                        Column("Measured", "seconds"),
-                        Column("Predicted", "seconds"),
-                        Column("% of bound", "number"),
-                        Column("Bound"),
-                        Column("FLOP/B", "number"),
-                    ),
-                    rows=tuple(
-                        (
-                            result.name,
-                            result.timing.median,
-                            result.roofline[0] if result.roofline else None,
-                            result.percent_of_bound,
-                            result.roofline[1] if result.roofline else None,
-                            result.intensity,
-                        )
-                        for result in self.kernels.values()
-                    ),
-                    notes=(
-                        f"Predicted = max(FLOPs / {profile.peak_gflops:.1f} GFLOP/s, bytes / "
-                        f"{profile.bandwidth_gbs:.1f} GB/s); % of bound = predicted / measured; "
-                        f"below {profile.ridge_intensity:.2f} FLOP/B a kernel is memory-bound.",
-                    ),
-                )
-            )
-            tables.append(
-                Table(
-                    title=f"Machine roofline: {profile.name}",
-                    columns=(Column("Measure"), Column("Value", "number"), Column("How")),
-                    rows=(
-                        (
-                            "peak GFLOP/s",
-                            profile.peak_gflops,
-                            f"float32 GEMM {GEMM_SIZE}\u00b3, best of "
-                            f"{self.machine.gemm['runs']} run(s)",
-                        ),
-                        (
-                            "bandwidth GB/s",
-                            profile.bandwidth_gbs,
-                            f"copy of {COPY_BYTES // 2**20} MiB (read + write), best of "
-                            f"{self.machine.copy['runs']} run(s)",
-                        ),
-                        ("ridge FLOP/B", profile.ridge_intensity, "peak / bandwidth"),
-                    ),
-                    notes=(profile.source,),
-                )
-            )
-        return tables
-
-    def _torch_table(self, theirs: TorchTiming) -> Table:
-        """Our kernels beside PyTorch's, and both separable speedups."""
-        rows = [
-            (
-                name,
-                self.kernels[name].timing.median,
-                timing.median,
-                self.kernels[name].timing.median / timing.median,
-                timing.spread,
-            )
-            for name, timing in theirs.kernels.items()
-        ]
-        gap = self.speedup_measured / theirs.speedup_measured - 1
-        return Table(
-            title="Beside PyTorch's kernels, same run",
-            columns=(
-                Column("Kernel"),
-                Column("dsc-calc", "seconds"),
-                Column("PyTorch", "seconds"),
-                Column("Ours / PyTorch", "times"),
-                Column("PyTorch spread", "ratio"),
-            ),
-            rows=tuple(rows),
-            notes=(
-                f"Separable speedup: dsc-calc {self.speedup_measured:.2f}\u00d7, PyTorch "
-                f"{theirs.speedup_measured:.2f}\u00d7 ({100 * gap:+.0f}% ours against PyTorch's).",
-                f"PyTorch {theirs.version}, {theirs.threads} thread(s), oneDNN (mkldnn) "
-                f"{'on' if theirs.mkldnn else 'off'}; NCHW float32 in inference mode, the same "
-                "weights and inputs, timed interleaved with ours after its own warm-up (glibc set "
-                "to keep freed memory, as a framework's caching allocator does).",
-            ),
-        )
 
 
 def blas_info() -> dict[str, object]:
@@ -1101,41 +950,6 @@ class NetworkBenchReport:
             "settings": self.run.settings_dict(batch=self.batch),
             "notes": list(self.notes),
         }
-
-    def tables(self) -> list[Table]:
-        total_time, total_macs = self.total_time, self.total_macs
-        rows = tuple(
-            (
-                layer.name,
-                layer.timing.median,
-                layer.timing.median / total_time if total_time else 0.0,
-                layer.macs / total_macs if total_macs else 0.0,
-                layer.flops / layer.timing.median / 1e9 if layer.timing.median > 0 else 0.0,
-            )
-            for layer in self.layers
-        )
-        return [
-            Table(
-                title=f"Time per conv layer, float32 NHWC, batch {self.batch}",
-                columns=(
-                    Column("Layer"),
-                    Column("Median", "seconds"),
-                    Column("Time share", "share"),
-                    Column("MAC share", "share"),
-                    Column("GFLOP/s", "number"),
-                ),
-                rows=rows,
-                footer=("total", total_time, 1.0 if total_time else 0.0, 1.0, None),
-                notes=(
-                    f"{self.run.threads} thread(s); BLAS {self.run.blas.get('internal_api', '?')} "
-                    f"{self.run.blas.get('version', '?')}; NumPy {self.run.numpy_version}; "
-                    f"depthwise engine {self.run.engine}; run took {self.run.elapsed_s:.2f} s. "
-                    "Only conv layers "
-                    "are timed; the total is the sum of their medians.",
-                    *self.notes,
-                ),
-            )
-        ]
 
 
 def run_network_bench(

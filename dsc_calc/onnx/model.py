@@ -43,7 +43,6 @@ from dsc_calc.onnx.reader import (
     parse_bytes,
     read_graph,
 )
-from dsc_calc.output.tabular import Table
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -511,23 +510,6 @@ class ImportedReport(NetworkReport):
     ) -> dict[str, object]:
         onnx = {"onnx": self.model.to_dict()} if self.model is not None else {}
         return NetworkReport.to_dict(self, rows=rows, extra={**onnx, **(extra or {})})
-
-    def tables(self) -> list[Table]:
-        from dsc_calc.output.tables.network import network_tables
-
-        tables = network_tables(self)
-        first = tables[0]
-        tables[0] = Table(
-            first.title,
-            first.columns,
-            first.rows,
-            first.footer,
-            (*first.notes, *self.notes),
-            first.heat,
-            first.csv,
-            first.screen,
-        )
-        return tables
 
 
 def network_report(model: ImportedModel, *, what_if: str | None = None) -> ImportedReport:

@@ -17,11 +17,14 @@ if TYPE_CHECKING:
 
 #: ``module.Class`` of a result -> ``module:function`` of its table builder.
 _BUILDERS: dict[str, str] = {
+    "dsc_calc.bench.run.BenchReport": "dsc_calc.output.tables.bench:bench_tables",
+    "dsc_calc.bench.run.NetworkBenchReport": "dsc_calc.output.tables.bench:network_bench_tables",
     "dsc_calc.cost.conv.LayerComparison": "dsc_calc.output.tables.layer:layer_tables",
     "dsc_calc.memory.layer.LayerMemoryReport": "dsc_calc.output.tables.layer:layer_memory_tables",
     "dsc_calc.cost.spatial.KernelReport": "dsc_calc.output.tables.kernel:kernel_tables",
     "dsc_calc.cost.sweep.SweepReport": "dsc_calc.output.tables.sweep:sweep_tables",
     "dsc_calc.network.report.NetworkReport": "dsc_calc.output.tables.network:network_tables",
+    "dsc_calc.onnx.model.ImportedReport": "dsc_calc.output.tables.network:imported_tables",
     "dsc_calc.memory.network.NetworkMemoryReport": (
         "dsc_calc.output.tables.network:network_memory_tables"
     ),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         RowMemory,
     )
     from dsc_calc.network.report import NetworkReport, WhatIfReport
+    from dsc_calc.onnx.model import ImportedReport
 
 
 def network_tables(report: NetworkReport) -> list[Table]:
@@ -407,3 +408,9 @@ def _comparison_table(comparison: DesignComparison) -> Table:
         notes=tuple(notes),
         csv=False,
     )
+
+
+def imported_tables(report: ImportedReport) -> list[Table]:
+    """An imported model's network tables, with the import's notes under the layer table."""
+    layers, *rest = network_tables(report)
+    return [replace(layers, notes=(*layers.notes, *report.notes)), *rest]

@@ -381,7 +381,7 @@ def run_bench(
             runs.update({f"torch {name}": call for name, call in theirs.items()})
         if time.perf_counter() > deadline:
             raise DscCalcError(
-                "--budget",
+                "budget",
                 f"the warm-up run alone took {time.perf_counter() - started:.2f} s, more than the "
                 f"budget of {budget:g} s; raise --budget or time a smaller layer",
             )
@@ -504,7 +504,7 @@ def import_torch() -> Any:
         import torch
     except ImportError:
         raise DscCalcError(
-            "--vs-torch",
+            "vs_torch",
             "needs PyTorch, which is not installed: pip install torch (the CPU build is enough), "
             "or drop --vs-torch",
         ) from None
@@ -708,7 +708,7 @@ def _check_limits(
 ) -> None:
     """Refuse bad settings, and layers too big for the memory limit or the budget, up front."""
     _check_settings(threads, budget, min_time, repeat, seed)
-    _check_stride(comparison.conv, "--stride")
+    _check_stride(comparison.conv, "stride")
     weights = 4 * comparison.conv.params  # float32; a floor of the estimate, which walks taps
     needed = (
         weights
@@ -719,7 +719,7 @@ def _check_limits(
         needed *= 2
     if needed > memory_limit:
         raise DscCalcError(
-            "--max-memory",
+            "max_memory",
             f"this run needs about {needed / 2**20:,.0f} MiB (input, weights, im2col and output "
             f"buffers), more than the limit of {memory_limit / 2**20:,.0f} MiB; time a smaller "
             "layer (--hw, --cin, --batch) or raise --max-memory",
@@ -730,7 +730,7 @@ def _check_limits(
     pessimistic = flops / (PESSIMISTIC_GFLOPS * 1e9)
     if pessimistic > budget:
         raise DscCalcError(
-            "--budget",
+            "budget",
             f"one warm-up run of the four kernels is {flops / 1e9:,.1f} GFLOP, which may take up "
             f"to {pessimistic:,.1f} s, more than the budget of {budget:g} s; raise --budget or "
             "time a smaller layer",
@@ -756,17 +756,17 @@ def _check_stride(conv: Conv2d, where: str) -> None:
 def _check_settings(threads: int, budget: float, min_time: float, repeat: int, seed: int) -> None:
     """Refuse timing settings out of range, naming the option."""
     if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
-        raise DscCalcError("--threads", f"must be an integer in 1..1024, got {threads!r}")
+        raise DscCalcError("threads", f"must be an integer in 1..1024, got {threads!r}")
     if not 0 < budget <= 3600:
         raise DscCalcError(
-            "--budget", f"must be more than 0 and at most 3600 seconds, got {budget}"
+            "budget", f"must be more than 0 and at most 3600 seconds, got {budget}"
         )
     if not 0 <= min_time <= budget:
-        raise DscCalcError("--min-time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
+        raise DscCalcError("min_time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
     if not 1 <= repeat <= 100_000:
-        raise DscCalcError("--repeat", f"must be in 1..100000, got {repeat}")
+        raise DscCalcError("repeat", f"must be in 1..100000, got {repeat}")
     if not 0 <= seed < 2**63:
-        raise DscCalcError("--seed", f"must be a non-negative integer below 2**63, got {seed}")
+        raise DscCalcError("seed", f"must be a non-negative integer below 2**63, got {seed}")
 
 
 def _interleave(
@@ -992,14 +992,14 @@ def run_network_bench(
     )
     if needed > memory_limit:
         raise DscCalcError(
-            "--max-memory",
+            "max_memory",
             f"timing every conv layer needs about {needed / 2**20:,.0f} MiB, more than the limit "
             f"of {memory_limit / 2**20:,.0f} MiB; lower --batch or raise --max-memory",
         )
     flops = sum(cost.flops for cost in costs)
     if flops / (PESSIMISTIC_GFLOPS * 1e9) > budget:
         raise DscCalcError(
-            "--budget",
+            "budget",
             f"one warm-up run of every conv layer is {flops / 1e9:,.1f} GFLOP, which may take up "
             f"to {flops / (PESSIMISTIC_GFLOPS * 1e9):,.1f} s, more than the budget of {budget:g} "
             "s; raise --budget",
@@ -1030,7 +1030,7 @@ def run_network_bench(
             runs[key]()
         if time.perf_counter() > deadline:
             raise DscCalcError(
-                "--budget",
+                "budget",
                 f"the warm-up run alone took {time.perf_counter() - started:.2f} s, more than the "
                 f"budget of {budget:g} s; raise --budget",
             )

@@ -84,6 +84,7 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         "repeat": "--repeat",
         "seed": "--seed",
         "max_memory": "--max-memory",
+        "vs_torch": "--vs-torch",
     },
     "network": {
         **_ROOFLINE_OPTIONS,

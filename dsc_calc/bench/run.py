@@ -758,9 +758,7 @@ def _check_settings(threads: int, budget: float, min_time: float, repeat: int, s
     if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
         raise DscCalcError("threads", f"must be an integer in 1..1024, got {threads!r}")
     if not 0 < budget <= 3600:
-        raise DscCalcError(
-            "budget", f"must be more than 0 and at most 3600 seconds, got {budget}"
-        )
+        raise DscCalcError("budget", f"must be more than 0 and at most 3600 seconds, got {budget}")
     if not 0 <= min_time <= budget:
         raise DscCalcError("min_time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
     if not 1 <= repeat <= 100_000:

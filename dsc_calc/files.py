@@ -156,16 +156,7 @@ def write_atomic(path: Path, text: str, *, where: str = "--output") -> None:
     """
     data = text.encode("utf-8", errors="surrogateescape")
     name = str(path)
-    if not name:
-        raise DscCalcError(where, "is an empty file name; give a file name")
-    try:
-        info: os.stat_result | None = os.stat(name)
-    except FileNotFoundError:
-        info = None
-    except OSError as error:
-        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
-    if info is not None and stat.S_ISDIR(info.st_mode):
-        raise DscCalcError(where, f"{_shown(name)} is a directory; give a file name")
+    info = _output_target(name, where)
     if info is not None and not stat.S_ISREG(info.st_mode):
         _write_through(name, data, where)  # a FIFO or a device: never replace it
         return
@@ -190,16 +181,7 @@ def check_writable(path: Path, *, where: str = "--output") -> None:
     Used before work that takes long (a benchmark), so that its result is not measured in vain.
     """
     name = str(path)
-    if not name:
-        raise DscCalcError(where, "is an empty file name; give a file name")
-    try:
-        info: os.stat_result | None = os.stat(name)
-    except FileNotFoundError:
-        info = None
-    except OSError as error:
-        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
-    if info is not None and stat.S_ISDIR(info.st_mode):
-        raise DscCalcError(where, f"{_shown(name)} is a directory; give a file name")
+    info = _output_target(name, where)
     target = os.path.realpath(name)
     folder = os.path.dirname(target) or "."
     if info is not None:
@@ -214,6 +196,22 @@ def check_writable(path: Path, *, where: str = "--output") -> None:
         raise DscCalcError(where, f"cannot write {_shown(name)}: Permission denied")
     if len(os.path.basename(target).encode("utf-8", "surrogateescape")) > 255:
         raise DscCalcError(where, f"cannot write {_shown(name)}: File name too long")
+
+
+def _output_target(name: str, where: str) -> os.stat_result | None:
+    """What is at the output path ``name`` now (None: nothing), or an error if no file can be
+    written there (an empty name, a folder, a path that cannot be looked up)."""
+    if not name:
+        raise DscCalcError(where, "is an empty file name; give a file name")
+    try:
+        info: os.stat_result | None = os.stat(name)
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise DscCalcError(where, f"cannot write {_shown(name)}: {_reason(error)}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise DscCalcError(where, f"{_shown(name)} is a directory; give a file name")
+    return info
 
 
 def _replace(target: str, data: bytes, mode: int) -> None:

@@ -129,7 +129,11 @@ class _Walker:
         key = (cin, cout, kernel, stride, padding, dilation, groups, bias)
         conv = self.convs.get(key)
         if conv is None:
-            conv = self.convs[key] = _make_conv(*key, where)
+            try:
+                conv = Conv2d(cin, cout, kernel, stride, padding, dilation, groups, bias)
+            except DscCalcError as error:
+                raise error.renamed(_SPEC_KEYS).at(where) from None
+            self.convs[key] = conv
         return conv
 
     # Rows ------------------------------------------------------------------------------------
@@ -559,23 +563,6 @@ def _split_sizes(
 
 #: Conv2d's field names -> the spec keys a user writes.
 _SPEC_KEYS = {"kernel": "k", "out_channels": "out", "in_channels": "input channels"}
-
-
-def _make_conv(
-    cin: int,
-    cout: int,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: Padding,
-    dilation: tuple[int, int],
-    groups: int,
-    bias: bool,
-    where: str,
-) -> Conv2d:
-    try:
-        return Conv2d(cin, cout, kernel, stride, padding, dilation, groups, bias)
-    except DscCalcError as error:
-        raise error.renamed(_SPEC_KEYS).at(where) from None
 
 
 @cache

@@ -11,7 +11,7 @@ import itertools
 from typing import TYPE_CHECKING, cast
 
 from dsc_calc.choices import ACTIVATIONS
-from dsc_calc.cost.conv import Conv2d, Cost, Padding, compare
+from dsc_calc.cost.conv import Conv2d, Cost, compare
 from dsc_calc.errors import DscCalcError
 from dsc_calc.network.report import Change, LayerRow, WhatIfReport, conv_kind
 
@@ -171,31 +171,9 @@ def _split(
 
 
 def spatial_pair(conv: Conv2d) -> tuple[Conv2d, Conv2d]:
-    """A kh x kw conv as a kh x 1 conv (height stride) then a 1 x kw conv (width stride)."""
-    padding = conv.padding
-    pad_h: Padding = padding if isinstance(padding, str) else (padding[0], 0)
-    pad_w: Padding = padding if isinstance(padding, str) else (0, padding[1])
-    first = Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        (conv.kernel[0], 1),
-        (conv.stride[0], 1),
-        pad_h,
-        (conv.dilation[0], 1),
-        conv.groups,
-        conv.bias,
-    )
-    second = Conv2d(
-        conv.out_channels,
-        conv.out_channels,
-        (1, conv.kernel[1]),
-        (1, conv.stride[1]),
-        pad_w,
-        (1, conv.dilation[1]),
-        conv.groups,
-        conv.bias,
-    )
-    return first, second
+    """A kh x kw conv as a kh x 1 conv (height stride) then a 1 x kw conv (width stride): the
+    conv core's own :meth:`~dsc_calc.cost.conv.Conv2d.vertical` and ``horizontal``."""
+    return conv.vertical(), conv.horizontal()
 
 
 def _to_standard(rows: tuple[LayerRow, ...], batch: int) -> list[Change]:

@@ -512,6 +512,8 @@ class DepthwisePlan:
         else:
             self._plan_phases()
         self._views: tuple[object, list[list[_Step]]] | None = None
+        #: Einsum calls a call makes (known once the first call has built its views).
+        self.einsum_calls = 0
 
     def _tile(self, region: _Region) -> Array:
         """The region's taps for each of its stacked spans, tiled along the region's row."""
@@ -649,6 +651,7 @@ class DepthwisePlan:
         if self._views is not None and self._views[0] is x:
             return self._views[1]
         steps = self._phase_steps(x) if self.phases is not None else self._direct_steps(x)
+        self.einsum_calls = sum(len(step.terms) for step in steps)
         self._views = (x, _balance(steps, self.threads))
         return self._views[1]
 

@@ -412,6 +412,15 @@ def test_depthwise_reads_each_new_or_changed_input() -> None:
     np.testing.assert_allclose(plan(wide), expected(wide), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_plan_refuses_wrong_input_shape(stride: int) -> None:
+    """A depthwise plan run on an input of another shape names the shape it expects."""
+    conv = Conv2d(3, 3, 3, stride=stride, groups=3)
+    plan = plan_conv(conv, Shape(3, 5, 5), 1, np.zeros((3, 1, 3, 3), np.float32))
+    with pytest.raises(DscCalcError, match=r"NHWC shape \(1, 5, 5, 3\)"):
+        plan(np.zeros((1, 3, 5, 5), np.float32))
+
+
 def test_small_depthwise_convs_stay_on_one_thread() -> None:
     """Threads only take shares of at least DEPTHWISE_THREAD_MACS multiply-adds."""
     from dsc_calc.bench.kernels import DEPTHWISE_THREAD_MACS

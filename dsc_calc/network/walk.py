@@ -28,7 +28,6 @@ from dsc_calc.network.report import (
     LayerRow,
     NetworkReport,
     conv_kind,
-    new_row,
     set_held,
     summarise,
 )
@@ -173,7 +172,7 @@ class _Walker:
             self.names[name] = seen + 1
             name = f"{name}#{seen + 1}"
         index = len(self.rows)
-        self.rows.append(new_row(name, type_, kind, shape, out, cost, conv, 0, index, inputs))
+        self.rows.append(LayerRow(name, type_, kind, shape, out, cost, conv, 0, index, inputs))
         self.current = index
 
     def op_row(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -477,8 +477,7 @@ def as_shape(dims: tuple[int, ...] | None) -> Shape:
     return Shape(rest[0], math.prod(rest[1:-1]), rest[-1])
 
 
-@dataclass(frozen=True, slots=True)
-class ImportedRow(LayerRow):
+class ImportedRow(LayerRow, frozen=True):
     """A report row from an ONNX node: a LayerRow that also knows its op type and geometry."""
 
     op_type: str = ""
@@ -495,12 +494,11 @@ class ImportedRow(LayerRow):
         return self.geometry or self.type
 
 
-@dataclass(frozen=True, slots=True)
-class ImportedReport(NetworkReport):
+class ImportedReport(NetworkReport, frozen=True):
     """The network report of an imported model: a spec's report plus the import's notes."""
 
     model: ImportedModel | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     def to_dict(
         self,

@@ -7,14 +7,14 @@ a ``family`` (which selects the ``--alpha`` channel rounding) and a ``source``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from dsc_calc.errors import DscCalcError
 
 
-@dataclass(frozen=True, slots=True)
-class Published:
+class Published(msgspec.Struct, frozen=True):
     """What a paper prints for a network: mult-adds and params as written, and where."""
 
     macs: str

@@ -315,6 +315,15 @@ def textbook_ratio(out_channels: int, kernel: Pair) -> Fraction:
     return Fraction(1, out_channels) + Fraction(1, kernel[0] * kernel[1])
 
 
+def ratio_dict(**ratios: Fraction) -> dict[str, object]:
+    """Exact ratios as JSON gives them: each as a float, then all of them ``exact`` as strings
+    (``{"params": 0.126, ..., "exact": {"params": "73/576", ...}}``)."""
+    return {
+        **{name: float(value) for name, value in ratios.items()},
+        "exact": {name: str(value) for name, value in ratios.items()},
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class LayerComparison:
     """A standard convolution beside its depthwise separable replacement."""
@@ -409,21 +418,11 @@ class LayerComparison:
                 **part("spatial"),
             },
             "ratio": {
-                "params": float(self.params_ratio),
-                "macs": float(self.macs_ratio),
-                "formula": float(self.formula_ratio),
-                "exact": {
-                    "params": str(self.params_ratio),
-                    "macs": str(self.macs_ratio),
-                    "formula": str(self.formula_ratio),
-                },
+                **ratio_dict(
+                    params=self.params_ratio, macs=self.macs_ratio, formula=self.formula_ratio
+                ),
                 "spatial": {
-                    "params": float(self.spatial_params_ratio),
-                    "macs": float(self.spatial_macs_ratio),
-                    "exact": {
-                        "params": str(self.spatial_params_ratio),
-                        "macs": str(self.spatial_macs_ratio),
-                    },
+                    **ratio_dict(params=self.spatial_params_ratio, macs=self.spatial_macs_ratio),
                     **part("spatial_ratio"),
                 },
                 **part("ratio"),

@@ -106,50 +106,50 @@ class DsConv(msgspec.Struct, tag="dsconv", **_OPTIONS):
     name: Name | None = None
 
 
-class BatchNorm(msgspec.Struct, tag="batchnorm", **_OPTIONS):
+class _Named(msgspec.Struct, **_OPTIONS):
+    # The base of every layer that takes nothing but a name. No docstring: a class's docstring is
+    # its description in the schema, and a subclass does not inherit it.
+    name: Name | None = None
+
+
+class BatchNorm(_Named, tag="batchnorm"):
     """Batch norm: 2·C trainable params (scale and shift), 0 MACs."""
 
-    name: Name | None = None
+
+class Relu(_Named, tag="relu"):
+    pass
 
 
-class Relu(msgspec.Struct, tag="relu", **_OPTIONS):
-    name: Name | None = None
+class Relu6(_Named, tag="relu6"):
+    pass
 
 
-class Relu6(msgspec.Struct, tag="relu6", **_OPTIONS):
-    name: Name | None = None
+class Hswish(_Named, tag="hswish"):
+    pass
 
 
-class Hswish(msgspec.Struct, tag="hswish", **_OPTIONS):
-    name: Name | None = None
+class Hsigmoid(_Named, tag="hsigmoid"):
+    pass
 
 
-class Hsigmoid(msgspec.Struct, tag="hsigmoid", **_OPTIONS):
-    name: Name | None = None
+class Sigmoid(_Named, tag="sigmoid"):
+    pass
 
 
-class Sigmoid(msgspec.Struct, tag="sigmoid", **_OPTIONS):
-    name: Name | None = None
+class Silu(_Named, tag="silu"):
+    pass
 
 
-class Silu(msgspec.Struct, tag="silu", **_OPTIONS):
-    name: Name | None = None
+class Gelu(_Named, tag="gelu"):
+    pass
 
 
-class Gelu(msgspec.Struct, tag="gelu", **_OPTIONS):
-    name: Name | None = None
-
-
-class LayerNorm(msgspec.Struct, tag="layernorm", **_OPTIONS):
+class LayerNorm(_Named, tag="layernorm"):
     """A layer norm over the channels at each position (ConvNeXt's LayerNorm2d): 2·C params."""
 
-    name: Name | None = None
 
-
-class Scale(msgspec.Struct, tag="scale", **_OPTIONS):
+class Scale(_Named, tag="scale"):
     """A learnable per-channel scale (ConvNeXt's layer scale): C params."""
-
-    name: Name | None = None
 
 
 class Shuffle(msgspec.Struct, tag="shuffle", **_OPTIONS):
@@ -166,10 +166,8 @@ class Dropout(msgspec.Struct, tag="dropout", **_OPTIONS):
     name: Name | None = None
 
 
-class Flatten(msgspec.Struct, tag="flatten", **_OPTIONS):
+class Flatten(_Named, tag="flatten"):
     """C×H×W flattened to C·H·W×1×1, 0 params."""
-
-    name: Name | None = None
 
 
 class Upsample(msgspec.Struct, tag="upsample", **_OPTIONS):

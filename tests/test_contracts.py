@@ -178,7 +178,7 @@ def test_each_command_json_decodes_as_its_contract(
     raw = json.loads(outcome.stdout)
     missing_from_contract = undocumented(raw, decoded)
     assert not missing_from_contract, (
-        f"keys not described in dsc_calc/output/contracts.py: {missing_from_contract}"
+        f"keys not described in dsc_calc/output/contracts/: {missing_from_contract}"
     )
     command = args[0]
     schema = contracts.json_schema(command)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import os
 import re
 import sys
+from dataclasses import MISSING, dataclass, fields
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NoReturn, TextIO, get_type_hints
 
 import typer
 from typer.core import TyperGroup
@@ -346,6 +349,83 @@ OutputOption = Annotated[
         dir_okay=False,
     ),
 ]
+
+
+class OptionGroup:
+    """Options several commands share, declared once as the fields of a frozen dataclass.
+
+    A command takes a group as one parameter (``out: OutputArgs``); :func:`grouped` puts the
+    group's options in that place of the signature Typer reads, and hands the command one
+    instance built from them.
+    """
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # each group is a dataclass
+
+
+def grouped(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with each :class:`OptionGroup` parameter spelled out as that group's options.
+
+    Typer reads ``inspect.signature``: the wrapper's ``__signature__`` lists the group's fields
+    (their Typer annotations and defaults, in their order) where the group's parameter stood, so
+    ``--help``, the option order and the defaults are as if each command wrote them out.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    groups: dict[str, type[OptionGroup]] = {}
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        group = parameter.annotation
+        if isinstance(group, type) and issubclass(group, OptionGroup):
+            groups[parameter.name] = group
+            parameters.extend(_spelled_out(group, parameter))
+        else:
+            parameters.append(parameter)
+
+    @functools.wraps(command)
+    def run(**given: Any) -> None:
+        for name, group in groups.items():
+            given[name] = group(**{field.name: given.pop(field.name) for field in fields(group)})
+        command(**given)
+
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    return run
+
+
+def _spelled_out(group: type[OptionGroup], stand_in: inspect.Parameter) -> list[inspect.Parameter]:
+    """The fields of ``group`` as parameters of the kind of ``stand_in``, the command's parameter
+    that names the group: name, Typer annotation, default."""
+    hints = get_type_hints(group, include_extras=True)
+    return [
+        inspect.Parameter(
+            field.name,
+            stand_in.kind,
+            default=inspect.Parameter.empty if field.default is MISSING else field.default,
+            annotation=hints[field.name],
+        )
+        for field in fields(group)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputArgs(OptionGroup):
+    """How and where a command's report goes: -f/--format, --json, --plain, -o/--output."""
+
+    fmt: FormatOption = Format.table
+    as_json: JsonOption = False
+    plain: PlainOption = False
+    output: OutputOption = None
+
+    def emit(self, report: Report, *, keep_on_failure: bool = False) -> None:
+        """:func:`emit` ``report`` as these options say."""
+        emit(
+            report,
+            self.fmt,
+            self.as_json,
+            self.output,
+            keep_on_failure=keep_on_failure,
+            plain=self.plain,
+        )
 
 
 def emit(

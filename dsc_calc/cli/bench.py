@@ -11,34 +11,10 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 
 from dsc_calc.choices import Engine
-from dsc_calc.cli._app import (
-    FormatOption,
-    JsonOption,
-    OutputOption,
-    PlainOption,
-    app,
-    check_output,
-    emit,
-    examples,
-)
-from dsc_calc.cli.layer import (
-    BatchOption,
-    BiasOption,
-    CinOption,
-    CoutOption,
-    DilationOption,
-    GroupsOption,
-    HeightOption,
-    HwOption,
-    KernelOption,
-    PaddingOption,
-    StrideOption,
-    WidthOption,
-    build_layer,
-)
+from dsc_calc.cli._app import OutputArgs, app, check_output, examples, grouped
+from dsc_calc.cli.layer import CinOption, CoutOption, LayerArgs
 from dsc_calc.errors import DscCalcError
 from dsc_calc.files import check_writable, write_atomic
-from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -128,20 +104,13 @@ VsTorchOption = Annotated[
         "dsc-calc bench --cin 32 --cout 64 --hw 112 --vs-torch",
     )
 )
+@grouped
 def bench(
     source: SourceArgument = None,
     cin: OptionalCin = None,
     cout: OptionalCout = None,
-    hw: HwOption = None,
-    kernel: KernelOption = "3",
-    height: HeightOption = None,
-    width: WidthOption = None,
-    stride: StrideOption = "1",
-    padding: PaddingOption = "same",
-    dilation: DilationOption = "1",
-    groups: GroupsOption = 1,
-    bias: BiasOption = False,
-    batch: BatchOption = 1,
+    *,
+    geometry: LayerArgs,
     threads: ThreadsOption = 1,
     budget: BudgetOption = 10.0,
     min_time: MinTimeOption = None,
@@ -153,10 +122,7 @@ def bench(
     engine: EngineOption = "auto",
     vs_torch: VsTorchOption = False,
     quiet: QuietOption = False,
-    fmt: FormatOption = Format.table,
-    as_json: JsonOption = False,
-    plain: PlainOption = False,
-    output: OutputOption = None,
+    out: OutputArgs,
 ) -> None:
     """Time a standard conv, its depthwise and pointwise parts and the separable pair on this CPU.
 
@@ -169,7 +135,7 @@ def bench(
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
     # Refuse a path that cannot be written now, not after the run has been measured.
-    check_output(output)
+    check_output(out.output)
     if save_profile is not None:
         check_writable(save_profile, where="--save-profile")
     if source is not None:
@@ -177,8 +143,8 @@ def bench(
             raise DscCalcError("--vs-torch", "compares one layer's kernels; drop it with a network")
         network_report = _bench_network(
             source,
-            given=(cin, cout, hw, height, width),
-            batch=batch,
+            given=(cin, cout, geometry.hw, geometry.height, geometry.width),
+            batch=geometry.batch,
             threads=threads,
             budget=budget,
             min_time=0.05 if min_time is None else min_time,
@@ -189,21 +155,19 @@ def bench(
             quiet=quiet,
             engine=engine,
         )
-        emit(network_report, fmt, as_json, output, keep_on_failure=True, plain=plain)
+        out.emit(network_report, keep_on_failure=True)
         return
     if cin is None or cout is None:
         missing = "--cin" if cin is None else "--cout"
         raise DscCalcError(
             missing, "is missing: give --cin and --cout (and --hw) for one layer, or a network"
         )
-    conv, shape = build_layer(
-        cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
-    )
+    conv, shape = geometry.build(cin, cout)
     with _progress(enabled=not quiet) as progress:
         report = run_bench(
             conv,
             shape,
-            batch,
+            geometry.batch,
             threads=threads,
             budget=budget,
             min_time=0.2 if min_time is None else min_time,
@@ -221,13 +185,11 @@ def bench(
         try:
             write_atomic(save_profile, text, where="--save-profile")
         except DscCalcError as error:
-            emit(
-                report, fmt, as_json, output, keep_on_failure=True, plain=plain
-            )  # the run is not lost
+            out.emit(report, keep_on_failure=True)  # the run is not lost
             raise DscCalcError(
                 error.where, f"{error.problem}; the profile was not saved (the report was shown)"
             ) from None
-    emit(report, fmt, as_json, output, keep_on_failure=True, plain=plain)
+    out.emit(report, keep_on_failure=True)
 
 
 def _bench_network(

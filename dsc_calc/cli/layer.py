@@ -3,23 +3,14 @@
 # No `from __future__ import annotations` here: Typer reads every option's annotation on each
 # start, and string annotations would each be compiled by eval (1.5 ms of the 3.4 ms it takes).
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dsc_calc.cli._app import (
-    FormatOption,
-    JsonOption,
-    OutputOption,
-    PlainOption,
-    app,
-    emit,
-    examples,
-    parse_pair,
-)
+from dsc_calc.cli._app import OptionGroup, OutputArgs, app, examples, grouped, parse_pair
 from dsc_calc.cost.conv import Conv2d, Padding, Shape, compare
 from dsc_calc.errors import DscCalcError
-from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
     from dsc_calc.memory.traffic import MachineProfile
@@ -95,51 +86,115 @@ ProfileOption = Annotated[
 ]
 
 
-def build_layer(
-    cin: int,
-    cout: int,
-    kernel: str,
-    hw: int | None,
-    height: int | None,
-    width: int | None,
-    stride: str,
-    padding: str,
-    dilation: str,
-    groups: int,
-    bias: bool,
-) -> tuple[Conv2d, Shape]:
-    """The core objects for the shared layer options; errors name the option to fix."""
-    h = height if height is not None else hw
-    w = width if width is not None else hw
-    if h is None or w is None:
-        raise DscCalcError(
-            "--hw", "the input size is missing: give --hw N, or --height and --width"
+@dataclass(frozen=True, slots=True)
+class LayerArgs(OptionGroup):
+    """The options of one layer but its channels: input size, kernel, stride, padding, dilation,
+    groups, bias and batch (``layer`` and ``bench``)."""
+
+    hw: HwOption = None
+    kernel: KernelOption = "3"
+    height: HeightOption = None
+    width: WidthOption = None
+    stride: StrideOption = "1"
+    padding: PaddingOption = "same"
+    dilation: DilationOption = "1"
+    groups: GroupsOption = 1
+    bias: BiasOption = False
+    batch: BatchOption = 1
+
+    def build(self, cin: int, cout: int) -> tuple[Conv2d, Shape]:
+        """The core objects for these options and ``cin`` -> ``cout`` channels; errors name the
+        option to fix."""
+        h = self.height if self.height is not None else self.hw
+        w = self.width if self.width is not None else self.hw
+        if h is None or w is None:
+            raise DscCalcError(
+                "--hw", "the input size is missing: give --hw N, or --height and --width"
+            )
+        padding_value: Padding
+        if self.padding.lower() in ("same", "valid"):
+            padding_value = "same" if self.padding.lower() == "same" else "valid"
+        else:
+            pad = parse_pair(self.padding, "--padding", allow_zero=True)
+            padding_value = pad if isinstance(pad, tuple) else (pad, pad)
+        try:
+            shape = Shape(cin, h, w)
+            conv = Conv2d(
+                cin,
+                cout,
+                kernel=_as_tuple(parse_pair(self.kernel, "--kernel")),
+                stride=_as_tuple(parse_pair(self.stride, "--stride")),
+                padding=padding_value,
+                dilation=_as_tuple(parse_pair(self.dilation, "--dilation")),
+                groups=self.groups,
+                bias=self.bias,
+            )
+            conv.output_shape(shape)
+        except DscCalcError as error:
+            side = {"height": self.height, "width": self.width}
+            if error.where in side and side[error.where] is None:
+                raise DscCalcError("hw", error.problem) from None  # --hw gave that side
+            raise
+        return conv, shape
+
+
+@dataclass(frozen=True, slots=True)
+class MachineArgs(OptionGroup):
+    """--memory, --dtype and the roofline machine: --profile, or --peak-gflops with
+    --bandwidth-gbs (``layer`` and ``network``)."""
+
+    memory: MemoryOption = False
+    dtype: DtypeOption = None
+    peak_gflops: PeakOption = None
+    bandwidth_gbs: BandwidthOption = None
+    profile: ProfileOption = None
+
+    @property
+    def data_type(self) -> str:
+        """--dtype in lower case; fp32 when it is not given."""
+        return (self.dtype or "fp32").lower()
+
+    def machine(self) -> "MachineProfile | None":
+        """The roofline machine at its own peak for :attr:`data_type` (a profile's fp16, bf16 or
+        int8 peak), or None without one."""
+        machine = self._given_machine()
+        return None if machine is None else machine.for_dtype(self.data_type)
+
+    def _given_machine(self) -> "MachineProfile | None":
+        """The machine from --profile, or from --peak-gflops and --bandwidth-gbs, or None."""
+        from dsc_calc.memory.traffic import MachineProfile
+
+        peak_gflops, bandwidth_gbs = self.peak_gflops, self.bandwidth_gbs
+        given = (peak_gflops is not None, bandwidth_gbs is not None)
+        if self.profile is not None:
+            if any(given):
+                raise DscCalcError(
+                    "--profile",
+                    "give either --profile or --peak-gflops with --bandwidth-gbs, not both",
+                )
+            from dsc_calc.memory.profiles import load_profile
+
+            try:
+                return load_profile(self.profile)
+            except DscCalcError as error:
+                raise DscCalcError(f"--profile {error.where}", error.problem) from None
+        if peak_gflops is None and bandwidth_gbs is None:
+            return None
+        if peak_gflops is None or bandwidth_gbs is None:
+            missing = "--bandwidth-gbs" if bandwidth_gbs is None else "--peak-gflops"
+            raise DscCalcError(
+                missing, "is missing: the roofline needs both --peak-gflops and --bandwidth-gbs"
+            )
+        return MachineProfile(
+            name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
+            peak_gflops=peak_gflops,
+            bandwidth_gbs=bandwidth_gbs,
+            source="--peak-gflops and --bandwidth-gbs on the command line",
         )
-    padding_value: Padding
-    if padding.lower() in ("same", "valid"):
-        padding_value = "same" if padding.lower() == "same" else "valid"
-    else:
-        pad = parse_pair(padding, "--padding", allow_zero=True)
-        padding_value = pad if isinstance(pad, tuple) else (pad, pad)
-    try:
-        shape = Shape(cin, h, w)
-        conv = Conv2d(
-            cin,
-            cout,
-            kernel=_as_tuple(parse_pair(kernel, "--kernel")),
-            stride=_as_tuple(parse_pair(stride, "--stride")),
-            padding=padding_value,
-            dilation=_as_tuple(parse_pair(dilation, "--dilation")),
-            groups=groups,
-            bias=bias,
-        )
-        conv.output_shape(shape)
-    except DscCalcError as error:
-        side = {"height": height, "width": width}
-        if error.where in side and side[error.where] is None:
-            raise DscCalcError("hw", error.problem) from None  # --hw gave that side
-        raise
-    return conv, shape
+
+    def show_memory(self, machine: "MachineProfile | None") -> bool:
+        """Whether the report shows memory: --memory, or implied by --dtype and a machine."""
+        return self.memory or self.dtype is not None or machine is not None
 
 
 def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
@@ -154,28 +209,13 @@ def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
         "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop",
     )
 )
+@grouped
 def layer(
     cin: CinOption,
     cout: CoutOption,
-    hw: HwOption = None,
-    kernel: KernelOption = "3",
-    height: HeightOption = None,
-    width: WidthOption = None,
-    stride: StrideOption = "1",
-    padding: PaddingOption = "same",
-    dilation: DilationOption = "1",
-    groups: GroupsOption = 1,
-    bias: BiasOption = False,
-    batch: BatchOption = 1,
-    memory: MemoryOption = False,
-    dtype: DtypeOption = None,
-    peak_gflops: PeakOption = None,
-    bandwidth_gbs: BandwidthOption = None,
-    profile: ProfileOption = None,
-    fmt: FormatOption = Format.table,
-    as_json: JsonOption = False,
-    plain: PlainOption = False,
-    output: OutputOption = None,
+    geometry: LayerArgs,
+    roofline: MachineArgs,
+    out: OutputArgs,
 ) -> None:
     """Params, MACs and FLOPs of a standard conv beside its depthwise separable replacement.
 
@@ -185,50 +225,12 @@ def layer(
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.memory.layer import layer_memory
 
-    conv, shape = build_layer(
-        cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
-    )
-    data_type = (dtype or "fp32").lower()
-    machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
-    if machine is not None:
-        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
+    conv, shape = geometry.build(cin, cout)
+    machine = roofline.machine()
     result = layer_memory(
-        compare(conv, shape, batch),
-        dtype=data_type,
+        compare(conv, shape, geometry.batch),
+        dtype=roofline.data_type,
         profile=machine,
-        show_memory=memory or dtype is not None or machine is not None,
+        show_memory=roofline.show_memory(machine),
     )
-    emit(result, fmt, as_json, output, plain=plain)
-
-
-def machine_profile(
-    profile: str | None, peak_gflops: float | None, bandwidth_gbs: float | None
-) -> "MachineProfile | None":
-    """The roofline machine from --profile, or from --peak-gflops and --bandwidth-gbs, or None."""
-    from dsc_calc.memory.traffic import MachineProfile
-
-    given = (peak_gflops is not None, bandwidth_gbs is not None)
-    if profile is not None:
-        if any(given):
-            raise DscCalcError(
-                "--profile", "give either --profile or --peak-gflops with --bandwidth-gbs, not both"
-            )
-        from dsc_calc.memory.profiles import load_profile
-
-        try:
-            return load_profile(profile)
-        except DscCalcError as error:
-            raise DscCalcError(f"--profile {error.where}", error.problem) from None
-    if peak_gflops is None and bandwidth_gbs is None:
-        return None
-    if peak_gflops is None or bandwidth_gbs is None:
-        missing = "--bandwidth-gbs" if bandwidth_gbs is None else "--peak-gflops"
-        raise DscCalcError(
-            missing, "is missing: the roofline needs both --peak-gflops and --bandwidth-gbs"
-        )
-    return MachineProfile(
-        name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
-        peak_gflops=peak_gflops,
-        bandwidth_gbs=bandwidth_gbs,
-        source="--peak-gflops and --bandwidth-gbs on the command line",
-    )
+    out.emit(result)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import assert_clean_error, run_cli
 
-from dsc_calc.bench.run import BenchReport, Timing, run_bench
+from dsc_calc.bench.run import BenchReport, BenchSettings, Timing, run_bench
 from dsc_calc.cost.conv import Conv2d, Shape
 from dsc_calc.output.tables import tables_of
 
@@ -191,10 +191,7 @@ def test_engine_reports_progress_and_keeps_the_seed() -> None:
     report = run_bench(
         Conv2d(2, 4, 3),
         Shape(2, 6, 6),
-        budget=1.0,
-        min_time=0.001,
-        repeat=2,
-        seed=7,
+        settings=BenchSettings(budget=1.0, min_time=0.001, repeat=2, seed=7),
         progress=lambda _text, fraction: seen.append(fraction),
     )
     assert isinstance(report, BenchReport)
@@ -222,7 +219,7 @@ def test_network_engine_shares_time_and_macs() -> None:
         ("dw", Conv2d(8, 8, 3, groups=8), Shape(8, 8, 8)),
         ("pw", Conv2d(8, 16, 1, padding=(0, 0)), Shape(8, 8, 8)),
     ]
-    report = run_network_bench(layers, budget=2.0, min_time=0.002, repeat=2)
+    report = run_network_bench(layers, settings=BenchSettings(budget=2.0, min_time=0.002, repeat=2))
     data = report.to_dict()
     rows = data["layers"]
     assert [row["name"] for row in rows] == ["conv1", "dw", "pw"]
@@ -243,7 +240,7 @@ def test_network_engine_refuses_empty_and_oversized_networks() -> None:
         run_network_bench([])
     big = [("big", Conv2d(256, 256, 3), Shape(256, 512, 512))]
     with pytest.raises(DscCalcError, match="--max-memory"):
-        run_network_bench(big, memory_limit=2**20)
+        run_network_bench(big, settings=BenchSettings(memory_limit=2**20))
 
 
 def test_network_mode_times_every_conv_layer() -> None:

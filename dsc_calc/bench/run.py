@@ -43,6 +43,48 @@ PESSIMISTIC_GFLOPS = 5.0
 GEMM_SIZE = 1024
 COPY_BYTES = 64 * 2**20
 
+#: Seconds of timed runs wanted per kernel of one layer, and per layer of a network, by default.
+LAYER_MIN_TIME = 0.2
+NETWORK_MIN_TIME = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class BenchSettings:
+    """How a run is timed and what it may use; made once (from the CLI's options) and passed down.
+
+    ``min_time`` None is the mode's own default: :data:`LAYER_MIN_TIME` per kernel of one layer,
+    :data:`NETWORK_MIN_TIME` per layer of a network. ``engine`` picks the depthwise kernel
+    (:func:`dsc_calc.bench.kernels.resolve_engine`).
+    """
+
+    threads: int = 1
+    budget: float = 10.0
+    min_time: float | None = None
+    repeat: int = 5
+    seed: int = 0
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    engine: Engine = "auto"
+
+    def min_seconds(self, default: float) -> float:
+        """``min_time``, or the mode's ``default`` when it is not given."""
+        return default if self.min_time is None else self.min_time
+
+    def check(self, min_time: float) -> None:
+        """Refuse settings out of range, naming the option; ``min_time`` is the run's own."""
+        threads, budget, repeat, seed = self.threads, self.budget, self.repeat, self.seed
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
+            raise DscCalcError("threads", f"must be an integer in 1..1024, got {threads!r}")
+        if not 0 < budget <= 3600:
+            raise DscCalcError(
+                "budget", f"must be more than 0 and at most 3600 seconds, got {budget}"
+            )
+        if not 0 <= min_time <= budget:
+            raise DscCalcError("min_time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
+        if not 1 <= repeat <= 100_000:
+            raise DscCalcError("repeat", f"must be in 1..100000, got {repeat}")
+        if not 0 <= seed < 2**63:
+            raise DscCalcError("seed", f"must be a non-negative integer below 2**63, got {seed}")
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:
@@ -328,22 +370,16 @@ def run_bench(
     conv: Conv2d,
     source: Shape,
     batch: int = 1,
+    settings: BenchSettings | None = None,
     *,
-    threads: int = 1,
-    budget: float = 10.0,
-    min_time: float = 0.2,
-    repeat: int = 5,
-    seed: int = 0,
     machine: bool = False,
-    memory_limit: int = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[str, float], None] | None = None,
-    engine: Engine = "auto",
     vs_torch: bool = False,
 ) -> BenchReport:
     """Time ``conv`` and its depthwise separable replacement on ``batch`` samples of ``source``.
 
-    ``engine`` picks the depthwise kernel (:func:`dsc_calc.bench.kernels.resolve_engine`): ``auto``
-    takes the numba one when numba is installed; its JIT compile falls in the warm-up run.
+    ``settings.engine`` ``auto`` takes the numba depthwise kernel when numba is installed; its
+    JIT compile falls in the warm-up run. ``machine`` also measures this machine's roofline.
     ``vs_torch`` also times PyTorch's kernels on the same layer, interleaved with ours (torch is
     imported here, only then; without it the run is refused before anything is timed).
     """
@@ -351,12 +387,13 @@ def run_bench(
 
     from dsc_calc.bench.kernels import resolve_engine
 
-    engine = resolve_engine(engine)
+    settings = settings or BenchSettings()
+    engine = resolve_engine(settings.engine)
+    threads, budget, repeat = settings.threads, settings.budget, settings.repeat
+    min_time = settings.min_seconds(LAYER_MIN_TIME)
 
     comparison = compare(conv, source, batch)
-    _check_limits(
-        comparison, threads, budget, min_time, repeat, seed, machine, memory_limit, vs_torch
-    )
+    _check_limits(comparison, settings, min_time, machine=machine, vs_torch=vs_torch)
     torch = import_torch() if vs_torch else None  # before the clock: importing is not the run
     if torch is not None:
         _keep_freed_memory()
@@ -364,10 +401,10 @@ def run_bench(
     deadline = started + budget
     report = _step(progress)
     with threadpool_limits(limits=threads):
-        import numpy as np
-
         report("preparing inputs and buffers", 0.0)
-        runs, layers, x, drawn = _single_layer_runs(conv, source, batch, seed, engine, threads)
+        runs, layers, x, drawn = _single_layer_runs(
+            conv, source, batch, settings.seed, engine, threads
+        )
         for position, name in enumerate(KERNELS):
             report(f"warm-up: {name}", 0.05 * position / len(KERNELS))
             runs[name]()
@@ -416,12 +453,22 @@ def run_bench(
     return BenchReport(
         comparison=comparison,
         kernels=kernels,
-        run=RunInfo(
-            threads, blas, np.__version__, engine, seed, budget, time.perf_counter() - started
-        ),
+        run=_run_info(settings, engine, blas, started),
         machine=probe,
         notes=tuple(notes),
         torch=torch_timing,
+    )
+
+
+def _run_info(
+    settings: BenchSettings, engine: str, blas: dict[str, object], started: float
+) -> RunInfo:
+    """How the run that began at ``started`` (``perf_counter``) was made."""
+    import numpy as np
+
+    elapsed = time.perf_counter() - started
+    return RunInfo(
+        settings.threads, blas, np.__version__, engine, settings.seed, settings.budget, elapsed
     )
 
 
@@ -697,17 +744,15 @@ def _step(progress: Callable[[str, float], None] | None) -> Callable[[str, float
 
 def _check_limits(
     comparison: LayerComparison,
-    threads: int,
-    budget: float,
+    settings: BenchSettings,
     min_time: float,
-    repeat: int,
-    seed: int,
+    *,
     machine: bool,
-    memory_limit: int,
-    vs_torch: bool = False,
+    vs_torch: bool,
 ) -> None:
     """Refuse bad settings, and layers too big for the memory limit or the budget, up front."""
-    _check_settings(threads, budget, min_time, repeat, seed)
+    settings.check(min_time)
+    memory_limit, budget = settings.memory_limit, settings.budget
     _check_stride(comparison.conv, "stride")
     weights = 4 * comparison.conv.params  # float32; a floor of the estimate, which walks taps
     needed = (
@@ -751,20 +796,6 @@ def _check_stride(conv: Conv2d, where: str) -> None:
             f"stride {sh}x{sw} splits the input into {sh * sw:,} phases; bench times at most "
             f"{MAX_STRIDE_PHASES:,} (stride 64x64); count such a layer with `dsc-calc layer`",
         )
-
-
-def _check_settings(threads: int, budget: float, min_time: float, repeat: int, seed: int) -> None:
-    """Refuse timing settings out of range, naming the option."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
-        raise DscCalcError("threads", f"must be an integer in 1..1024, got {threads!r}")
-    if not 0 < budget <= 3600:
-        raise DscCalcError("budget", f"must be more than 0 and at most 3600 seconds, got {budget}")
-    if not 0 <= min_time <= budget:
-        raise DscCalcError("min_time", f"must be in 0..--budget ({budget:g} s), got {min_time}")
-    if not 1 <= repeat <= 100_000:
-        raise DscCalcError("repeat", f"must be in 1..100000, got {repeat}")
-    if not 0 <= seed < 2**63:
-        raise DscCalcError("seed", f"must be a non-negative integer below 2**63, got {seed}")
 
 
 def _interleave(
@@ -953,26 +984,26 @@ class NetworkBenchReport:
 def run_network_bench(
     layers: Sequence[tuple[str, Conv2d, Shape]],
     batch: int = 1,
+    settings: BenchSettings | None = None,
     *,
-    threads: int = 1,
-    budget: float = 10.0,
-    min_time: float = 0.05,
-    repeat: int = 3,
-    seed: int = 0,
-    memory_limit: int = DEFAULT_MEMORY_LIMIT,
     progress: Callable[[str, float], None] | None = None,
-    engine: Engine = "auto",
 ) -> NetworkBenchReport:
-    """Time each ``(name, conv, input)`` layer of a network, interleaved, within ``budget``."""
+    """Time each ``(name, conv, input)`` layer of a network, interleaved, within the budget.
+
+    Without ``settings``: 3 runs of at least :data:`NETWORK_MIN_TIME` seconds a layer.
+    """
     from threadpoolctl import threadpool_limits
 
     from dsc_calc.bench.kernels import ITEM, estimate_workspace_bytes, resolve_engine
 
-    engine = resolve_engine(engine)
+    settings = settings or BenchSettings(repeat=3)
+    engine = resolve_engine(settings.engine)
+    threads, budget, repeat = settings.threads, settings.budget, settings.repeat
+    min_time, memory_limit = settings.min_seconds(NETWORK_MIN_TIME), settings.memory_limit
 
     started = time.perf_counter()
     deadline = started + budget
-    _check_settings(threads, budget, min_time, repeat, seed)
+    settings.check(min_time)
     if not layers:
         raise DscCalcError("network", "has no conv layers to time")
     for name, conv, _ in layers:
@@ -1008,7 +1039,7 @@ def run_network_bench(
 
         from dsc_calc.bench.kernels import plan_conv
 
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(settings.seed)
         runs: dict[str, Callable[[], object]] = {}
         keys: list[str] = []
         for position, (name, conv, source) in enumerate(layers):
@@ -1048,9 +1079,7 @@ def run_network_bench(
     return NetworkBenchReport(
         layers=timed,
         batch=batch,
-        run=RunInfo(
-            threads, blas, np.__version__, engine, seed, budget, time.perf_counter() - started
-        ),
+        run=_run_info(settings, engine, blas, started),
         notes=tuple(notes),
     )
 

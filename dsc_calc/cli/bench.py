@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
+    from dsc_calc.bench.run import BenchSettings
     from dsc_calc.output.tabular import Report
 
 ThreadsOption = Annotated[
@@ -130,7 +131,7 @@ def bench(
 
     --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time. --vs-torch times PyTorch's kernels beside ours, so the gap to a framework shows on this machine.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
-    from dsc_calc.bench.run import run_bench
+    from dsc_calc.bench.run import BenchSettings, run_bench
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
@@ -138,6 +139,16 @@ def bench(
     check_output(out.output)
     if save_profile is not None:
         check_writable(save_profile, where="--save-profile")
+    settings = BenchSettings(
+        threads=threads,
+        budget=budget,
+        min_time=min_time,  # None: the mode's own default
+        repeat=repeat,
+        seed=seed,
+        memory_limit=max_memory * 2**20,
+        engine=engine,
+    )
+    measure_machine = machine or save_profile is not None
     if source is not None:
         if vs_torch:
             raise DscCalcError("--vs-torch", "compares one layer's kernels; drop it with a network")
@@ -145,15 +156,9 @@ def bench(
             source,
             given=(cin, cout, geometry.hw, geometry.height, geometry.width),
             batch=geometry.batch,
-            threads=threads,
-            budget=budget,
-            min_time=0.05 if min_time is None else min_time,
-            repeat=repeat,
-            seed=seed,
-            machine=machine or save_profile is not None,
-            memory_limit=max_memory * 2**20,
+            settings=settings,
+            machine=measure_machine,
             quiet=quiet,
-            engine=engine,
         )
         out.emit(network_report, keep_on_failure=True)
         return
@@ -168,15 +173,9 @@ def bench(
             conv,
             shape,
             geometry.batch,
-            threads=threads,
-            budget=budget,
-            min_time=0.2 if min_time is None else min_time,
-            repeat=repeat,
-            seed=seed,
-            machine=machine or save_profile is not None,
-            memory_limit=max_memory * 2**20,
+            settings,
+            machine=measure_machine,
             progress=progress,
-            engine=_engine(engine),
             vs_torch=vs_torch,
         )
     if save_profile is not None and report.machine is not None:
@@ -197,15 +196,9 @@ def _bench_network(
     *,
     given: tuple[int | None, ...],
     batch: int,
-    threads: int,
-    budget: float,
-    min_time: float,
-    repeat: int,
-    seed: int,
+    settings: BenchSettings,
     machine: bool,
-    memory_limit: int,
     quiet: bool,
-    engine: Engine,
 ) -> Report:
     """Time every conv layer of the network ``source``."""
     from dsc_calc.bench.run import run_network_bench
@@ -231,25 +224,7 @@ def _bench_network(
     network = analyse(load_network(source), batch=batch)
     layers = [(row.name, row.conv, row.input) for row in network.rows if row.conv is not None]
     with _progress(enabled=not quiet) as progress:
-        return run_network_bench(
-            layers,
-            batch,
-            threads=threads,
-            budget=budget,
-            min_time=min_time,
-            repeat=repeat,
-            seed=seed,
-            memory_limit=memory_limit,
-            progress=progress,
-            engine=_engine(engine),
-        )
-
-
-def _engine(engine: Engine) -> Engine:
-    """The --engine choice, checked: asking for numba without numba installed is an error."""
-    from dsc_calc.bench.kernels import resolve_engine
-
-    return resolve_engine(engine)
+        return run_network_bench(layers, batch, settings, progress=progress)
 
 
 def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float], None] | None]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
-    from dsc_calc.bench.run import BenchSettings
+    from dsc_calc.bench.settings import BenchSettings
     from dsc_calc.output.tabular import Report
 
 ThreadsOption = Annotated[
@@ -131,7 +131,8 @@ def bench(
 
     --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time. --vs-torch times PyTorch's kernels beside ours, so the gap to a framework shows on this machine.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
-    from dsc_calc.bench.run import BenchSettings, run_bench
+    from dsc_calc.bench.run import run_bench
+    from dsc_calc.bench.settings import BenchSettings
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from typing import Any
@@ -320,13 +322,20 @@ def test_schema_structure(command: str) -> None:
 
 def test_every_documented_key_is_required_except_blas_threading_layer() -> None:
     """Only Blas.threading_layer (absent when no BLAS is found) may be missing from a document."""
-    optional = [
-        f"{name}.{field.name}"
-        for name, definition in vars(contracts).items()
-        if isinstance(definition, type) and issubclass(definition, msgspec.Struct)
-        for field in msgspec.structs.fields(definition)
-        if not field.required
+    modules = [
+        importlib.import_module(f"{contracts.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(contracts.__path__)
     ]
+    optional = sorted(
+        {
+            f"{name}.{field.name}"
+            for module in modules
+            for name, definition in vars(module).items()
+            if isinstance(definition, type) and issubclass(definition, msgspec.Struct)
+            for field in msgspec.structs.fields(definition)
+            if not field.required
+        }
+    )
     assert optional == ["Blas.threading_layer"]
 
 

@@ -11,96 +11,22 @@ Value sets that may grow (a row's ``kind``, a roofline ``bound``) are typed ``st
 values in a description, so that a new value is an addition, not a break.
 
 Each command's document types live in a module of their own (``layer``, ``network``, ``presets``,
-``bench``, ``sweep``, ``kernel``), the pieces they share in ``common``; this package re-exports
-them all, with :data:`CONTRACTS` and :func:`json_schema`. It imports msgspec at import time: only
-``dsc-calc schema`` and the tests import it.
+``bench``, ``sweep``, ``kernel``), the pieces they share in ``common``. This package exports each
+command's document type (``LayerDocument``, ...), :data:`CONTRACTS` and :func:`json_schema`. It
+imports msgspec at import time: only ``dsc-calc schema`` and the tests import it.
 """
 
 from typing import Any
 
 import msgspec
 
-from dsc_calc.output.contracts.bench import (
-    BenchDocument,
-    BenchKernels,
-    BenchMachine,
-    BenchRoofline,
-    BenchSettings,
-    Blas,
-    Copy,
-    Gemm,
-    NetworkBenchDocument,
-    NetworkBenchMachine,
-    NetworkBenchSettings,
-    NetworkBenchTotal,
-    Speedup,
-    TimedKernel,
-    TimedLayer,
-    TorchComparison,
-    TorchKernel,
-    TorchKernels,
-    TorchSpeedup,
-)
-from dsc_calc.output.contracts.common import (
-    Bound,
-    Cost,
-    ExactFraction,
-    ExactRatios,
-    Pair,
-    Profile,
-    Ratio,
-    Roofline,
-    Seconds,
-    Shape,
-    Traffic,
-    _Contract,
-)
-from dsc_calc.output.contracts.kernel import (
-    Factors,
-    KernelCost,
-    KernelDocument,
-    Number,
-    Reconstruction,
-)
-from dsc_calc.output.contracts.layer import (
-    DesignCost,
-    LayerConfig,
-    LayerDocument,
-    LayerRatios,
-    LayerSaving,
-    PaddingSides,
-    SeparableCost,
-    SpatialCost,
-    SpatialExact,
-    SpatialRatios,
-)
-from dsc_calc.output.contracts.network import (
-    BoundShares,
-    Change,
-    DesignComparison,
-    DesignRatios,
-    KindTotal,
-    NetworkDesign,
-    NetworkDocument,
-    NetworkLatency,
-    NetworkMemory,
-    NetworkRow,
-    Saving,
-    WhatIf,
-    WhatIfTotals,
-)
-from dsc_calc.output.contracts.presets import (
-    PresetEntry,
-    PresetsDocument,
-)
-from dsc_calc.output.contracts.sweep import (
-    ParamsMacs,
-    SweepCell,
-    SweepConfig,
-    SweepDocument,
-    SweepRatios,
-    SweepSaving,
-)
+from dsc_calc.output.contracts.bench import BenchDocument, NetworkBenchDocument
+from dsc_calc.output.contracts.common import _Contract
+from dsc_calc.output.contracts.kernel import KernelDocument
+from dsc_calc.output.contracts.layer import LayerDocument
+from dsc_calc.output.contracts.network import NetworkDocument
+from dsc_calc.output.contracts.presets import PresetsDocument
+from dsc_calc.output.contracts.sweep import SweepDocument
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -108,71 +34,12 @@ __all__ = [
     "CONTRACTS",
     "JSON_SCHEMA_DIALECT",
     "BenchDocument",
-    "BenchKernels",
-    "BenchMachine",
-    "BenchRoofline",
-    "BenchSettings",
-    "Blas",
-    "Bound",
-    "BoundShares",
-    "Change",
-    "Copy",
-    "Cost",
-    "DesignComparison",
-    "DesignCost",
-    "DesignRatios",
-    "ExactFraction",
-    "ExactRatios",
-    "Factors",
-    "Gemm",
-    "KernelCost",
     "KernelDocument",
-    "KindTotal",
-    "LayerConfig",
     "LayerDocument",
-    "LayerRatios",
-    "LayerSaving",
     "NetworkBenchDocument",
-    "NetworkBenchMachine",
-    "NetworkBenchSettings",
-    "NetworkBenchTotal",
-    "NetworkDesign",
     "NetworkDocument",
-    "NetworkLatency",
-    "NetworkMemory",
-    "NetworkRow",
-    "Number",
-    "PaddingSides",
-    "Pair",
-    "ParamsMacs",
-    "PresetEntry",
     "PresetsDocument",
-    "Profile",
-    "Ratio",
-    "Reconstruction",
-    "Roofline",
-    "Saving",
-    "Seconds",
-    "SeparableCost",
-    "Shape",
-    "SpatialCost",
-    "SpatialExact",
-    "SpatialRatios",
-    "Speedup",
-    "SweepCell",
-    "SweepConfig",
     "SweepDocument",
-    "SweepRatios",
-    "SweepSaving",
-    "TimedKernel",
-    "TimedLayer",
-    "TorchComparison",
-    "TorchKernel",
-    "TorchKernels",
-    "TorchSpeedup",
-    "Traffic",
-    "WhatIf",
-    "WhatIfTotals",
     "json_schema",
 ]
 

@@ -16,10 +16,10 @@ from dsc_calc.cli._app import JsonOption, OutputArgs, PlainOption, app, emit, ex
 from dsc_calc.cli.layer import BatchOption, MachineArgs  # noqa: TC001 - read by Typer at run time
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
-from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from dsc_calc.network.report import NetworkReport
+    from dsc_calc.output.tabular import Table
 
 #: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
 #: JSON have no such limit.
@@ -147,6 +147,8 @@ class PresetList:
         return {"presets": self.entries}
 
     def tables(self) -> list[Table]:
+        from dsc_calc.output.tabular import Column, Table  # only a table needs it: not --json
+
         return [
             Table(
                 title="Presets",

@@ -24,17 +24,14 @@ from typing import TYPE_CHECKING, Literal
 
 from dsc_calc.cost.conv import Conv2d, Padding, Shape
 from dsc_calc.errors import DscCalcError
-from dsc_calc.onnx.shapes import (
-    SHAPES,
-    Context,
-    Value,
+from dsc_calc.onnx.shapes.conv import (
     conv_geometry,
     conv_transpose_geometry,
     gemm_dims,
     matmul_dims,
-    need,
     window_geometry,
 )
+from dsc_calc.onnx.shapes.core import SHAPES, Context, Value, need, registrar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,13 +73,7 @@ SPEC_TYPES = {
 }
 
 
-def _op(*names: str) -> Callable[[Callable[..., NodeCost]], Callable[..., NodeCost]]:
-    def register(function: Callable[..., NodeCost]) -> Callable[..., NodeCost]:
-        for name in names:
-            COSTS[name] = function
-        return function
-
-    return register
+_op = registrar(COSTS)
 
 
 def node_cost(ctx: Context, inputs: list[Value | None], outputs: list[Value | None]) -> NodeCost:

@@ -19,8 +19,9 @@ registry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
 
 from dsc_calc.cost.conv import Conv2d, Padding, Shape
 from dsc_calc.errors import DscCalcError
@@ -39,8 +40,7 @@ if TYPE_CHECKING:
 Kind = Literal["conv", "pointwise", "depthwise", "linear", "other"]
 
 
-@dataclass(frozen=True, slots=True)
-class NodeCost:
+class NodeCost(msgspec.Struct, frozen=True):
     """A node's MACs and FLOPs, its Conv2d if it is a 2-D conv, and how to show it.
 
     ``type`` is the row type (the spec's names where they exist: ``conv``, ``dwconv``,

@@ -4,14 +4,13 @@ and MatMul, with the geometry helpers :mod:`dsc_calc.onnx.costs` counts them by.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from dsc_calc.onnx.reader import INT64
 from dsc_calc.onnx.shapes.core import Context, Shape, Value, broadcast, handles, need
 
 
-@dataclass(frozen=True, slots=True)
-class ConvGeometry:
+class ConvGeometry(msgspec.Struct, frozen=True):
     """A conv's resolved attributes along each spatial axis, and its output spatial size."""
 
     kernel: Shape

@@ -8,8 +8,9 @@ imports them all, so :data:`SHAPES` is complete once the package is imported.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
 
 from dsc_calc.errors import DscCalcError
 from dsc_calc.onnx.reader import FLOAT, SMALL_ELEMENTS, Node, Number, Subgraph
@@ -21,8 +22,7 @@ Handler = TypeVar("Handler", bound="Callable[..., object]")
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(msgspec.Struct, frozen=True):
     """A tensor as inference sees it: its shape, element type and (small ones) its data."""
 
     shape: Shape
@@ -38,8 +38,7 @@ class Unknown(Exception):  # noqa: N818 - a signal, not an error: the shape is n
     """An input the node needs has no known shape or data."""
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(msgspec.Struct, frozen=True):
     """The node being inferred, the model's opset, and helpers to read its attributes."""
 
     node: Node

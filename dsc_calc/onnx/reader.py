@@ -208,7 +208,7 @@ def _fields(  # noqa: PLR0912 - one branch per wire type, and the one-byte fast 
             value, pos = _varint(buf, pos, end)
             yield number, 0, value, pos
         elif wire == 2:
-            length = buf[pos] if pos < end else 0x80
+            length = buf[pos] if pos < end else 0x80  # at the end: _varint says so
             if length < 0x80:
                 pos += 1
             else:

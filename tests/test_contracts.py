@@ -408,3 +408,19 @@ def test_schema_validator_is_not_vacuous() -> None:
     assert any("standard.macs" in error for error in errors)
     assert any("missing width" in error for error in errors)
     assert any("config.groups" in error for error in errors)
+
+
+def test_every_contract_type_is_still_reachable_from_the_package() -> None:
+    """The contracts were one module: each of their types (NetworkRow, Roofline, ...) still
+    loads from ``dsc_calc.output.contracts`` by name, as the class its own module defines."""
+    reached = 0
+    for info in pkgutil.iter_modules(contracts.__path__):
+        module = importlib.import_module(f"{contracts.__name__}.{info.name}")
+        for name, definition in vars(module).items():
+            ours = isinstance(definition, type) and definition.__module__ == module.__name__
+            if ours and issubclass(definition, msgspec.Struct):
+                assert getattr(contracts, name) is definition
+                reached += 1
+    assert reached > 60
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        contracts.Nope  # noqa: B018 - the access is the test

@@ -69,8 +69,9 @@ CASES: list[tuple[tuple[str, ...], str | None, type[msgspec.Struct]]] = [
     (("kernel", "[[0,0],[0,0]]"), None, KernelDocument),
     (("kernel", "[1,2,3]"), None, KernelDocument),
     (("kernel", "[[1e-400,2e-400],[3e-400,7e-400]]", "--tol", "1e-6"), None, KernelDocument),
-    (("bench", "--cin", "4", "--cout", "8", "--hw", "8", "--budget", "0.5", "-q"), None, BenchDocument),
-    (("bench", "-", "--budget", "0.5", "-q"), TINY_SPEC, NetworkBenchDocument),
+    # --min-time keeps these short; the budget only has to cover a first numba compile.
+    (("bench", "--cin", "4", "--cout", "8", "--hw", "8", "--min-time", "0.05", "-q"), None, BenchDocument),
+    (("bench", "-", "--min-time", "0.02", "-q"), TINY_SPEC, NetworkBenchDocument),
 ]  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import typer
 
 from dsc_calc.choices import Engine
 from dsc_calc.cli._app import OutputArgs, app, check_output, examples, grouped
-from dsc_calc.cli.layer import CinOption, CoutOption, LayerArgs
+from dsc_calc.cli.options import CinOption, CoutOption, LayerArgs
 from dsc_calc.errors import DscCalcError
 from dsc_calc.files import check_writable, write_atomic
 

@@ -13,7 +13,7 @@ import typer
 
 from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
 from dsc_calc.cli._app import JsonOption, OutputArgs, PlainOption, app, emit, examples, grouped
-from dsc_calc.cli.layer import BatchOption, MachineArgs  # noqa: TC001 - read by Typer at run time
+from dsc_calc.cli.options import BatchOption, MachineArgs  # noqa: TC001 - read by Typer at run time
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 

@@ -13,9 +13,8 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from dsc_calc.output.tables import tables_of
 
@@ -294,10 +293,10 @@ def print_tables(
     console.file.flush()
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     """One drawn table of a :class:`Table`: which columns, how wide, with or without bars, and
-    ``compact`` (two spaces between columns instead of three, none at the edges)."""
+    ``compact`` (two spaces between columns instead of three, none at the edges). A NamedTuple:
+    a frozen dataclass would add 0.6 ms to every start, tables or not."""
 
     title: str
     columns: tuple[int, ...]

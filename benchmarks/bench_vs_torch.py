@@ -19,28 +19,39 @@ alone where they are set, and check the kernel path printed:
 
 How busy other processes kept the cores during each run is printed (from /proc/stat): figures
 from a run with other load are not comparable; ``--wait S`` waits up to S seconds before each run
-for the machine to go quiet.
+for the machine to go quiet. On more than one thread each run also prints how much of two CPUs
+two threads of this process really got (a kernel's scheduler can give a process one core's worth
+while another session is busy, even with a core idle), and the two sides' bursts are ``--settle``
+seconds apart (default 0.01), long enough for the OpenMP threads PyTorch leaves spinning after a
+parallel region (a few ms) to stop before our threads start, and OpenBLAS's after ours.
+
+The header lists what is needed to redo the table elsewhere: CPU model and caches, Python, NumPy
+and its SIMD levels, the BLAS and its kernel path, PyTorch and its oneDNN, and per shape the
+dsc-calc depthwise kernel path (einsums per call, threads it really uses).
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench_vs_torch.py
-     [--seconds 2] [--runs 3] [--threads 1,2] [--wait 60] [--shape 64,128,56,3 ...]
-     [--engine both|numpy|numba]
+     [--seconds 2] [--runs 3] [--threads 1,2] [--wait 60] [--settle 0.01]
+     [--shape 64,128,56,3 ...] [--engine both|numpy|numba]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from dsc_calc.bench.kernels import SeparablePlan, numba_available, plan_conv
+from dsc_calc.bench.kernels import DepthwisePlan, SeparablePlan, numba_available, plan_conv
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
@@ -53,6 +64,7 @@ KERNELS = ("standard", "depthwise", "pointwise", "separable")
 WARM_UP_SECONDS = 0.3
 BURST_SECONDS = 0.02
 BURST_RUNS = 20
+SETTLE_SECONDS = 0.01
 RATIO_GOAL = 2.0
 SPEEDUP_GOAL = 0.20
 
@@ -80,8 +92,9 @@ Medians = dict[str, dict[str, float]]
 
 def numpy_side(
     cin: int, cout: int, size: int, k: int, engine: Engine = "numpy", threads: int = 1
-) -> dict[str, Callable[[], object]]:
-    """The four dsc-calc kernels of one shape, ready to call (the depthwise one by ``engine``)."""
+) -> tuple[dict[str, Callable[[], object]], str]:
+    """The four dsc-calc kernels of one shape, ready to call (the depthwise one by ``engine``),
+    and which depthwise kernel path runs."""
     rng = np.random.default_rng(0)
     conv = Conv2d(cin, cout, (k, k))
     source = Shape(cin, size, size)
@@ -101,12 +114,21 @@ def numpy_side(
     )
     separable = SeparablePlan(depthwise, pointwise)
     middle = depthwise(x).copy()  # also the numba JIT compile (or cache load), before any timing
-    return {
+    runs: dict[str, Callable[[], object]] = {
         "standard": lambda: standard(x),
         "depthwise": lambda: depthwise(x),
         "pointwise": lambda: pointwise(middle),
         "separable": lambda: separable(x),
     }
+    return runs, depthwise_path(depthwise)
+
+
+def depthwise_path(plan: object) -> str:
+    """What the depthwise plan runs: engine, einsums per call, threads it really uses."""
+    if not isinstance(plan, DepthwisePlan):
+        return type(plan).__name__
+    layout = "stride-1 regions" if plan.unit_stride else "stride phases"
+    return f"numpy einsum, {layout}, {plan.einsum_calls} einsums a call, {plan.threads} thread(s)"
 
 
 def torch_side(
@@ -142,9 +164,14 @@ def torch_side(
 
 
 def interleaved(
-    sides: dict[str, dict[str, Callable[[], object]]], seconds: float, minimum: int, warm: bool
+    sides: dict[str, dict[str, Callable[[], object]]],
+    seconds: float,
+    minimum: int,
+    warm: bool,
+    settle: float = 0.0,
 ) -> Medians:
-    """Time every kernel of every side round-robin for ``seconds`` (at least ``minimum`` rounds)."""
+    """Time every kernel of every side round-robin for ``seconds`` (at least ``minimum`` rounds),
+    sleeping ``settle`` seconds before each side's burst."""
     if warm:
         for runs in sides.values():
             for call in runs.values():
@@ -163,6 +190,8 @@ def interleaved(
             for side in order:
                 # A short burst per side: its first call refills the caches the other side
                 # evicted and is dropped, so both sides are timed in the same (warm) state.
+                if settle:
+                    time.sleep(settle)
                 call = sides[side][kernel]
                 call()
                 burst_end = time.perf_counter() + BURST_SECONDS
@@ -206,6 +235,57 @@ def wait_quiet(limit: float, threshold: float = 0.2) -> float:
         load = others_load(before, cpu_ticks(), time.perf_counter() - begin)
         if load < threshold or time.perf_counter() > until:
             return load
+
+
+_HASHED = os.urandom(4 << 20)
+
+
+def parallel_share() -> float:
+    """How much of two CPUs two threads of this process get (1.0: a core each), by hashing."""
+    import threading
+
+    shares: list[float] = []
+
+    def work() -> None:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for _ in range(4):
+            hashlib.sha256(_HASHED).digest()
+        shares.append((time.thread_time() - cpu) / (time.perf_counter() - wall))
+
+    other = threading.Thread(target=work)
+    other.start()
+    work()
+    other.join()
+    return min(shares)
+
+
+def machine() -> str:
+    """CPU model, family/model/stepping, logical CPUs, caches and the load average (Linux)."""
+
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return ""
+
+    fields: dict[str, str] = {}
+    for line in read("/proc/cpuinfo").splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    letters = {"Data": "d", "Instruction": "i"}
+    caches = []
+    for index in range(8):
+        base = f"/sys/devices/system/cpu/cpu0/cache/index{index}/"
+        level, kind, size = (read(base + name) for name in ("level", "type", "size"))
+        if level:
+            caches.append(f"L{level}{letters.get(kind, '')} {size}")
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    family = "/".join(fields.get(key, "?") for key in ("cpu family", "model", "stepping"))
+    return (
+        f"CPU {model} (family/model/stepping {family}), {os.cpu_count()} logical CPUs, "
+        f"{len(os.sched_getaffinity(0))} usable; caches a core {', '.join(caches) or '?'}; "
+        f"load average {' '.join(read('/proc/loadavg').split()[:3]) or '?'}"
+    )
 
 
 def theory(cin: int, cout: int, size: int, k: int) -> float:
@@ -316,31 +396,53 @@ def measure(
     seconds: float,
     minimum: int,
     quiet_wait: float = 0.0,
+    settle: float = SETTLE_SECONDS,
 ) -> list[Row]:
     """Every shape on ``threads`` threads, ``runs`` times, the runs of all shapes interleaved."""
     if torch is not None:
         torch.set_num_threads(threads)
+    settle = settle if threads > 1 else 0.0
     with threadpool_limits(limits=threads):
         sides: dict[Shape4, dict[str, dict[str, Callable[[], object]]]] = {}
+        paths: dict[Shape4, dict[str, str]] = {}
         for shape in shapes:
-            sides[shape] = {e: numpy_side(*shape, e, threads) for e in engines}
+            built = {e: numpy_side(*shape, e, threads) for e in engines}
+            sides[shape] = {e: runs_ for e, (runs_, _) in built.items()}
+            paths[shape] = {e: path for e, (_, path) in built.items()}
             if torch is not None:
                 sides[shape]["torch"] = torch_side(torch, *shape)
         results: dict[Shape4, list[Medians]] = {shape: [] for shape in shapes}
         loads: list[float] = []
+        shares: list[float] = []
         for run in range(runs):
             if quiet_wait:
                 wait_quiet(quiet_wait)
+            if threads > 1:
+                time.sleep(settle)
+                shares.append(parallel_share())
             before, begin = cpu_ticks(), time.perf_counter()
             for shape in shapes:
-                results[shape].append(interleaved(sides[shape], seconds, minimum, run == 0))
+                results[shape].append(interleaved(sides[shape], seconds, minimum, run == 0, settle))
             loads.append(others_load(before, cpu_ticks(), time.perf_counter() - begin))
     print(
         f"\n{threads} thread(s): other processes kept "
         + ", ".join(f"{load:.2f}" for load in loads)
         + f" of {os.cpu_count()} cores busy during the {runs} runs"
+        + (
+            "; two threads of this process got "
+            + ", ".join(f"{share:.2f}" for share in shares)
+            + " of a CPU each just before them"
+            if shares
+            else ""
+        )
+        + (f"; {settle * 1e3:.0f} ms between the sides' bursts" if settle else "")
     )
-    return [report(shape, threads, list(engines), results[shape]) for shape in shapes]
+    rows = []
+    for shape in shapes:
+        for engine, path in paths[shape].items():
+            print(f"\n{shape}: dsc-calc depthwise ({engine}): {path}", end="")
+        rows.append(report(shape, threads, list(engines), results[shape]))
+    return rows
 
 
 def onednn_paths(shapes: list[Shape4], thread_counts: list[int]) -> None:
@@ -394,6 +496,12 @@ def main() -> int:
         help="before each run, wait up to this many seconds for other processes to go quiet",
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_SECONDS,
+        help="on more than one thread, seconds between the two sides' bursts",
+    )
+    parser.add_argument(
         "--shape", action="append", help="cin,cout,size,k (repeatable); default: the issue's four"
     )
     parser.add_argument(
@@ -420,18 +528,35 @@ def main() -> int:
         import torch
     except ImportError:
         print("torch is not installed: printing NumPy times only", file=sys.stderr)
+    print(machine())
+    simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
+    print(
+        f"Python {platform.python_version()}; numpy {np.__version__} (SIMD baseline "
+        f"{'/'.join(simd.get('baseline', ['?']))}, found {'/'.join(simd.get('found', ['?']))}); "
+        f"BLAS: {describe_blas()}; {MALLOC_SETTINGS}"
+    )
     if torch is not None:
+        onednn = [line.strip() for line in torch.__config__.parallel_info().splitlines()]
         print(
-            f"torch {torch.__version__}; mkldnn {torch.backends.mkldnn.is_available()}; "
-            f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+            f"torch {torch.__version__}; mkldnn {torch.backends.mkldnn.is_available()} "
+            f"({next((line for line in onednn if 'DNN' in line), '?')}); "
+            f"CPU capability {torch.backends.cpu.get_cpu_capability()}; "
+            f"{next((line for line in onednn if 'parallel backend' in line), '?')}"
         )
-    print(f"numpy {np.__version__}; BLAS: {describe_blas()}; {MALLOC_SETTINGS}")
     if torch is not None and args.onednn:
         onednn_paths(shapes, thread_counts)
     rows: list[Row] = []
     for threads in thread_counts:
         rows += measure(
-            threads, shapes, list(engines), torch, args.runs, args.seconds, args.min_runs
+            threads,
+            shapes,
+            list(engines),
+            torch,
+            args.runs,
+            args.seconds,
+            args.min_runs,
+            args.wait,
+            args.settle,
         )
     if torch is not None:
         markdown(rows, list(engines))

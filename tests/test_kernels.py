@@ -303,6 +303,7 @@ def test_threaded_depthwise_matches_reference(
     from dsc_calc.bench import kernels
 
     monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 1)  # one row per block: many blocks
+    monkeypatch.setattr(kernels, "DEPTHWISE_THREAD_MACS", 1)  # threads even for tiny convs
     rng = np.random.default_rng(5)
     x = rng.standard_normal((batch, conv.in_channels, height, width), dtype=np.float32)
     weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
@@ -311,6 +312,117 @@ def test_threaded_depthwise_matches_reference(
         conv, Shape(conv.in_channels, height, width), batch, weight, bias, threads=threads
     )
     assert isinstance(plan, DepthwisePlan)
+    assert plan.threads == threads
     expected = naive_conv(x, conv, weight, bias)
     for _ in range(2):  # the second call reuses the views built by the first
         np.testing.assert_allclose(to_nchw(plan(to_nhwc(x))), expected, rtol=1e-4, atol=1e-4)
+
+
+DEPTHWISE_GEOMETRIES = [
+    pytest.param(Conv2d(4, 4, 3, groups=4, bias=True), 2, 9, 8, id="same 3x3"),
+    pytest.param(Conv2d(4, 4, 5, dilation=(2, 1), groups=4), 1, 11, 7, id="5x5 dilated"),
+    pytest.param(Conv2d(4, 4, 4, groups=4, bias=True), 1, 6, 9, id="even kernel: uneven padding"),
+    pytest.param(Conv2d(3, 3, (1, 3), padding=(3, 4), groups=3, bias=True), 2, 5, 4, id="pad only"),
+    pytest.param(Conv2d(4, 4, 3, stride=2, groups=4, bias=True), 2, 9, 10, id="stride 2"),
+]
+
+
+@pytest.mark.parametrize(("conv", "batch", "height", "width"), DEPTHWISE_GEOMETRIES)
+def test_depthwise_matches_reference_where_taps_read_padding(
+    conv: Conv2d, batch: int, height: int, width: int
+) -> None:
+    """Borders that read partly or only padding (zero, plus the bias) equal the reference."""
+    ours, reference = run(conv, batch, height, width, seed=11)
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    outputs=st.integers(1, 12),
+    kernel=st.integers(1, 6),
+    dilation=st.integers(1, 3),
+    before=st.integers(0, 6),
+    after=st.integers(0, 6),
+)
+def test_depthwise_spans_cover_each_output_once_with_its_in_bounds_taps(
+    outputs: int, kernel: int, dilation: int, before: int, after: int
+) -> None:
+    """The runs of one axis partition its outputs, and each run's taps are exactly those in bounds."""
+    from dsc_calc.bench.kernels import _pairs, _spans
+
+    inputs = outputs + dilation * (kernel - 1) - before - after
+    if inputs < 1:
+        return
+    spans = _spans(outputs, kernel, dilation, before, inputs)
+    assert [p for s in spans for p in range(s.start, s.stop)] == list(range(outputs))
+    for span in spans:
+        for position in range(span.start, span.stop):
+            inside = [i for i in range(kernel) if 0 <= position + i * dilation - before < inputs]
+            assert list(range(span.first, span.last)) == inside
+    stacked = [s for stack in _pairs(spans) for s in stack]
+    assert sorted(stacked, key=lambda s: s.start) == spans
+
+
+@pytest.mark.parametrize(("conv", "batch", "height", "width"), DEPTHWISE_GEOMETRIES)
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_depthwise_equals_one_thread_bit_for_bit(
+    conv: Conv2d,
+    batch: int,
+    height: int,
+    width: int,
+    threads: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shared out between threads in one-row blocks, each output is summed as on one thread."""
+    from dsc_calc.bench import kernels
+
+    rng = np.random.default_rng(13)
+    source = Shape(conv.in_channels, height, width)
+    x = rng.standard_normal((batch, height, width, conv.in_channels), dtype=np.float32)
+    weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
+    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    single = plan_conv(conv, source, batch, weight, bias)(x).copy()
+    monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 1)
+    monkeypatch.setattr(kernels, "DEPTHWISE_THREAD_MACS", 1)
+    plan = plan_conv(conv, source, batch, weight, bias, threads=threads)
+    assert plan.threads == threads
+    np.testing.assert_array_equal(plan(x), single)
+    assert estimate_workspace_bytes(conv, source, batch) == plan.workspace_bytes
+
+
+def test_depthwise_reads_each_new_or_changed_input() -> None:
+    """Views of the input are kept between calls, yet a new array, an array changed in place and a
+    non-contiguous view all give their own result."""
+    conv = Conv2d(5, 5, 3, groups=5, bias=True)
+    rng = np.random.default_rng(17)
+    weight = rng.standard_normal((5, 1, 3, 3), dtype=np.float32)
+    bias = rng.standard_normal(5, dtype=np.float32)
+    plan = plan_conv(conv, Shape(5, 6, 7), 1, weight, bias)
+
+    def expected(x: np.ndarray) -> np.ndarray:
+        return to_nhwc(naive_conv(to_nchw(x), conv, weight, bias).astype(np.float32))
+
+    first = rng.standard_normal((1, 6, 7, 5), dtype=np.float32)
+    second = rng.standard_normal((1, 6, 7, 5), dtype=np.float32)
+    for x in (first, second, first):
+        np.testing.assert_allclose(plan(x), expected(x), rtol=1e-4, atol=1e-4)
+    first[0, 2, 3] += 10.0
+    np.testing.assert_allclose(plan(first), expected(first), rtol=1e-4, atol=1e-4)
+    wide = rng.standard_normal((1, 6, 14, 5), dtype=np.float32)[:, :, ::2]
+    np.testing.assert_allclose(plan(wide), expected(wide), rtol=1e-4, atol=1e-4)
+
+
+def test_small_depthwise_convs_stay_on_one_thread() -> None:
+    """Threads only take shares of at least DEPTHWISE_THREAD_MACS multiply-adds."""
+    from dsc_calc.bench.kernels import DEPTHWISE_THREAD_MACS
+
+    def threads_used(size: int) -> int:
+        conv = Conv2d(16, 16, 3, groups=16)
+        weight = np.zeros((16, 1, 3, 3), np.float32)
+        plan = plan_conv(conv, Shape(16, size, size), 1, weight, threads=4)
+        assert isinstance(plan, DepthwisePlan)
+        return plan.threads
+
+    assert DEPTHWISE_THREAD_MACS > 16 * 8 * 8 * 9
+    assert threads_used(8) == 1
+    assert threads_used(160) == 4

@@ -19,29 +19,30 @@ Kernels:
 
 * **standard** (any groups, stride, padding, dilation): im2col into a preallocated patch buffer,
   blocked over output rows so a block stays in cache, then one BLAS GEMM per block and group.
-* **depthwise** (``groups == in == out``): per block of output rows, one ``einsum`` over a
-  strided view holding all ``kh * kw`` shifted copies of the padded input,
-  ``out[r, w] = sum_ij x[r+i, w+j] * wt[i, j, w]``, with the weights pre-tiled along the row, so
-  each tap is one fused multiply-accumulate pass over a contiguous ``width * C`` run (NumPy has no
-  FMA ufunc; multiply + add in place was ~1.5x slower, and a multiply into a per-tap buffer then a
-  sum ~1.7x slower, broadcasting untiled weights up to 3x slower). The kernel is memory-bound, so
-  the blocks are sized (:data:`DEPTHWISE_ROWS_BYTES`) for a block and the rows it reads to stay in
-  L2 while all taps are summed into it. Strided convs first split the input into its stride
-  phases so the runs stay contiguous. The views are built once per input buffer, not per call;
-  with ``threads > 1`` the blocks are shared out.
-  The einsum's inner loop does one multiply-add per element per pass (no register blocking): about
-  0.15 ns per multiply-add here, the floor of every NumPy formulation measured, 2-2.5x slower than
-  oneDNN's AVX-512 depthwise kernel at 112x112 with 32 channels and for 5x5 with 512 channels.
+* **depthwise** (``groups == in == out``): ``out[r, q] = sum_ij x[r+i, q+j] * wt[i, j]`` by
+  einsums over strided views of the input, with the weights pre-tiled along the row, so each
+  tap is one fused multiply-accumulate pass over a contiguous ``width * C`` run (NumPy has no FMA
+  ufunc; multiply + add in place was ~1.5x slower, a multiply into a per-tap buffer then a sum
+  ~1.7x slower, broadcasting untiled weights up to 3x slower). Stride 1 reads the input itself,
+  region by region, and skips the products with padding (no padded copy); strided convs first
+  split the input into its stride phases so the runs stay contiguous. The views are built once
+  per input array, not per call; with ``threads > 1`` blocks of output rows are shared out.
+  The einsum's inner loop is compiled for NumPy's baseline SIMD (SSE on x86-64, 4 floats a step,
+  multiply then add), so the kernel is bound by that loop, not by memory: about 0.14-0.19 ns per
+  multiply-add here whatever the working set (L1 to L3), the floor of every NumPy formulation
+  measured, and 2-2.3x oneDNN's AVX-512 depthwise kernel at 112x112 with 32 channels and for 5x5
+  with 512 channels on one thread.
 * **pointwise** (1x1, stride 1, no padding, groups 1): one GEMM ``(N*H*W, Cin) @ (Cin, Cout)``.
 
 Engines: ``plan_conv(..., engine=)`` picks who runs the depthwise conv. ``"numpy"`` is the einsum
 above; ``"numba"`` is the compiled loop of :mod:`dsc_calc.bench.numba_kernels` (the optional
-``fast`` extra) over the same padded input; ``"auto"`` takes numba when it is importable, else
-NumPy.
+``fast`` extra) over a zero-bordered copy of the input; ``"auto"`` takes numba when it is
+importable, else NumPy.
 """
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -49,13 +50,12 @@ from math import gcd
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from dsc_calc.cost.conv import Conv2d, Pair, Shape
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from numpy.typing import NDArray
 
@@ -73,11 +73,41 @@ PATCH_BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_PIXELS = 512
 
 
-#: The NumPy depthwise conv sums all its taps into blocks of output rows of about this many bytes
-#: (at least one row), so that a block and the rows it reads stay in L2 while it is summed. On this
-#: AMD EPYC (1 MiB L2) 256 KiB to whole-image blocks measured within 5% of each other and 32 KiB
-#: blocks 10-25% slower; with the views built once, blocking costs nothing per call.
-DEPTHWISE_ROWS_BYTES = 512 * 2**10
+#: The NumPy depthwise conv is cut into blocks of output rows of about this many bytes (at least one
+#: row, and at least one block per thread), the units its threads share. Its einsums sum every tap
+#: into a row before the next row, so block size hardly matters for the cache (256 KiB to
+#: whole-image blocks within 5% of each other here, stride 1 and 2) while each block costs an
+#: einsum call (3-5 us): at 112x112x32, ten calls were 5% slower than four.
+DEPTHWISE_ROWS_BYTES = 2 * 2**20
+
+#: ``threads`` only reach the NumPy depthwise conv in shares of at least this many multiply-adds
+#: (about 0.1 ms on one thread here): waking another thread and waiting for it cost 30-100 us on
+#: the 2-vCPU virtual machine this was tuned on, so a 14x14x256 3x3 conv (0.45 M) ran slower on
+#: two threads than on one, while 56x56x64 (1.8 M) and larger ran faster.
+DEPTHWISE_THREAD_MACS = 750_000
+
+#: The einsums of the depthwise conv. Stride 1, per region: stacked spans a and b, batch n, rows r,
+#: taps i and j, and the region's width x channels v as one axis (NumPy's einsum does not merge
+#: axes, and its inner loop is the last axis alone). Strides > 1, per stride phase: taps i and j,
+#: batch n, rows r, each row's width x channels w.
+DIRECT_SUBSCRIPTS = "abnrijv,abijv->abnrv"
+PHASE_SUBSCRIPTS = "ijnrw,ijw->nrw"
+
+
+def _c_einsum() -> Callable[..., object]:
+    """NumPy's C einsum, without the Python wrapper of ``np.einsum`` (~1.6 us a call here, a few
+    per depthwise conv), where this NumPy exposes it; else ``np.einsum``."""
+    try:
+        from numpy._core.multiarray import c_einsum  # NumPy 2
+    except ImportError:  # pragma: no cover - NumPy 1.26
+        try:
+            from numpy.core.multiarray import c_einsum  # type: ignore[no-redef]
+        except ImportError:
+            return np.einsum
+    return c_einsum
+
+
+_einsum = _c_einsum()
 
 
 class ConvPlan(Protocol):
@@ -106,7 +136,8 @@ def plan_conv(
     required exactly when ``conv.bias`` is true. ``engine`` picks the depthwise kernel (see the
     module docstring; NumPy unless asked, so results never depend on what else is installed);
     the other kernels are NumPy + BLAS whatever it says. ``threads`` is how many threads the NumPy
-    depthwise kernel shares its row blocks between (the GEMMs follow BLAS's own thread count).
+    depthwise kernel shares its row blocks between, at most one per
+    :data:`DEPTHWISE_THREAD_MACS` of work (the GEMMs follow BLAS's own thread count).
     """
     chosen = resolve_engine(engine)
     out_shape = conv.output_shape(source)
@@ -187,9 +218,10 @@ def estimate_workspace_bytes(
         if resolve_engine(engine) == "numba":
             border = padded if (padded_height, padded_width) != (source.height, source.width) else 0
             return ITEM * (border + output + (kh * kw + 1) * conv.in_channels)
-        tiled = kh * kw * conv.in_channels * out.width
         if conv.stride == (1, 1):
-            return ITEM * (padded + output + tiled)
+            regions = _regions(_Geometry.of(conv, source, out, batch))
+            return ITEM * (output + sum(r.weight_count(conv.in_channels) for r in regions))
+        tiled = kh * kw * conv.in_channels * out.width
         sh, sw = conv.stride
         phases = sh * sw * batch * -(-padded_height // sh) * -(-padded_width // sw)
         partial = output if len(_phase_taps(conv.kernel, conv.stride, conv.dilation)) > 1 else 0
@@ -300,21 +332,156 @@ def _phase_taps(
     return groups
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Output positions ``[start, stop)`` of one axis whose in-bounds taps are ``[first, last)``.
+
+    The other taps of those positions read padding: their products are zero and are not computed.
+    """
+
+    start: int
+    stop: int
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def taps(self) -> int:
+        return self.last - self.first
+
+
+def _spans(outputs: int, kernel: int, dilation: int, before: int, inputs: int) -> list[_Span]:
+    """One axis of a stride-1 conv, its output positions in runs that read the same taps in bounds.
+
+    Position ``p`` reads input ``p + i * dilation - before`` for tap ``i``, so the taps that land
+    inside form one range: a 3-tap axis padded by 1 has three runs, the first position (taps 1 and
+    2), the interior (all three) and the last position (taps 0 and 1).
+    """
+    spans: list[_Span] = []
+    for position in range(outputs):
+        first = max(0, -(-(before - position) // dilation))
+        last = min(kernel, (inputs - 1 + before - position) // dilation + 1)
+        if first >= last:  # only padding: the output is zero (plus the bias)
+            first = last = 0
+        if spans and (spans[-1].first, spans[-1].last) == (first, last):
+            spans[-1] = _Span(spans[-1].start, position + 1, first, last)
+        else:
+            spans.append(_Span(position, position + 1, first, last))
+    return spans
+
+
+def _pairs(spans: list[_Span]) -> list[tuple[_Span, ...]]:
+    """Spans paired outside in with a later one as long and with as many taps (the mirrored borders
+    of symmetric padding), so that one einsum computes both; the rest stay alone."""
+    stacks: list[tuple[_Span, ...]] = []
+    left = list(spans)
+    while left:
+        span = left.pop(0)
+        mate = next((o for o in reversed(left) if (o.size, o.taps) == (span.size, span.taps)), None)
+        if mate is None:
+            stacks.append((span,))
+        else:
+            left.remove(mate)
+            stacks.append((span, mate))
+    return stacks
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """Output rows x columns that read the same taps in bounds, computed by one einsum: a stack of
+    one or two row spans by one or two column spans."""
+
+    rows: tuple[_Span, ...]
+    cols: tuple[_Span, ...]
+
+    def weight_count(self, channels: int) -> int:
+        """Floats of this region's weights: the taps of each stacked span, tiled along its row."""
+        stacked = len(self.rows) * len(self.cols) * self.rows[0].taps * self.cols[0].taps
+        return stacked * self.cols[0].size * channels
+
+
+def _regions(g: _Geometry) -> list[_Region]:
+    """A stride-1 depthwise conv's output, split into regions that read the same taps in bounds."""
+    (kh, kw), (dh, dw) = g.conv.kernel, g.conv.dilation
+    rows = _pairs(_spans(g.out_height, kh, dh, g.top, g.height))
+    cols = _pairs(_spans(g.out_width, kw, dw, g.left, g.width))
+    return [_Region(r, c) for r in rows for c in cols]
+
+
+def _even_blocks(rows: int, block_rows: int, parts: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` blocks of about ``block_rows`` rows, as even as can be, a multiple of
+    ``parts`` of them (when there are as many rows) so that ``parts`` threads get equal shares."""
+    count = -(-rows // block_rows)
+    count = min(rows, -(-count // parts) * parts)
+    bounds = [round(k * rows / count) for k in range(count + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Step:
+    """One share of a depthwise conv: einsums summed into one block of the output, then the bias.
+
+    ``terms`` are (input view, weights) pairs: the first is summed straight into ``out``, each
+    further one into ``partial`` and added (the stride phases of a strided conv).
+    """
+
+    subscripts: str
+    terms: tuple[tuple[Array, Array], ...]
+    out: Array
+    biased: Array  # ``out`` with channels as its last axis, for the bias
+    partial: Array | None
+    macs: int
+
+    def run(self, bias: Array | None) -> None:
+        for index, (view, weights) in enumerate(self.terms):
+            target = self.out if index == 0 or self.partial is None else self.partial
+            _einsum(self.subscripts, view, weights, out=target)
+            if target is not self.out:
+                np.add(self.out, target, out=self.out)
+        if bias is not None:
+            np.add(self.biased, bias, out=self.biased)
+
+
+def _strided(
+    base: Array, offset: int, shape: Sequence[int], strides: Sequence[int], *, read_only: bool
+) -> Array:
+    """A view of ``base`` (C-contiguous float32) by element offset and strides; NumPy checks that
+    every element lies inside ``base``."""
+    if 0 in shape:
+        offset = 0  # no element is read; any in-bounds start will do
+    view: Array = np.ndarray(
+        tuple(shape), FLOAT32, base, ITEM * offset, tuple(ITEM * s for s in strides)
+    )
+    if read_only:
+        view.flags.writeable = False
+    return view
+
+
 class DepthwisePlan:
-    """Depthwise conv as einsums per block of output rows over shifted views of the padded input.
+    """Depthwise conv as einsums over shifted views of the input, in blocks of output rows.
 
-    Stride 1: for each block of output rows, one einsum over the ``kh * kw`` shifted views of the
-    padded input, each a run of ``width * C`` contiguous values. Stride ``s > 1``: the input is
-    first split into its ``s*s`` phases (rows ``a::s``, columns ``b::s``), one pass, so that every
-    tap again reads contiguous rows of its phase; one einsum per phase, accumulated. (Reading the
-    strided input directly leaves NumPy an inner loop of only ``C`` values: 3-4x slower here.)
+    Stride 1: no padded copy. The output is split into regions whose taps all read inside the
+    input (:func:`_regions`: for a "same" 3x3 conv, the interior, the top and bottom rows, the left
+    and right columns and the corners, mirrored borders stacked into one einsum), and each region
+    is one einsum over views of the input itself, ``out[r, q] = sum_ij x[r+i, q+j] * wt[i, j]``,
+    that skips the products with padding (16% of a 5x5 conv's at 14x14). The weights are pre-tiled
+    along the region's row, so each tap is one fused multiply-accumulate pass over a contiguous
+    run of ``width * C`` input and output values.
 
-    The blocks are about :data:`DEPTHWISE_ROWS_BYTES` of output each, so a block's output, the
-    input rows it reads and the tiled weights stay in L2 while all taps are summed into it: the
-    kernel is memory-bound and this keeps it to about one pass over DRAM for input and output.
-    The views are built once per input buffer (the plan's own padded buffer, so once in all), not
-    per call. With ``threads > 1`` the blocks are shared out between threads (einsum releases the
-    GIL), as a framework's depthwise kernel is.
+    Stride ``s > 1``: the input is first split into its ``s*s`` phases (rows ``a::s``, columns
+    ``b::s``), zero-bordered, one pass, so that every tap again reads contiguous rows of its phase;
+    one einsum per phase, accumulated. (Reading the strided input directly leaves NumPy an inner
+    loop of only ``C`` values: 3-4x slower here.)
+
+    The views are built once per input array, not per call. The work is cut into blocks of about
+    :data:`DEPTHWISE_ROWS_BYTES` of output rows; with ``threads > 1`` the blocks are shared between
+    that many threads (einsum releases the GIL), as a framework's depthwise kernel is, but only as
+    many threads as get :data:`DEPTHWISE_THREAD_MACS` each. Every output value is summed by one
+    einsum in the same tap order whatever the blocks and threads, so the result does not depend on
+    them.
     """
 
     kind = "depthwise"
@@ -324,50 +491,70 @@ class DepthwisePlan:
         conv = g.conv
         kh, kw = conv.kernel
         channels = g.channels
-        taps = np.ascontiguousarray(weight.reshape(channels, kh, kw).transpose(1, 2, 0))
+        self.taps: Array = np.ascontiguousarray(
+            weight.reshape(channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
+        )
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+        macs = g.batch * g.out_height * g.out_width * channels * kh * kw
+        self.threads = max(1, min(threads, macs // DEPTHWISE_THREAD_MACS))
+        row_bytes = ITEM * g.batch * g.out_width * channels
+        self.block_rows = max(1, min(g.out_height, DEPTHWISE_ROWS_BYTES // row_bytes))
         self.unit_stride = conv.stride == (1, 1)
-        sh, sw = conv.stride
+        self.regions: list[_Region] = []
+        self.region_weights: list[Array] = []
+        self.groups: list[tuple[int, int, list[int], list[int], Array]] = []
+        self.phases: Array | None = None
+        self.partial: Array | None = None
+        if self.unit_stride:
+            self.regions = _regions(g)
+            self.region_weights = [self._tile(region) for region in self.regions]
+        else:
+            self._plan_phases()
+        self._views: tuple[object, list[list[_Step]]] | None = None
+        #: Einsum calls a call makes (known once the first call has built its views).
+        self.einsum_calls = 0
+
+    def _tile(self, region: _Region) -> Array:
+        """The region's taps for each of its stacked spans, tiled along the region's row."""
+        rows, cols = region.rows, region.cols
+        spans = (len(rows), len(cols), rows[0].taps, cols[0].taps)
+        width, channels = cols[0].size, self.geometry.channels
+        weights: Array = np.empty((*spans, width, channels), np.float32)
+        for a, row in enumerate(rows):
+            for b, col in enumerate(cols):
+                weights[a, b] = self.taps[row.first : row.last, col.first : col.last, None, :]
+        return weights.reshape(*spans, width * channels)
+
+    def _plan_phases(self) -> None:
+        g = self.geometry
+        sh, sw = g.conv.stride
+        channels = g.channels
         self.phase_height = -(-g.padded_height // sh)
         self.phase_width = -(-g.padded_width // sw)
-        self.padded = _Padded(g) if self.unit_stride else None
-        self.phases: Array | None = None
-        if not self.unit_stride:
-            self.phases = np.zeros(
-                (sh, sw, g.batch, self.phase_height, self.phase_width, channels), np.float32
-            )
-        self.groups = []
-        for a, b, rows, cols in _phase_taps(conv.kernel, conv.stride, conv.dilation):
-            chosen = taps[np.ix_(rows, cols)].reshape(len(rows), len(cols), 1, channels)
+        self.phases = np.zeros(
+            (sh, sw, g.batch, self.phase_height, self.phase_width, channels), np.float32
+        )
+        for a, b, rows, cols in _phase_taps(g.conv.kernel, g.conv.stride, g.conv.dilation):
+            chosen = self.taps[np.ix_(rows, cols)].reshape(len(rows), len(cols), 1, channels)
             # Tile the taps along the row so each tap is one contiguous (width * C) stream.
             tiled = np.tile(chosen, (1, 1, g.out_width, 1))
             weights = np.ascontiguousarray(
                 tiled.reshape(len(rows), len(cols), g.out_width * channels), dtype=np.float32
             )
             self.groups.append((a, b, rows, cols, weights))
-        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
-        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
-        self.threads = max(1, threads)
-        row_bytes = ITEM * g.batch * g.out_width * channels
-        self.block_rows = max(1, min(g.out_height, DEPTHWISE_ROWS_BYTES // row_bytes))
-        if self.threads > 1:  # at least one block per thread
-            self.block_rows = min(self.block_rows, -(-g.out_height // self.threads))
-        self.partial: Array | None = None
         if len(self.groups) > 1:
             self.partial = np.empty(g.output_shape, dtype=np.float32)
-        self._views: tuple[object, list[list[_DepthwiseStep]]] | None = None
 
     @property
     def workspace_bytes(self) -> int:
-        buffers = [self.out, self.partial, self.phases]
+        buffers = [self.out, self.partial, self.phases, *self.region_weights]
         total = sum(buffer.nbytes for buffer in buffers if buffer is not None)
-        total += sum(group[4].nbytes for group in self.groups)
-        return total + (self.padded.nbytes if self.padded is not None else 0)
+        return total + sum(group[4].nbytes for group in self.groups)
 
     def _split_phases(self, x: Array, phases: Array) -> Array:
         """Copy ``x`` into its stride phases; the zero borders of the padding are never written."""
         g = self.geometry
-        if x.shape != g.input_shape:
-            raise DscCalcError("x", f"must have NHWC shape {g.input_shape}, got {x.shape}")
         sh, sw = g.conv.stride
         for a, b in {(group[0], group[1]) for group in self.groups}:
             # Phase row q is padded row a + q*sh, i.e. input row a + q*sh - top.
@@ -383,10 +570,52 @@ class DepthwisePlan:
             ]
         return phases
 
-    def _blocks(self, source: Array) -> list[list[_DepthwiseStep]]:
-        """Per block of output rows, its einsums: (input view, weights, target, block)."""
-        if self._views is not None and self._views[0] is source:
-            return self._views[1]
+    def _direct_steps(self, x: Array) -> list[_Step]:
+        """Per region and block of its rows, one einsum over views of ``x`` itself (stride 1)."""
+        g = self.geometry
+        c, width, out_width = g.channels, g.width, g.out_width
+        (dh, dw) = g.conv.dilation
+        row, image = width * c, g.height * width * c
+        out_row, out_image = out_width * c, g.out_height * out_width * c
+        flat, out = x.reshape(-1), self.out.reshape(-1)
+        steps = []
+        for region, weights in zip(self.regions, self.region_weights, strict=True):
+            rows, cols = region.rows, region.cols
+            top, left = rows[0], cols[0]
+
+            def reads(span: _Span, step: int) -> int:
+                return span.start + span.first * step  # the first input position a span reads
+
+            row_stack = (reads(rows[-1], dh) - reads(top, dh)) * row
+            col_stack = (reads(cols[-1], dw) - reads(left, dw)) * c
+            out_rows = (rows[-1].start - top.start) * out_row
+            out_cols = (cols[-1].start - left.start) * c
+            stacked = (len(rows), len(cols))
+            for b0, b1 in _even_blocks(top.size, self.block_rows, self.threads):
+                first = (reads(top, dh) + b0 - g.top) * row + (reads(left, dw) - g.left) * c
+                view = _strided(
+                    flat,
+                    first,
+                    (*stacked, g.batch, b1 - b0, top.taps, left.taps, left.size * c),
+                    (row_stack, col_stack, image, row, dh * row, dw * c, 1),
+                    read_only=True,
+                )
+                start = (top.start + b0) * out_row + left.start * c
+                outer = (out_rows, out_cols, out_image, out_row)
+                block = (*stacked, g.batch, b1 - b0)
+                target = _strided(out, start, (*block, left.size * c), (*outer, 1), read_only=False)
+                biased = _strided(
+                    out, start, (*block, left.size, c), (*outer, c, 1), read_only=False
+                )
+                macs = len(rows) * len(cols) * g.batch * (b1 - b0) * top.taps
+                macs *= left.size * left.taps * c
+                steps.append(
+                    _Step(DIRECT_SUBSCRIPTS, ((view, weights),), target, biased, None, macs)
+                )
+        return steps
+
+    def _phase_steps(self, source: Array) -> list[_Step]:
+        """Per block of output rows, one einsum per stride phase over views of the phases."""
         g = self.geometry
         (sh, sw), (dh, dw) = g.conv.stride, g.conv.dilation
         c = g.channels
@@ -395,64 +624,74 @@ class DepthwisePlan:
         image = self.phase_height * row
         out = self.out.reshape(g.batch, g.out_height, g.out_width * c)
         partial = None if self.partial is None else self.partial.reshape(out.shape)
-        blocks = []
-        for r0 in range(0, g.out_height, self.block_rows):
-            r1 = min(g.out_height, r0 + self.block_rows)
-            block = out[:, r0:r1]
-            steps = []
-            for position, (a, b, rows, cols, weights) in enumerate(self.groups):
+        steps = []
+        for r0, r1 in _even_blocks(g.out_height, self.block_rows, self.threads):
+            terms = []
+            for a, b, rows, cols, weights in self.groups:
                 phase = (a * sw + b) * g.batch * image
                 start = phase + (r0 + rows[0] * dh // sh) * row + (cols[0] * dw // sw) * c
-                row_step = (dh // gcd(sh, dh)) * row
-                col_step = (dw // gcd(sw, dw)) * c
-                view = as_strided(
-                    flat[start:],
-                    shape=(len(rows), len(cols), g.batch, r1 - r0, g.out_width * c),
-                    strides=tuple(ITEM * s for s in (row_step, col_step, image, row, 1)),
-                    writeable=False,
+                view = _strided(
+                    flat,
+                    start,
+                    (len(rows), len(cols), g.batch, r1 - r0, g.out_width * c),
+                    ((dh // gcd(sh, dh)) * row, (dw // gcd(sw, dw)) * c, image, row, 1),
+                    read_only=True,
                 )
-                target = block if position == 0 or partial is None else partial[:, r0:r1]
-                steps.append((view, weights, target, block))
-            blocks.append(steps)
-        self._views = (source, blocks)
-        return blocks
+                terms.append((view, weights))
+            block = out[:, r0:r1]
+            biased = block.reshape(g.batch, r1 - r0, g.out_width, c)
+            scratch = None if partial is None else partial[:, r0:r1]
+            macs = g.batch * (r1 - r0) * g.out_width * c * g.conv.kernel[0] * g.conv.kernel[1]
+            steps.append(_Step(PHASE_SUBSCRIPTS, tuple(terms), block, biased, scratch, macs))
+        return steps
 
-    def _run(self, blocks: Sequence[list[_DepthwiseStep]]) -> None:
-        g = self.geometry
-        for steps in blocks:
-            for view, weights, target, block in steps:
-                np.einsum("ijnrw,ijw->nrw", view, weights, out=target)
-                if target is not block:
-                    np.add(block, target, out=block)
-            if self.bias is not None:
-                block = steps[0][3]
-                rows = block.shape[1]
-                tiled = block.reshape(g.batch, rows, g.out_width, g.channels)
-                np.add(tiled, self.bias, out=tiled)
+    def _shares(self, x: Array) -> list[list[_Step]]:
+        """The steps reading ``x`` (the input, or the phases buffer), one list per thread; built
+        once per array."""
+        if self._views is not None and self._views[0] is x:
+            return self._views[1]
+        steps = self._phase_steps(x) if self.phases is not None else self._direct_steps(x)
+        self.einsum_calls = sum(len(step.terms) for step in steps)
+        self._views = (x, _balance(steps, self.threads))
+        return self._views[1]
+
+    def _run(self, steps: Sequence[_Step]) -> None:
+        for step in steps:
+            step.run(self.bias)
 
     def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        if x.shape != g.input_shape:
+            raise DscCalcError("x", f"must have NHWC shape {g.input_shape}, got {x.shape}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
         if self.phases is not None:
-            source = self._split_phases(x, self.phases)
-        elif self.padded is not None:
-            source = self.padded.fill(x)
-        else:  # pragma: no cover - the constructor sets one of the two
-            raise AssertionError("a depthwise plan without an input buffer")
-        blocks = self._blocks(source)
-        if self.threads == 1 or len(blocks) == 1:
-            self._run(blocks)
+            self._split_phases(x, self.phases)  # the views read the phases, refilled every call
+            source: Array = self.phases
+        else:
+            source = x
+        shares = self._shares(source)
+        if len(shares) == 1:
+            self._run(shares[0])
             return self.out
-        share = -(-len(blocks) // self.threads)
-        parts = [blocks[i : i + share] for i in range(0, len(blocks), share)]
-        pool = _thread_pool(self.threads)
-        pending = [pool.submit(self._run, part) for part in parts[1:]]
-        self._run(parts[0])
+        pool = _thread_pool(len(shares))
+        pending = [pool.submit(self._run, share) for share in shares[1:]]
+        self._run(shares[0])
         for future in pending:
             future.result()
         return self.out
 
 
-#: One einsum of a depthwise block: input view, tiled weights, where to sum, the output block.
-_DepthwiseStep = tuple["Array", "Array", "Array", "Array"]
+def _balance(steps: list[_Step], threads: int) -> list[list[_Step]]:
+    """The steps dealt to ``threads`` lists of about equal work: largest first, to the lightest."""
+    if threads == 1:
+        return [steps]
+    shares: list[list[_Step]] = [[] for _ in range(threads)]
+    loads = [0] * threads
+    for step in sorted(steps, key=lambda s: -s.macs):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(step)
+        loads[lightest] += step.macs
+    return [share for share in shares if share]
 
 
 @cache
@@ -464,8 +703,8 @@ def _thread_pool(threads: int) -> ThreadPoolExecutor:
 class NumbaDepthwisePlan:
     """Depthwise conv by the compiled loop of :mod:`~dsc_calc.bench.numba_kernels`, channels last.
 
-    Reads the same zero-bordered padded input as :class:`DepthwisePlan` (no stride phases: the
-    loop indexes the strided pixels directly, each still a contiguous run of ``C`` values).
+    Reads a zero-bordered padded copy of the input (no stride phases: the loop indexes the
+    strided pixels directly, each still a contiguous run of ``C`` values).
     """
 
     kind = "depthwise"

@@ -426,3 +426,54 @@ def test_small_depthwise_convs_stay_on_one_thread() -> None:
     assert DEPTHWISE_THREAD_MACS > 16 * 8 * 8 * 9
     assert threads_used(8) == 1
     assert threads_used(160) == 4
+
+
+def _runs_position_by_position(
+    outputs: int, kernel: int, dilation: int, before: int, inputs: int
+) -> list[tuple[int, int, int, int]]:
+    """The reference: each output position's in-bounds taps, equal neighbours merged."""
+    runs: list[tuple[int, int, int, int]] = []
+    for position in range(outputs):
+        taps = [i for i in range(kernel) if 0 <= position + i * dilation - before < inputs]
+        first, last = (taps[0], taps[-1] + 1) if taps else (0, 0)
+        if runs and runs[-1][2:] == (first, last):
+            runs[-1] = (runs[-1][0], position + 1, first, last)
+        else:
+            runs.append((position, position + 1, first, last))
+    return runs
+
+
+@given(
+    kernel=st.integers(1, 9),
+    dilation=st.integers(1, 4),
+    before=st.integers(0, 12),
+    after=st.integers(0, 12),
+    inputs=st.integers(1, 40),
+)
+def test_tap_runs_match_a_position_by_position_count(
+    kernel: int, dilation: int, before: int, after: int, inputs: int
+) -> None:
+    """The runs of a stride-1 axis (found from the points where a tap enters or leaves the
+    input) are those a walk over every output position finds."""
+    from dsc_calc.bench.kernels import _spans
+
+    outputs = inputs + before + after - dilation * (kernel - 1)
+    if outputs < 1:
+        return
+    found = [
+        (s.start, s.stop, s.first, s.last)
+        for s in _spans(outputs, kernel, dilation, before, inputs)
+    ]
+    assert found == _runs_position_by_position(outputs, kernel, dilation, before, inputs)
+
+
+def test_tap_runs_of_a_huge_axis_are_few() -> None:
+    """A million outputs of a 3-tap axis padded by 1: three runs, found without a walk."""
+    from dsc_calc.bench.kernels import _spans
+
+    spans = _spans(1_000_000, 3, 1, 1, 1_000_000)
+    assert [(s.start, s.stop, s.first, s.last) for s in spans] == [
+        (0, 1, 1, 3),
+        (1, 999_999, 0, 3),
+        (999_999, 1_000_000, 0, 2),
+    ]

@@ -358,18 +358,27 @@ def _spans(outputs: int, kernel: int, dilation: int, before: int, inputs: int) -
 
     Position ``p`` reads input ``p + i * dilation - before`` for tap ``i``, so the taps that land
     inside form one range: a 3-tap axis padded by 1 has three runs, the first position (taps 1 and
-    2), the interior (all three) and the last position (taps 0 and 1).
+    2), the interior (all three) and the last position (taps 0 and 1). Tap ``i`` is in bounds
+    from ``before - i * dilation`` up to ``inputs + before - i * dilation``: the range can change
+    only there, so the runs are found from those 2 * kernel points, not position by position (an
+    axis of a million outputs has at most 2 * kernel + 1 runs).
     """
+    points = {0, outputs}
+    for tap in range(kernel):
+        for point in (before - tap * dilation, inputs + before - tap * dilation):
+            if 0 < point < outputs:
+                points.add(point)
     spans: list[_Span] = []
-    for position in range(outputs):
-        first = max(0, -(-(before - position) // dilation))
-        last = min(kernel, (inputs - 1 + before - position) // dilation + 1)
+    bounds = sorted(points)
+    for start, stop in itertools.pairwise(bounds):
+        first = max(0, -(-(before - start) // dilation))
+        last = min(kernel, (inputs - 1 + before - start) // dilation + 1)
         if first >= last:  # only padding: the output is zero (plus the bias)
             first = last = 0
         if spans and (spans[-1].first, spans[-1].last) == (first, last):
-            spans[-1] = _Span(spans[-1].start, position + 1, first, last)
+            spans[-1] = _Span(spans[-1].start, stop, first, last)
         else:
-            spans.append(_Span(position, position + 1, first, last))
+            spans.append(_Span(start, stop, first, last))
     return spans
 
 

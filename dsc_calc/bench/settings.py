@@ -74,7 +74,8 @@ class BenchSettings:
 
 def estimate_memory(conv: Conv2d, source: Shape, batch: int, *, machine: bool) -> int:
     """Bytes a run allocates: input, weights, kernel buffers, and the machine probes if asked."""
-    from dsc_calc.bench.kernels import ITEM, estimate_workspace_bytes
+    from dsc_calc.bench.depthwise import ITEM
+    from dsc_calc.bench.kernels import estimate_workspace_bytes
 
     depthwise = conv.depthwise()
     middle = depthwise.output_shape(source)
@@ -137,7 +138,8 @@ def check_network_limits(
 ) -> None:
     """Refuse bad settings, an empty network, and layers too big together for the memory limit
     or the budget, up front (``engine`` is the resolved depthwise engine)."""
-    from dsc_calc.bench.kernels import ITEM, estimate_workspace_bytes
+    from dsc_calc.bench.depthwise import ITEM
+    from dsc_calc.bench.kernels import estimate_workspace_bytes
 
     settings.check(min_time)
     memory_limit, budget = settings.memory_limit, settings.budget

@@ -4,16 +4,17 @@ The spec decoder (msgspec) and the engine are imported inside the commands, so t
 command starts without them.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads every option's annotation on each
+# start, and string annotations would each be compiled by eval.
 
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
+from dsc_calc.choices import SortKey, WhatIf
 from dsc_calc.cli._app import JsonOption, OutputArgs, PlainOption, app, emit, examples, grouped
-from dsc_calc.cli.options import BatchOption, MachineArgs  # noqa: TC001 - read by Typer at run time
+from dsc_calc.cli.options import BatchOption, MachineArgs
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
 
@@ -146,7 +147,7 @@ class PresetList:
     def to_dict(self) -> dict[str, object]:
         return {"presets": self.entries}
 
-    def tables(self) -> list[Table]:
+    def tables(self) -> "list[Table]":
         from dsc_calc.output.tabular import Column, Table  # only a table needs it: not --json
 
         return [

@@ -51,7 +51,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from dsc_calc.bench.kernels import DepthwisePlan, SeparablePlan, numba_available, plan_conv
+from dsc_calc.bench.depthwise import DepthwisePlan
+from dsc_calc.bench.kernels import SeparablePlan, numba_available, plan_conv
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from conftest import assert_clean_error, run_cli
 
-from dsc_calc.bench.run import BenchReport, Timing, run_bench
+from dsc_calc.bench.run import BenchReport, run_bench
+from dsc_calc.bench.settings import BenchSettings
+from dsc_calc.bench.timing import Timing
 from dsc_calc.cost.conv import Conv2d, Shape
 from dsc_calc.output.tables import tables_of
 
@@ -191,10 +193,7 @@ def test_engine_reports_progress_and_keeps_the_seed() -> None:
     report = run_bench(
         Conv2d(2, 4, 3),
         Shape(2, 6, 6),
-        budget=1.0,
-        min_time=0.001,
-        repeat=2,
-        seed=7,
+        settings=BenchSettings(budget=1.0, min_time=0.001, repeat=2, seed=7),
         progress=lambda _text, fraction: seen.append(fraction),
     )
     assert isinstance(report, BenchReport)
@@ -222,7 +221,7 @@ def test_network_engine_shares_time_and_macs() -> None:
         ("dw", Conv2d(8, 8, 3, groups=8), Shape(8, 8, 8)),
         ("pw", Conv2d(8, 16, 1, padding=(0, 0)), Shape(8, 8, 8)),
     ]
-    report = run_network_bench(layers, budget=2.0, min_time=0.002, repeat=2)
+    report = run_network_bench(layers, settings=BenchSettings(budget=2.0, min_time=0.002, repeat=2))
     data = report.to_dict()
     rows = data["layers"]
     assert [row["name"] for row in rows] == ["conv1", "dw", "pw"]
@@ -243,7 +242,7 @@ def test_network_engine_refuses_empty_and_oversized_networks() -> None:
         run_network_bench([])
     big = [("big", Conv2d(256, 256, 3), Shape(256, 512, 512))]
     with pytest.raises(DscCalcError, match="--max-memory"):
-        run_network_bench(big, memory_limit=2**20)
+        run_network_bench(big, settings=BenchSettings(memory_limit=2**20))
 
 
 def test_network_mode_times_every_conv_layer() -> None:
@@ -313,7 +312,8 @@ def test_progress_bar_draws_on_stderr_only_for_a_terminal(
 
 def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
     """Noisy spreads, a speedup above the MAC ratio and a kernel above its roofline get notes."""
-    from dsc_calc.bench.run import KernelResult, _warnings
+    from dsc_calc.bench.notes import figure_warnings
+    from dsc_calc.bench.run import KernelResult
     from dsc_calc.cost.conv import compare
     from dsc_calc.memory.traffic import Traffic
 
@@ -330,20 +330,20 @@ def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
         "pointwise": result("pointwise", (0.2, 0.2, 0.2, 0.2)),
         "separable": result("separable", (0.3, 0.3, 0.3, 0.3)),
     }
-    assert _warnings(steady, comparison) == []
+    assert figure_warnings(steady, comparison) == []
     wild = {
         **steady,
         "standard": result("standard", (1.0, 2.0, 9.0, 9.0)),
         "pointwise": result("pointwise", (0.2, 0.2, 0.2, 0.2), roof=0.5),
     }
-    notes = " ".join(_warnings(wild, comparison))
+    notes = " ".join(figure_warnings(wild, comparison))
     assert "Noisy timings (spread standard" in notes
     assert "--budget" in notes
     assert "taskset" in notes
-    from dsc_calc.bench.run import TorchTiming
+    from dsc_calc.bench.vs_torch import TorchTiming
 
     shaky = TorchTiming("2.0", 1, True, {name: Timing((1.0, 1.0, 5.0, 9.0)) for name in steady})
-    torch_notes = " ".join(_warnings(steady, comparison, 1, shaky))
+    torch_notes = " ".join(figure_warnings(steady, comparison, 1, shaky))
     assert "PyTorch depthwise" in torch_notes
     assert "the comparison with PyTorch" in torch_notes
     assert "exceeds the MAC ratio" in notes
@@ -352,17 +352,18 @@ def test_warnings_flag_noise_impossible_speedups_and_roofline_beaters() -> None:
 
 def test_descheduled_runs_are_named() -> None:
     """A kernel whose wall time far exceeds its CPU time is named in a note (one thread only)."""
-    from dsc_calc.bench.run import KernelResult, _descheduled
+    from dsc_calc.bench.notes import descheduled
+    from dsc_calc.bench.run import KernelResult
     from dsc_calc.memory.traffic import Traffic
 
     waited = KernelResult("standard", "", 1, 2, Traffic(1, 1, 1), Timing((2.0, 2.0), (1.0, 1.0)))
     steady = KernelResult("pointwise", "", 1, 2, Traffic(1, 1, 1), Timing((1.0,), (0.99,)))
-    assert _descheduled([waited, steady], threads=1) == [
+    assert descheduled([waited, steady], threads=1) == [
         "Other processes took the CPU: share of the wall time spent computing: standard 50%; "
         "the medians of those kernels are inflated."
     ]
-    assert _descheduled([waited], threads=2) == []
-    assert _descheduled([steady], threads=1) == []
+    assert descheduled([waited], threads=2) == []
+    assert descheduled([steady], threads=1) == []
 
 
 def test_saved_profile_loads_with_the_profile_loader(
@@ -448,7 +449,7 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
     import numpy as np
 
     from dsc_calc.bench.kernels import SeparablePlan, plan_conv, to_nchw
-    from dsc_calc.bench.run import torch_runs
+    from dsc_calc.bench.vs_torch import torch_runs
 
     torch = pytest.importorskip("torch")
     source = Shape(conv.in_channels, 9, 8)
@@ -479,23 +480,23 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
 
 def test_run_notes_name_short_kernels_and_what_threads_reach() -> None:
     """Notes for kernels short of --repeat runs, and for what --threads reaches per engine."""
-    from dsc_calc.bench.run import _run_notes
+    from dsc_calc.bench.notes import run_notes
 
-    assert _run_notes([], 5, 1, "numpy") == []
-    short, numpy_threads = _run_notes(["standard"], 5, 2, "numpy")
+    assert run_notes([], 5, 1, "numpy") == []
+    short, numpy_threads = run_notes(["standard"], 5, 2, "numpy")
     assert "standard reached 5 runs" in short
     assert "NumPy depthwise kernel" in numpy_threads
-    (numba_threads,) = _run_notes([], 5, 2, "numba")
+    (numba_threads,) = run_notes([], 5, 2, "numba")
     assert "BLAS GEMMs only" in numba_threads
 
 
 def test_warm_up_stops_at_its_time_limit() -> None:
     """The PyTorch warm-up calls each kernel up to TORCH_WARM_UP_RUNS times, within its seconds."""
-    from dsc_calc.bench.run import TORCH_WARM_UP_RUNS, _warm_up
+    from dsc_calc.bench.vs_torch import TORCH_WARM_UP_RUNS, warm_up
 
     calls: list[str] = []
-    _warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3600.0)
+    warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3600.0)
     assert calls.count("a") == calls.count("b") == TORCH_WARM_UP_RUNS
     calls.clear()
-    _warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0)
+    warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0)
     assert calls == ["a", "b"]

@@ -550,7 +550,8 @@ def test_expand_beside_expand_channels_is_refused() -> None:
 
 def test_expand_channels_alone_still_round_trips() -> None:
     """The default expand factor is not written back beside expand_channels."""
-    from dsc_calc.network.spec import decode, to_builtins
+    from dsc_calc.network.decode import decode
+    from dsc_calc.network.spec import to_builtins
 
     layer = {"type": "inverted_residual", "out": 8, "expand_channels": 12}
     document = to_builtins(decode(spec_with(layer).encode()))

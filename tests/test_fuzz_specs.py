@@ -32,9 +32,10 @@ from typer.testing import CliRunner
 from dsc_calc.cli import app
 from dsc_calc.errors import DscCalcError
 from dsc_calc.network import presets
+from dsc_calc.network.decode import MAX_NESTING
 from dsc_calc.network.load import load_network
 from dsc_calc.network.report import NetworkReport
-from dsc_calc.network.spec import LAYER_TYPES, MAX_NAME, MAX_NESTING, MAX_REPEAT
+from dsc_calc.network.spec import LAYER_TYPES, MAX_NAME, MAX_REPEAT
 from dsc_calc.network.walk import MAX_ROWS, analyse
 from dsc_calc.network.width import NO_WIDTH_MULTIPLIER
 

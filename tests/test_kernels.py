@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dsc_calc.bench.depthwise import DepthwisePlan
 from dsc_calc.bench.kernels import (
-    DepthwisePlan,
     PointwisePlan,
     SeparablePlan,
     StandardPlan,
@@ -279,9 +279,9 @@ def test_depthwise_row_blocks_match_reference(
     conv: Conv2d, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Depthwise outputs are computed in blocks of rows; one-row blocks give the same result."""
-    from dsc_calc.bench import kernels
+    from dsc_calc.bench import depthwise
 
-    monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 100)
+    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 100)
     ours, reference = run(conv, 2, 11, 9)
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
 
@@ -300,10 +300,10 @@ def test_threaded_depthwise_matches_reference(
     conv: Conv2d, batch: int, height: int, width: int, threads: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The depthwise row blocks shared between threads give the naive reference's result."""
-    from dsc_calc.bench import kernels
+    from dsc_calc.bench import depthwise
 
-    monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 1)  # one row per block: many blocks
-    monkeypatch.setattr(kernels, "DEPTHWISE_THREAD_MACS", 1)  # threads even for tiny convs
+    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1)  # one row per block: many blocks
+    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)  # threads even for tiny convs
     rng = np.random.default_rng(5)
     x = rng.standard_normal((batch, conv.in_channels, height, width), dtype=np.float32)
     weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
@@ -348,7 +348,7 @@ def test_depthwise_spans_cover_each_output_once_with_its_in_bounds_taps(
     outputs: int, kernel: int, dilation: int, before: int, after: int
 ) -> None:
     """The runs of one axis partition its outputs, and each run's taps are exactly those in bounds."""
-    from dsc_calc.bench.kernels import _pairs, _spans
+    from dsc_calc.bench.depthwise import _pairs, _spans
 
     inputs = outputs + dilation * (kernel - 1) - before - after
     if inputs < 1:
@@ -374,7 +374,7 @@ def test_threaded_depthwise_equals_one_thread_bit_for_bit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Shared out between threads in one-row blocks, each output is summed as on one thread."""
-    from dsc_calc.bench import kernels
+    from dsc_calc.bench import depthwise
 
     rng = np.random.default_rng(13)
     source = Shape(conv.in_channels, height, width)
@@ -382,8 +382,8 @@ def test_threaded_depthwise_equals_one_thread_bit_for_bit(
     weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
     bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
     single = plan_conv(conv, source, batch, weight, bias)(x).copy()
-    monkeypatch.setattr(kernels, "DEPTHWISE_ROWS_BYTES", 1)
-    monkeypatch.setattr(kernels, "DEPTHWISE_THREAD_MACS", 1)
+    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1)
+    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
     plan = plan_conv(conv, source, batch, weight, bias, threads=threads)
     assert plan.threads == threads
     np.testing.assert_array_equal(plan(x), single)
@@ -423,7 +423,7 @@ def test_depthwise_plan_refuses_wrong_input_shape(stride: int) -> None:
 
 def test_small_depthwise_convs_stay_on_one_thread() -> None:
     """Threads only take shares of at least DEPTHWISE_THREAD_MACS multiply-adds."""
-    from dsc_calc.bench.kernels import DEPTHWISE_THREAD_MACS
+    from dsc_calc.bench.depthwise import DEPTHWISE_THREAD_MACS
 
     def threads_used(size: int) -> int:
         conv = Conv2d(16, 16, 3, groups=16)
@@ -435,3 +435,54 @@ def test_small_depthwise_convs_stay_on_one_thread() -> None:
     assert DEPTHWISE_THREAD_MACS > 16 * 8 * 8 * 9
     assert threads_used(8) == 1
     assert threads_used(160) == 4
+
+
+def _runs_position_by_position(
+    outputs: int, kernel: int, dilation: int, before: int, inputs: int
+) -> list[tuple[int, int, int, int]]:
+    """The reference: each output position's in-bounds taps, equal neighbours merged."""
+    runs: list[tuple[int, int, int, int]] = []
+    for position in range(outputs):
+        taps = [i for i in range(kernel) if 0 <= position + i * dilation - before < inputs]
+        first, last = (taps[0], taps[-1] + 1) if taps else (0, 0)
+        if runs and runs[-1][2:] == (first, last):
+            runs[-1] = (runs[-1][0], position + 1, first, last)
+        else:
+            runs.append((position, position + 1, first, last))
+    return runs
+
+
+@given(
+    kernel=st.integers(1, 9),
+    dilation=st.integers(1, 4),
+    before=st.integers(0, 12),
+    after=st.integers(0, 12),
+    inputs=st.integers(1, 40),
+)
+def test_tap_runs_match_a_position_by_position_count(
+    kernel: int, dilation: int, before: int, after: int, inputs: int
+) -> None:
+    """The runs of a stride-1 axis (found from the points where a tap enters or leaves the
+    input) are those a walk over every output position finds."""
+    from dsc_calc.bench.depthwise import _spans
+
+    outputs = inputs + before + after - dilation * (kernel - 1)
+    if outputs < 1:
+        return
+    found = [
+        (s.start, s.stop, s.first, s.last)
+        for s in _spans(outputs, kernel, dilation, before, inputs)
+    ]
+    assert found == _runs_position_by_position(outputs, kernel, dilation, before, inputs)
+
+
+def test_tap_runs_of_a_huge_axis_are_few() -> None:
+    """A million outputs of a 3-tap axis padded by 1: three runs, found without a walk."""
+    from dsc_calc.bench.depthwise import _spans
+
+    spans = _spans(1_000_000, 3, 1, 1, 1_000_000)
+    assert [(s.start, s.stop, s.first, s.last) for s in spans] == [
+        (0, 1, 1, 3),
+        (1, 999_999, 0, 3),
+        (999_999, 1_000_000, 0, 2),
+    ]

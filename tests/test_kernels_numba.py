@@ -12,9 +12,8 @@ import pytest
 from conftest import assert_clean_error, run_cli
 
 from dsc_calc.bench import kernels
+from dsc_calc.bench.depthwise import DepthwisePlan, NumbaDepthwisePlan
 from dsc_calc.bench.kernels import (
-    DepthwisePlan,
-    NumbaDepthwisePlan,
     estimate_workspace_bytes,
     plan_conv,
     resolve_engine,

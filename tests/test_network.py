@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc import Conv2d, DscCalcError, Shape, compare
+from dsc_calc.network.decode import convert
 from dsc_calc.network.load import load_network
-from dsc_calc.network.spec import convert
 from dsc_calc.network.walk import MAX_ROWS, analyse
 from dsc_calc.network.width import make_divisible
 

@@ -263,7 +263,8 @@ def test_mobilenet_v1_half_width_at_160() -> None:
 @pytest.mark.parametrize("name", PRESETS)
 def test_presets_round_trip_through_the_decoder(name: str) -> None:
     """Each preset, written back out as JSON and decoded again, is the same spec."""
-    from dsc_calc.network.spec import decode, to_builtins
+    from dsc_calc.network.decode import decode
+    from dsc_calc.network.spec import to_builtins
 
     network = load_network(name)
     assert decode(json.dumps(to_builtins(network)).encode()) == network

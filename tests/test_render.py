@@ -7,6 +7,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dsc_calc.output.render import (
     Format,
@@ -135,6 +137,31 @@ def test_large_json_is_indented_the_same_way() -> None:
     assert text.startswith('{\n  "rows": [\n    {\n      "name": "conv0",')
     assert "64×56×56" in text
     assert text.endswith("}\n")
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(document=_JSON_VALUES, plain=st.booleans())
+def test_both_indenters_write_the_same_bytes(document: object, plain: bool) -> None:
+    """Small documents are indented by the standard library and large ones by msgspec from the
+    C encoder's compact text: for any document (nesting, empty containers, floats, non-ASCII,
+    with ``plain`` or without) the two give the same bytes, so the size never shows."""
+    import msgspec
+
+    stdlib = json.dumps(document, indent=2, ensure_ascii=plain)
+    compact = json.dumps(document, ensure_ascii=plain, separators=(",", ":"))
+    assert msgspec.json.format(compact.encode(), indent=2).decode() == stdlib
 
 
 def test_json_refuses_non_finite_numbers() -> None:

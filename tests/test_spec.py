@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsc_calc import DscCalcError
+from dsc_calc.network.decode import decode
 from dsc_calc.network.load import load_network
 from dsc_calc.network.spec import (
     LAYER_TYPES,
@@ -18,7 +19,6 @@ from dsc_calc.network.spec import (
     DsConv,
     Repeat,
     SpConv,
-    decode,
     json_schema,
     to_builtins,
 )

@@ -20,10 +20,10 @@ import pytest
 from conftest import assert_clean_error, run_cli
 
 from dsc_calc.choices import FAMILIES
+from dsc_calc.network.decode import convert
 from dsc_calc.network.load import load_network
 from dsc_calc.network.presets import PUBLISHED, names
 from dsc_calc.network.report import NetworkReport
-from dsc_calc.network.spec import convert
 from dsc_calc.network.walk import analyse
 from dsc_calc.network.width import NO_WIDTH_MULTIPLIER
 
@@ -125,7 +125,8 @@ def test_resolution_changes_macs_not_params(name: str) -> None:
 @pytest.mark.parametrize("name", ZOO)
 def test_presets_round_trip_through_the_decoder(name: str) -> None:
     """Each preset, written back out as JSON and decoded again, is the same spec."""
-    from dsc_calc.network.spec import decode, to_builtins
+    from dsc_calc.network.decode import decode
+    from dsc_calc.network.spec import to_builtins
 
     network = load_network(name)
     assert decode(json.dumps(to_builtins(network)).encode()) == network
@@ -162,7 +163,8 @@ def test_a_concat_row_writes_the_concatenated_shape() -> None:
 def test_a_repeat_block_inside_a_branch_decodes_and_round_trips() -> None:
     """``{"repeat": n, "layers": [...]}`` has no ``type`` inside a branch as anywhere else, and is
     written back without one."""
-    from dsc_calc.network.spec import decode, to_builtins
+    from dsc_calc.network.decode import decode
+    from dsc_calc.network.spec import to_builtins
 
     document = {
         "input": {"channels": 3, "height": 8, "width": 8},

@@ -4,7 +4,7 @@ Imported only by :mod:`dsc_calc.bench.kernels` when numba is importable and the 
 never at CLI start-up: importing numba costs ~0.3 s and the first call JIT-compiles (or loads the
 on-disk cache), which the bench's warm-up run absorbs.
 
-Its input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.kernels._Padded`, so
+Its input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.depthwise._Padded`, so
 stride, dilation and padding mean exactly what they mean for the other kernels there. The loop order
 puts channels innermost: each tap is one multiply-add over ``C`` contiguous floats of input, weight
 and output, which LLVM vectorises without reassociating any sum (so ``fastmath`` stays off and each

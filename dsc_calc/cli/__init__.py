@@ -10,6 +10,7 @@ msgspec are imported inside the command that needs them.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -60,6 +61,11 @@ def main() -> None:
         from dsc_calc.cli._app import ExitCode, fail
 
         fail("interrupted", ExitCode.INTERRUPTED)
+    finally:
+        # The process ends here: move every object to the permanent generation, so that the
+        # collections at interpreter shutdown do not walk them all (10-20 ms of every run, more
+        # than the command itself). Reference counting still frees them; atexit still runs.
+        gc.freeze()
 
 
 __all__ = ["COMMAND_MODULES", "load_commands", "main"]

@@ -11,39 +11,16 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 
 from dsc_calc.choices import Engine
-from dsc_calc.cli._app import (
-    FormatOption,
-    JsonOption,
-    OutputOption,
-    PlainOption,
-    app,
-    check_output,
-    emit,
-    examples,
-)
-from dsc_calc.cli.layer import (
-    BatchOption,
-    BiasOption,
-    CinOption,
-    CoutOption,
-    DilationOption,
-    GroupsOption,
-    HeightOption,
-    HwOption,
-    KernelOption,
-    PaddingOption,
-    StrideOption,
-    WidthOption,
-    build_layer,
-)
+from dsc_calc.cli._app import OutputArgs, app, check_output, examples, grouped
+from dsc_calc.cli.options import CinOption, CoutOption, LayerArgs
 from dsc_calc.errors import DscCalcError
 from dsc_calc.files import check_writable, write_atomic
-from dsc_calc.output.render import Format
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
 
+    from dsc_calc.bench.settings import BenchSettings
     from dsc_calc.output.tabular import Report
 
 ThreadsOption = Annotated[
@@ -128,20 +105,13 @@ VsTorchOption = Annotated[
         "dsc-calc bench --cin 32 --cout 64 --hw 112 --vs-torch",
     )
 )
+@grouped
 def bench(
     source: SourceArgument = None,
     cin: OptionalCin = None,
     cout: OptionalCout = None,
-    hw: HwOption = None,
-    kernel: KernelOption = "3",
-    height: HeightOption = None,
-    width: WidthOption = None,
-    stride: StrideOption = "1",
-    padding: PaddingOption = "same",
-    dilation: DilationOption = "1",
-    groups: GroupsOption = 1,
-    bias: BiasOption = False,
-    batch: BatchOption = 1,
+    *,
+    geometry: LayerArgs,
     threads: ThreadsOption = 1,
     budget: BudgetOption = 10.0,
     min_time: MinTimeOption = None,
@@ -153,10 +123,7 @@ def bench(
     engine: EngineOption = "auto",
     vs_torch: VsTorchOption = False,
     quiet: QuietOption = False,
-    fmt: FormatOption = Format.table,
-    as_json: JsonOption = False,
-    plain: PlainOption = False,
-    output: OutputOption = None,
+    out: OutputArgs,
 ) -> None:
     """Time a standard conv, its depthwise and pointwise parts and the separable pair on this CPU.
 
@@ -165,54 +132,51 @@ def bench(
     --machine measures this CPU's GEMM peak and memory bandwidth and shows each kernel's roofline prediction beside its measured time. --vs-torch times PyTorch's kernels beside ours, so the gap to a framework shows on this machine.
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.bench.run import run_bench
+    from dsc_calc.bench.settings import BenchSettings
 
     if max_memory < 1:
         raise DscCalcError("--max-memory", f"must be a positive number of MiB, got {max_memory}")
     # Refuse a path that cannot be written now, not after the run has been measured.
-    check_output(output)
+    check_output(out.output)
     if save_profile is not None:
         check_writable(save_profile, where="--save-profile")
+    settings = BenchSettings(
+        threads=threads,
+        budget=budget,
+        min_time=min_time,  # None: the mode's own default
+        repeat=repeat,
+        seed=seed,
+        memory_limit=max_memory * 2**20,
+        engine=engine,
+    )
+    measure_machine = machine or save_profile is not None
     if source is not None:
         if vs_torch:
             raise DscCalcError("--vs-torch", "compares one layer's kernels; drop it with a network")
         network_report = _bench_network(
             source,
-            given=(cin, cout, hw, height, width),
-            batch=batch,
-            threads=threads,
-            budget=budget,
-            min_time=0.05 if min_time is None else min_time,
-            repeat=repeat,
-            seed=seed,
-            machine=machine or save_profile is not None,
-            memory_limit=max_memory * 2**20,
+            given=(cin, cout, geometry.hw, geometry.height, geometry.width),
+            batch=geometry.batch,
+            settings=settings,
+            machine=measure_machine,
             quiet=quiet,
-            engine=engine,
         )
-        emit(network_report, fmt, as_json, output, keep_on_failure=True, plain=plain)
+        out.emit(network_report, keep_on_failure=True)
         return
     if cin is None or cout is None:
         missing = "--cin" if cin is None else "--cout"
         raise DscCalcError(
             missing, "is missing: give --cin and --cout (and --hw) for one layer, or a network"
         )
-    conv, shape = build_layer(
-        cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
-    )
+    conv, shape = geometry.build(cin, cout)
     with _progress(enabled=not quiet) as progress:
         report = run_bench(
             conv,
             shape,
-            batch,
-            threads=threads,
-            budget=budget,
-            min_time=0.2 if min_time is None else min_time,
-            repeat=repeat,
-            seed=seed,
-            machine=machine or save_profile is not None,
-            memory_limit=max_memory * 2**20,
+            geometry.batch,
+            settings,
+            machine=measure_machine,
             progress=progress,
-            engine=_engine(engine),
             vs_torch=vs_torch,
         )
     if save_profile is not None and report.machine is not None:
@@ -221,13 +185,11 @@ def bench(
         try:
             write_atomic(save_profile, text, where="--save-profile")
         except DscCalcError as error:
-            emit(
-                report, fmt, as_json, output, keep_on_failure=True, plain=plain
-            )  # the run is not lost
+            out.emit(report, keep_on_failure=True)  # the run is not lost
             raise DscCalcError(
                 error.where, f"{error.problem}; the profile was not saved (the report was shown)"
             ) from None
-    emit(report, fmt, as_json, output, keep_on_failure=True, plain=plain)
+    out.emit(report, keep_on_failure=True)
 
 
 def _bench_network(
@@ -235,15 +197,9 @@ def _bench_network(
     *,
     given: tuple[int | None, ...],
     batch: int,
-    threads: int,
-    budget: float,
-    min_time: float,
-    repeat: int,
-    seed: int,
+    settings: BenchSettings,
     machine: bool,
-    memory_limit: int,
     quiet: bool,
-    engine: Engine,
 ) -> Report:
     """Time every conv layer of the network ``source``."""
     from dsc_calc.bench.run import run_network_bench
@@ -269,25 +225,7 @@ def _bench_network(
     network = analyse(load_network(source), batch=batch)
     layers = [(row.name, row.conv, row.input) for row in network.rows if row.conv is not None]
     with _progress(enabled=not quiet) as progress:
-        return run_network_bench(
-            layers,
-            batch,
-            threads=threads,
-            budget=budget,
-            min_time=min_time,
-            repeat=repeat,
-            seed=seed,
-            memory_limit=memory_limit,
-            progress=progress,
-            engine=_engine(engine),
-        )
-
-
-def _engine(engine: Engine) -> Engine:
-    """The --engine choice, checked: asking for numba without numba installed is an error."""
-    from dsc_calc.bench.kernels import resolve_engine
-
-    return resolve_engine(engine)
+        return run_network_bench(layers, batch, settings, progress=progress)
 
 
 def _progress(*, enabled: bool) -> AbstractContextManager[Callable[[str, float], None] | None]:

@@ -7,17 +7,8 @@ from typing import Annotated
 
 import typer
 
-from dsc_calc.cli._app import (
-    FormatOption,
-    JsonOption,
-    OutputOption,
-    PlainOption,
-    app,
-    emit,
-    examples,
-)
+from dsc_calc.cli._app import OutputArgs, app, examples, grouped
 from dsc_calc.errors import DscCalcError
-from dsc_calc.output.render import Format
 
 #: The most characters read from a file or stdin (the kernel module's own text limit).
 READ_LIMIT = 2**22
@@ -61,6 +52,7 @@ def read_kernel_text(kernel: str | None, file: Path | None) -> str:
         "echo '[[1,2],[3,4]]' | dsc-calc kernel -",
     )
 )
+@grouped
 def kernel(
     kernel: Annotated[
         str | None,
@@ -86,10 +78,8 @@ def kernel(
             show_default=False,
         ),
     ] = None,
-    fmt: FormatOption = Format.table,
-    as_json: JsonOption = False,
-    plain: PlainOption = False,
-    output: OutputOption = None,
+    *,
+    out: OutputArgs,
 ) -> None:
     """Rank of a 2-D kernel by SVD, its factors K = scale · a · bᵀ and the cost saved by separating it.
 
@@ -98,4 +88,4 @@ def kernel(
     from dsc_calc.cost.spatial import analyse_text
 
     report = analyse_text(read_kernel_text(kernel, file), rtol=tol)
-    emit(report, fmt, as_json, output, plain=plain)
+    out.emit(report)

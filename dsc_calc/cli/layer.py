@@ -1,149 +1,11 @@
 """``dsc-calc layer``: one convolution beside its depthwise separable replacement."""
 
 # No `from __future__ import annotations` here: Typer reads every option's annotation on each
-# start, and string annotations would each be compiled by eval (1.5 ms of the 3.4 ms it takes).
+# start, and string annotations would each be compiled by eval.
 
-from typing import TYPE_CHECKING, Annotated
-
-import typer
-
-from dsc_calc.cli._app import (
-    FormatOption,
-    JsonOption,
-    OutputOption,
-    PlainOption,
-    app,
-    emit,
-    examples,
-    parse_pair,
-)
-from dsc_calc.cost.conv import Conv2d, Padding, Shape, compare
-from dsc_calc.errors import DscCalcError
-from dsc_calc.output.render import Format
-
-if TYPE_CHECKING:
-    from dsc_calc.memory.traffic import MachineProfile
-
-CinOption = Annotated[
-    int, typer.Option("--cin", "-M", help="Input channels (M in the derivation).")
-]
-CoutOption = Annotated[
-    int, typer.Option("--cout", "-N", help="Output channels (N in the derivation).")
-]
-KernelOption = Annotated[
-    str, typer.Option("--kernel", "-k", "--dk", help="Kernel size Dk: 3, or kh x kw as 5x3.")
-]
-HwOption = Annotated[
-    int | None, typer.Option("--hw", "--df", help="Square input size H = W (Df in the derivation).")
-]
-HeightOption = Annotated[
-    int | None, typer.Option("--height", "-H", help="Input height (overrides --hw).")
-]
-WidthOption = Annotated[
-    int | None, typer.Option("--width", "-W", help="Input width (overrides --hw).")
-]
-StrideOption = Annotated[str, typer.Option("--stride", "-s", help="Stride: 2, or 2x1.")]
-PaddingOption = Annotated[
-    str,
-    typer.Option(
-        "--padding", "-p", help="Padding: same (output = ceil(input/stride)), valid (0), 1, or 1x2."
-    ),
-]
-DilationOption = Annotated[str, typer.Option("--dilation", "-d", help="Dilation: 1, or 2x1.")]
-GroupsOption = Annotated[int, typer.Option("--groups", "-g", help="Groups of the standard conv.")]
-BiasOption = Annotated[bool, typer.Option("--bias/--no-bias", help="Give every conv a bias.")]
-BatchOption = Annotated[
-    int, typer.Option("--batch", "-b", help="Batch size (scales MACs, not params).")
-]
-MemoryOption = Annotated[
-    bool,
-    typer.Option(
-        "--memory",
-        "-m",
-        help="Show bytes moved and FLOP/B per design (implied by --dtype and a machine).",
-    ),
-]
-DtypeOption = Annotated[
-    str | None,
-    typer.Option(
-        "--dtype", help="Data type of weights and activations: fp32 (default), fp16, bf16, int8."
-    ),
-]
-PeakOption = Annotated[
-    float | None,
-    typer.Option(
-        "--peak-gflops", help="Machine peak in GFLOP/s for the roofline (with --bandwidth-gbs)."
-    ),
-]
-BandwidthOption = Annotated[
-    float | None,
-    typer.Option(
-        "--bandwidth-gbs", help="Memory bandwidth in GB/s for the roofline (with --peak-gflops)."
-    ),
-]
-ProfileOption = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        help=(
-            "Machine for the roofline: a profile JSON file (dsc-calc bench --machine "
-            "--save-profile FILE) or a shipped example: example-desktop, example-laptop, "
-            "example-rpi4, example-gpu-rtx4090, example-gpu-a100 (GPUs: --dtype fp16 uses "
-            "their fp16 peak)."
-        ),
-    ),
-]
-
-
-def build_layer(
-    cin: int,
-    cout: int,
-    kernel: str,
-    hw: int | None,
-    height: int | None,
-    width: int | None,
-    stride: str,
-    padding: str,
-    dilation: str,
-    groups: int,
-    bias: bool,
-) -> tuple[Conv2d, Shape]:
-    """The core objects for the shared layer options; errors name the option to fix."""
-    h = height if height is not None else hw
-    w = width if width is not None else hw
-    if h is None or w is None:
-        raise DscCalcError(
-            "--hw", "the input size is missing: give --hw N, or --height and --width"
-        )
-    padding_value: Padding
-    if padding.lower() in ("same", "valid"):
-        padding_value = "same" if padding.lower() == "same" else "valid"
-    else:
-        pad = parse_pair(padding, "--padding", allow_zero=True)
-        padding_value = pad if isinstance(pad, tuple) else (pad, pad)
-    try:
-        shape = Shape(cin, h, w)
-        conv = Conv2d(
-            cin,
-            cout,
-            kernel=_as_tuple(parse_pair(kernel, "--kernel")),
-            stride=_as_tuple(parse_pair(stride, "--stride")),
-            padding=padding_value,
-            dilation=_as_tuple(parse_pair(dilation, "--dilation")),
-            groups=groups,
-            bias=bias,
-        )
-        conv.output_shape(shape)
-    except DscCalcError as error:
-        side = {"height": height, "width": width}
-        if error.where in side and side[error.where] is None:
-            raise DscCalcError("hw", error.problem) from None  # --hw gave that side
-        raise
-    return conv, shape
-
-
-def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
-    return value if isinstance(value, tuple) else (value, value)
+from dsc_calc.cli._app import OutputArgs, app, examples, grouped
+from dsc_calc.cli.options import CinOption, CoutOption, LayerArgs, MachineArgs
+from dsc_calc.cost.conv import compare
 
 
 @app.command(
@@ -154,28 +16,13 @@ def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
         "dsc-calc layer --cin 64 --cout 128 --hw 56 --memory --profile example-desktop",
     )
 )
+@grouped
 def layer(
     cin: CinOption,
     cout: CoutOption,
-    hw: HwOption = None,
-    kernel: KernelOption = "3",
-    height: HeightOption = None,
-    width: WidthOption = None,
-    stride: StrideOption = "1",
-    padding: PaddingOption = "same",
-    dilation: DilationOption = "1",
-    groups: GroupsOption = 1,
-    bias: BiasOption = False,
-    batch: BatchOption = 1,
-    memory: MemoryOption = False,
-    dtype: DtypeOption = None,
-    peak_gflops: PeakOption = None,
-    bandwidth_gbs: BandwidthOption = None,
-    profile: ProfileOption = None,
-    fmt: FormatOption = Format.table,
-    as_json: JsonOption = False,
-    plain: PlainOption = False,
-    output: OutputOption = None,
+    geometry: LayerArgs,
+    roofline: MachineArgs,
+    out: OutputArgs,
 ) -> None:
     """Params, MACs and FLOPs of a standard conv beside its depthwise separable replacement.
 
@@ -185,50 +32,12 @@ def layer(
     """  # noqa: E501 - Rich re-wraps help paragraphs; a hard break here would show as one
     from dsc_calc.memory.layer import layer_memory
 
-    conv, shape = build_layer(
-        cin, cout, kernel, hw, height, width, stride, padding, dilation, groups, bias
-    )
-    data_type = (dtype or "fp32").lower()
-    machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
-    if machine is not None:
-        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
+    conv, shape = geometry.build(cin, cout)
+    machine = roofline.machine()
     result = layer_memory(
-        compare(conv, shape, batch),
-        dtype=data_type,
+        compare(conv, shape, geometry.batch),
+        dtype=roofline.data_type,
         profile=machine,
-        show_memory=memory or dtype is not None or machine is not None,
+        show_memory=roofline.show_memory(machine),
     )
-    emit(result, fmt, as_json, output, plain=plain)
-
-
-def machine_profile(
-    profile: str | None, peak_gflops: float | None, bandwidth_gbs: float | None
-) -> "MachineProfile | None":
-    """The roofline machine from --profile, or from --peak-gflops and --bandwidth-gbs, or None."""
-    from dsc_calc.memory.traffic import MachineProfile
-
-    given = (peak_gflops is not None, bandwidth_gbs is not None)
-    if profile is not None:
-        if any(given):
-            raise DscCalcError(
-                "--profile", "give either --profile or --peak-gflops with --bandwidth-gbs, not both"
-            )
-        from dsc_calc.memory.profiles import load_profile
-
-        try:
-            return load_profile(profile)
-        except DscCalcError as error:
-            raise DscCalcError(f"--profile {error.where}", error.problem) from None
-    if peak_gflops is None and bandwidth_gbs is None:
-        return None
-    if peak_gflops is None or bandwidth_gbs is None:
-        missing = "--bandwidth-gbs" if bandwidth_gbs is None else "--peak-gflops"
-        raise DscCalcError(
-            missing, "is missing: the roofline needs both --peak-gflops and --bandwidth-gbs"
-        )
-    return MachineProfile(
-        name=f"{peak_gflops:g} GFLOP/s, {bandwidth_gbs:g} GB/s",
-        peak_gflops=peak_gflops,
-        bandwidth_gbs=bandwidth_gbs,
-        source="--peak-gflops and --bandwidth-gbs on the command line",
-    )
+    out.emit(result)

@@ -4,37 +4,23 @@ The spec decoder (msgspec) and the engine are imported inside the commands, so t
 command starts without them.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads every option's annotation on each
+# start, and string annotations would each be compiled by eval.
 
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dsc_calc.choices import SortKey, WhatIf  # noqa: TC001 - Typer reads the annotations at run time
-from dsc_calc.cli._app import (
-    FormatOption,
-    JsonOption,
-    OutputOption,
-    PlainOption,
-    app,
-    emit,
-    examples,
-)
-from dsc_calc.cli.layer import (
-    BandwidthOption,
-    DtypeOption,
-    MemoryOption,
-    PeakOption,
-    ProfileOption,
-    machine_profile,
-)
+from dsc_calc.choices import SortKey, WhatIf
+from dsc_calc.cli._app import JsonOption, OutputArgs, PlainOption, app, emit, examples, grouped
+from dsc_calc.cli.options import BatchOption, MachineArgs
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
-from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from dsc_calc.network.report import NetworkReport
+    from dsc_calc.output.tabular import Table
 
 #: The most layer rows a terminal table draws (Rich takes minutes for 100k rows); CSV, Markdown and
 #: JSON have no such limit.
@@ -50,6 +36,7 @@ TABLE_ROWS = 1000
         "dsc-calc network mobilenet_v1 --memory --profile example-gpu-a100 --dtype fp16",
     )
 )
+@grouped
 def network(
     spec: Annotated[
         str,
@@ -72,9 +59,7 @@ def network(
         int | None,
         typer.Option("--resolution", "-r", help="Input height and width (e.g. 160)."),
     ] = None,
-    batch: Annotated[
-        int, typer.Option("--batch", "-b", help="Batch size (scales MACs, not params).")
-    ] = 1,
+    batch: BatchOption = 1,
     what_if: Annotated[
         WhatIf | None,
         typer.Option(
@@ -95,15 +80,9 @@ def network(
             "inputs); a symbolic batch is 1 (or --batch) without it.",
         ),
     ] = None,
-    memory: MemoryOption = False,
-    dtype: DtypeOption = None,
-    peak_gflops: PeakOption = None,
-    bandwidth_gbs: BandwidthOption = None,
-    profile: ProfileOption = None,
-    fmt: FormatOption = Format.table,
-    as_json: JsonOption = False,
-    plain: PlainOption = False,
-    output: OutputOption = None,
+    *,
+    roofline: MachineArgs,
+    out: OutputArgs,
 ) -> None:
     """Params, MACs and FLOPs of a whole network, layer by layer and by kind.
 
@@ -117,16 +96,12 @@ def network(
     """  # noqa: E501 - Rich re-wraps help paragraphs
     from dsc_calc.files import looks_like_onnx, read_stdin
     from dsc_calc.memory.network import network_memory_report
+    from dsc_calc.memory.traffic import dtype_bytes
     from dsc_calc.network.load import MAX_SPEC_BYTES, load_network
     from dsc_calc.network.walk import analyse
 
-    machine = machine_profile(profile, peak_gflops, bandwidth_gbs)
-    data_type = (dtype or "fp32").lower()
-    from dsc_calc.memory.traffic import dtype_bytes
-
-    dtype_bytes(data_type)
-    if machine is not None:
-        machine = machine.for_dtype(data_type)  # the profile's own fp16/bf16/int8 peak
+    machine = roofline.machine()
+    dtype_bytes(roofline.data_type)  # refused now, not after the network is read
 
     report: NetworkReport
     if looks_like_onnx(spec):
@@ -147,7 +122,7 @@ def network(
         stdin = read_stdin(MAX_SPEC_BYTES) if spec == "-" else None
         loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
         report = analyse(loaded, batch=batch, what_if=what_if)
-    cap = TABLE_ROWS if fmt is Format.table and not as_json else None
+    cap = TABLE_ROWS if out.fmt is Format.table and not out.as_json else None
     if cap is not None and top is not None and top > cap:
         raise DscCalcError(
             "--top",
@@ -156,11 +131,11 @@ def network(
         )
     result = network_memory_report(
         report,
-        dtype=data_type,
+        dtype=roofline.data_type,
         profile=machine,
-        show_memory=memory or dtype is not None or machine is not None,
+        show_memory=roofline.show_memory(machine),
     )
-    emit(result.view(top=top, sort=sort, cap=cap), fmt, as_json, output, plain=plain)
+    out.emit(result.view(top=top, sort=sort, cap=cap))
 
 
 class PresetList:
@@ -172,7 +147,9 @@ class PresetList:
     def to_dict(self) -> dict[str, object]:
         return {"presets": self.entries}
 
-    def tables(self) -> list[Table]:
+    def tables(self) -> "list[Table]":
+        from dsc_calc.output.tabular import Column, Table  # only a table needs it: not --json
+
         return [
             Table(
                 title="Presets",

@@ -7,16 +7,7 @@ from typing import Annotated
 import typer
 
 from dsc_calc.choices import Measure  # noqa: TC001 - Typer reads the annotations at run time
-from dsc_calc.cli._app import (
-    FormatOption,
-    JsonOption,
-    OutputOption,
-    PlainOption,
-    app,
-    emit,
-    examples,
-)
-from dsc_calc.output.render import Format
+from dsc_calc.cli._app import OutputArgs, app, examples, grouped
 
 # The core's defaults (dsc_calc.cost.sweep.DEFAULT_*), repeated so that importing this module stays
 # cheap: the core is imported only when the command runs; a test keeps the two in step.
@@ -35,6 +26,7 @@ DEFAULT_HW = 32
         "dsc-calc sweep -N 16..256x2 -k 3..11+2 --bias --cin 64 --measure params -f csv",
     ),
 )
+@grouped
 def sweep_command(
     cout: Annotated[
         str,
@@ -65,10 +57,8 @@ def sweep_command(
     measure: Annotated[
         Measure, typer.Option("--measure", help="The ratio the heatmap shows.")
     ] = "macs",
-    fmt: FormatOption = Format.table,
-    as_json: JsonOption = False,
-    plain: PlainOption = False,
-    output: OutputOption = None,
+    *,
+    out: OutputArgs,
 ) -> None:
     """Exact separable / standard ratios and savings over a grid of output channels N and kernels Dk.
 
@@ -84,4 +74,4 @@ def sweep_command(
         bias=bias,
         measure="params" if measure == "params" else "macs",
     )
-    emit(report, fmt, as_json, output, plain=plain)
+    out.emit(report)

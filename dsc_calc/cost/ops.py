@@ -20,8 +20,9 @@ or no field when the inputs are at fault; callers add where the op came from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
 
 from dsc_calc.cost.conv import Conv2d, Cost, Padding, Pair, Shape
 from dsc_calc.errors import DscCalcError
@@ -33,21 +34,18 @@ if TYPE_CHECKING:
 ZERO = Cost()
 
 
-@dataclass(frozen=True, slots=True)
-class Linear:
+class Linear(msgspec.Struct, frozen=True):
     """A fully connected layer on the flattened input: ``in·out`` weights, plus ``out`` biases."""
 
     out_features: int
     bias: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class BatchNorm:
+class BatchNorm(msgspec.Struct, frozen=True):
     """A batch norm over the channels: a scale and a shift per channel."""
 
 
-@dataclass(frozen=True, slots=True)
-class Pool:
+class Pool(msgspec.Struct, frozen=True):
     """A max or average pool; ``global_`` pools each channel to 1×1, ``output_size`` is an adaptive
     pool's output (PyTorch's ``AdaptiveAvgPool2d``), ``ceil_mode`` PyTorch's rounding up."""
 
@@ -60,48 +58,40 @@ class Pool:
     output_size: Pair | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LayerNorm:
+class LayerNorm(msgspec.Struct, frozen=True):
     """A layer norm over the channels at each position (ConvNeXt's ``LayerNorm2d``): 2·C params."""
 
 
-@dataclass(frozen=True, slots=True)
-class LayerScale:
+class LayerScale(msgspec.Struct, frozen=True):
     """A learnable per-channel scale (ConvNeXt's layer scale): C params."""
 
 
-@dataclass(frozen=True, slots=True)
-class Concat:
+class Concat(msgspec.Struct, frozen=True):
     """Tensors of one height and width joined along the channels."""
 
 
-@dataclass(frozen=True, slots=True)
-class Shuffle:
+class Shuffle(msgspec.Struct, frozen=True):
     """ShuffleNet's channel shuffle: ``groups`` must divide the channels; a permutation."""
 
     groups: int
 
 
-@dataclass(frozen=True, slots=True)
-class Upsample:
+class Upsample(msgspec.Struct, frozen=True):
     """Nearest or bilinear upsampling by integer factors ``(sh, sw)``."""
 
     scale: Pair
     mode: Literal["nearest", "bilinear"] = "nearest"
 
 
-@dataclass(frozen=True, slots=True)
-class Dropout:
+class Dropout(msgspec.Struct, frozen=True):
     """Dropout: the identity at inference."""
 
 
-@dataclass(frozen=True, slots=True)
-class Flatten:
+class Flatten(msgspec.Struct, frozen=True):
     """C×H×W flattened to C·H·W channels of 1×1."""
 
 
-@dataclass(frozen=True, slots=True)
-class ConvTranspose2d:
+class ConvTranspose2d(msgspec.Struct, frozen=True):
     """``torch.nn.ConvTranspose2d``: every input pixel scatters the kernel (fvcore's count).
 
     params ``Cin·(Cout/g)·kh·kw`` (+ ``Cout`` with bias); MACs ``Cin·(Cout/g)·kh·kw·Hin·Win``;
@@ -181,20 +171,17 @@ class ConvTranspose2d:
         return " ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Activation:
+class Activation(msgspec.Struct, frozen=True):
     """An elementwise nonlinearity (``relu``, ``hswish``, ...): no weights, no MACs."""
 
     function: str
 
 
-@dataclass(frozen=True, slots=True)
-class Add:
+class Add(msgspec.Struct, frozen=True):
     """The elementwise sum of tensors of one shape (a residual add)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Mul:
+class Mul(msgspec.Struct, frozen=True):
     """The product of a tensor with a per-channel gate (squeeze-and-excite's scaling)."""
 
 

@@ -33,6 +33,7 @@ from dsc_calc.cost.conv import (
     Shape,
     check_positive,
     compare,
+    ratio_dict,
 )
 from dsc_calc.errors import DscCalcError
 
@@ -190,16 +191,9 @@ class SweepCell:
             "kernel": self.kernel,
             "standard": {"params": c.standard.params, "macs": c.standard.macs},
             "separable": {"params": c.separable.params, "macs": c.separable.macs},
-            "ratio": {
-                "params": float(self.params_ratio),
-                "macs": float(self.macs_ratio),
-                "formula": float(self.formula_ratio),
-                "exact": {
-                    "params": str(self.params_ratio),
-                    "macs": str(self.macs_ratio),
-                    "formula": str(self.formula_ratio),
-                },
-            },
+            "ratio": ratio_dict(
+                params=self.params_ratio, macs=self.macs_ratio, formula=self.formula_ratio
+            ),
             "saving": {"params": float(1 / self.params_ratio), "macs": float(1 / self.macs_ratio)},
         }
 

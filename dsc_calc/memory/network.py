@@ -24,8 +24,9 @@ table, a summary and the design comparison added.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from dsc_calc._gc import collector_paused
 from dsc_calc.cost.conv import Cost, Shape, check_positive
@@ -71,8 +72,7 @@ class NetworkRow(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class RowMemory:
+class RowMemory(msgspec.Struct, frozen=True):
     """One row's traffic, live activation memory and roofline."""
 
     name: str
@@ -83,8 +83,7 @@ class RowMemory:
         return {"name": self.name, **self.kernel.to_dict(), "live_bytes": self.live_bytes}
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkMemory:
+class NetworkMemory(msgspec.Struct, frozen=True):
     """A network's weight memory, peak activation memory, total traffic and predicted latency."""
 
     dtype: str
@@ -229,8 +228,7 @@ def design_ratios(standard: NetworkMemory, separable: NetworkMemory) -> dict[str
 _DESIGN_MODES = ("separable", "standard")
 
 
-@dataclass(frozen=True, slots=True)
-class DesignComparison:
+class DesignComparison(msgspec.Struct, frozen=True):
     """This network beside its other design (standard vs separable), both on the roofline."""
 
     #: The what-if redesign that made the other design: ``separable`` or ``standard``.
@@ -271,8 +269,7 @@ def _design_dict(memory: NetworkMemory) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkMemoryReport:
+class NetworkMemoryReport(msgspec.Struct, frozen=True):
     """A network report with each row's traffic, the network's memory and its roofline latency."""
 
     report: NetworkReport
@@ -294,7 +291,7 @@ class NetworkMemoryReport:
     ) -> NetworkMemoryReport:
         """The same report with its layer and memory tables sorted and cut to ``top`` rows (or to
         a terminal table's ``cap``)."""
-        return replace(self, report=self.report.view(top=top, sort=sort, cap=cap))
+        return msgspec.structs.replace(self, report=self.report.view(top=top, sort=sort, cap=cap))
 
     def to_dict(self) -> dict[str, object]:
         """The network JSON, plus ``memory{…}``/``intensity``/``roofline`` per row, ``memory``,

@@ -35,6 +35,7 @@ def load_network(
     from dsc_calc.files import read_stdin
     from dsc_calc.network import presets
     from dsc_calc.network import spec as specs
+    from dsc_calc.network.decode import decode
 
     if source == "-":
         data = stdin if stdin is not None else read_stdin(MAX_SPEC_BYTES)
@@ -50,7 +51,7 @@ def load_network(
     if not data.strip():
         raise DscCalcError(where, "is empty; a spec is a JSON object with input and layers")
     try:
-        network = specs.decode(data)
+        network = decode(data)
     except DscCalcError as error:
         raise DscCalcError(where, error.problem) if error.where == "spec" else error from None
     if alpha is not None:

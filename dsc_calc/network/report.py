@@ -6,8 +6,9 @@ tables people read are built in :mod:`dsc_calc.output.network_tables`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
 
 from dsc_calc.cost.conv import Conv2d, Cost, Shape
 from dsc_calc.errors import DscCalcError
@@ -33,8 +34,7 @@ def conv_kind(conv: Conv2d) -> Kind:
 # --- Results ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LayerRow:
+class LayerRow(msgspec.Struct, frozen=True):
     """One primitive layer as it runs: its place, shapes, cost, and its conv if it is one.
 
     A network is a graph of rows over tensors: ``tensor`` is the id of the tensor this row writes
@@ -98,8 +98,7 @@ class LayerRow:
         return f"{self.type} {self.conv.describe()}" if self.conv is not None else self.type
 
 
-_ROW_SETTERS = tuple(getattr(LayerRow, name).__set__ for name in LayerRow.__slots__)
-_HELD_SETTER = _ROW_SETTERS[LayerRow.__slots__.index("held_elements")]
+_HELD_SETTER = LayerRow.held_elements.__set__  # type: ignore[attr-defined]
 
 
 def set_held(row: LayerRow, held: int) -> None:
@@ -107,17 +106,7 @@ def set_held(row: LayerRow, held: int) -> None:
     _HELD_SETTER(row, held)
 
 
-def new_row(*values: object) -> LayerRow:
-    """``LayerRow(*values)`` at half the cost: a frozen dataclass's ``__init__`` goes through
-    ``object.__setattr__`` per field, which dominates a 100k-layer walk. Fields in slot order."""
-    row = object.__new__(LayerRow)
-    for setter, value in zip(_ROW_SETTERS, values, strict=True):
-        setter(row, value)
-    return row
-
-
-@dataclass(frozen=True, slots=True)
-class KindTotal:
+class KindTotal(msgspec.Struct, frozen=True):
     """Params, MACs and FLOPs of every row of one kind, and how many rows."""
 
     cost: Cost
@@ -127,8 +116,7 @@ class KindTotal:
         return {**self.cost.to_dict(), "count": self.count}
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(msgspec.Struct, frozen=True):
     """One what-if replacement: the rows it replaces, and what replaces them.
 
     ``dropped`` is the cost of rows removed with the change besides ``old`` (the batch norm
@@ -144,7 +132,7 @@ class Change:
     after: str
     old: Cost
     new: Cost
-    dropped: Cost = field(default_factory=Cost)
+    dropped: Cost = msgspec.field(default_factory=Cost)
     positions: tuple[int, ...] = ()
     rows: tuple[LayerRow, ...] = ()
 
@@ -169,8 +157,7 @@ def _saving(old: Cost, new: Cost) -> dict[str, float | int | None]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class WhatIfReport:
+class WhatIfReport(msgspec.Struct, frozen=True):
     """A redesign of the whole network: each change, and the totals before and after."""
 
     mode: str
@@ -190,8 +177,7 @@ class WhatIfReport:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkReport:
+class NetworkReport(msgspec.Struct, frozen=True):
     """A whole network's rows, totals, by-kind breakdown and optional what-if."""
 
     name: str
@@ -245,7 +231,7 @@ class NetworkReport:
         --top), or to ``cap`` (a terminal table's own limit), whichever is fewer."""
         if top is not None and top < 1:
             raise DscCalcError("top", f"must be a positive integer, got {top}")
-        return replace(self, top=top, sort=sort, cap=cap)
+        return msgspec.structs.replace(self, top=top, sort=sort, cap=cap)
 
     def shown_rows(self) -> list[LayerRow]:
         rows = list(self.rows)

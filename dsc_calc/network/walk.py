@@ -28,7 +28,6 @@ from dsc_calc.network.report import (
     LayerRow,
     NetworkReport,
     conv_kind,
-    new_row,
     set_held,
     summarise,
 )
@@ -136,6 +135,27 @@ class _Walker:
             self.convs[key] = conv
         return conv
 
+    def spec_conv(
+        self,
+        layer: specs.Conv | specs.DwConv | specs.DsConv,
+        cin: int,
+        cout: int,
+        groups: int,
+        where: str,
+    ) -> Conv2d:
+        """The conv of a spec layer that gives its own geometry (k, stride, padding, dilation)."""
+        return self.make_conv(
+            cin,
+            cout,
+            _pair(layer.k),
+            _pair(layer.stride),
+            _padding(layer.padding),
+            _pair(layer.dilation),
+            groups,
+            layer.bias,
+            where,
+        )
+
     # Rows ------------------------------------------------------------------------------------
 
     def conv_row(self, name: str, type_: str, conv: Conv2d, shape: Shape, where: str) -> Shape:
@@ -173,7 +193,7 @@ class _Walker:
             self.names[name] = seen + 1
             name = f"{name}#{seen + 1}"
         index = len(self.rows)
-        self.rows.append(new_row(name, type_, kind, shape, out, cost, conv, 0, index, inputs))
+        self.rows.append(LayerRow(name, type_, kind, shape, out, cost, conv, 0, index, inputs))
         self.current = index
 
     def op_row(
@@ -239,17 +259,7 @@ class _Walker:
         return shape
 
     def conv(self, layer: specs.Conv, shape: Shape, where: str, name: str) -> Shape:
-        conv = self.make_conv(
-            shape.channels,
-            layer.out,
-            _pair(layer.k),
-            _pair(layer.stride),
-            _padding(layer.padding),
-            _pair(layer.dilation),
-            layer.groups,
-            layer.bias,
-            where,
-        )
+        conv = self.spec_conv(layer, shape.channels, layer.out, layer.groups, where)
         return self.after(name, layer, self.conv_row(name, "conv", conv, shape, where))
 
     def spconv(self, layer: specs.SpConv, shape: Shape, where: str, name: str) -> Shape:
@@ -270,17 +280,7 @@ class _Walker:
     def dwconv(self, layer: specs.DwConv, shape: Shape, where: str, name: str) -> Shape:
         out = shape.channels * layer.multiplier
         _check_derived(out, f"{where}.multiplier", f"output channels from {shape.channels}")
-        conv = self.make_conv(
-            shape.channels,
-            out,
-            _pair(layer.k),
-            _pair(layer.stride),
-            _padding(layer.padding),
-            _pair(layer.dilation),
-            shape.channels,
-            layer.bias,
-            where,
-        )
+        conv = self.spec_conv(layer, shape.channels, out, shape.channels, where)
         return self.after(name, layer, self.conv_row(name, "dwconv", conv, shape, where))
 
     def pwconv(self, layer: specs.PwConv, shape: Shape, where: str, name: str) -> Shape:
@@ -291,17 +291,7 @@ class _Walker:
         return self.after(name, layer, self.conv_row(name, "pwconv", conv, shape, where))
 
     def dsconv(self, layer: specs.DsConv, shape: Shape, where: str, name: str) -> Shape:
-        depthwise = self.make_conv(
-            shape.channels,
-            shape.channels,
-            _pair(layer.k),
-            _pair(layer.stride),
-            _padding(layer.padding),
-            _pair(layer.dilation),
-            shape.channels,
-            layer.bias,
-            where,
-        )
+        depthwise = self.spec_conv(layer, shape.channels, shape.channels, shape.channels, where)
         middle = self.conv_row(f"{name}.dw", "dwconv", depthwise, shape, where)
         self.after(f"{name}.dw", layer, middle)
         pointwise = self.make_conv(

@@ -19,22 +19,20 @@ registry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
 
 from dsc_calc.cost.conv import Conv2d, Padding, Shape
 from dsc_calc.errors import DscCalcError
-from dsc_calc.onnx.shapes import (
-    SHAPES,
-    Context,
-    Value,
+from dsc_calc.onnx.shapes.conv import (
     conv_geometry,
     conv_transpose_geometry,
     gemm_dims,
     matmul_dims,
-    need,
     window_geometry,
 )
+from dsc_calc.onnx.shapes.core import SHAPES, Context, Value, need, registrar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,8 +40,7 @@ if TYPE_CHECKING:
 Kind = Literal["conv", "pointwise", "depthwise", "linear", "other"]
 
 
-@dataclass(frozen=True, slots=True)
-class NodeCost:
+class NodeCost(msgspec.Struct, frozen=True):
     """A node's MACs and FLOPs, its Conv2d if it is a 2-D conv, and how to show it.
 
     ``type`` is the row type (the spec's names where they exist: ``conv``, ``dwconv``,
@@ -76,13 +73,7 @@ SPEC_TYPES = {
 }
 
 
-def _op(*names: str) -> Callable[[Callable[..., NodeCost]], Callable[..., NodeCost]]:
-    def register(function: Callable[..., NodeCost]) -> Callable[..., NodeCost]:
-        for name in names:
-            COSTS[name] = function
-        return function
-
-    return register
+_op = registrar(COSTS)
 
 
 def node_cost(ctx: Context, inputs: list[Value | None], outputs: list[Value | None]) -> NodeCost:

@@ -23,10 +23,10 @@ framework's conv had no bias).
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from dsc_calc.cost.conv import Conv2d, Cost, Shape
 from dsc_calc.errors import DscCalcError
@@ -87,8 +87,7 @@ FOLDED = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ImportedNode:
+class ImportedNode(msgspec.Struct, frozen=True):
     """One node with its shapes and cost. Shapes are full tensor shapes (batch first); ``None``
     where a shape is unknown (an input left out, or an op not understood)."""
 
@@ -124,8 +123,7 @@ class ImportedNode:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ImportedModel:
+class ImportedModel(msgspec.Struct, frozen=True):
     """A whole imported model: its inputs, nodes in file order, and what could not be costed."""
 
     name: str
@@ -175,8 +173,6 @@ def uncosted_text(uncosted: Mapping[str, int]) -> str:
 
 # --- Input shapes -----------------------------------------------------------------------------
 
-_DIMS = re.compile(r"^\d+(x\d+)*$")
-
 
 def parse_input_shapes(text: str | None) -> dict[str, tuple[int, ...]] | tuple[int, ...] | None:
     """``1x3x224x224`` (the one input) or ``NAME=1x3x224x224,NAME2=…``."""
@@ -185,7 +181,7 @@ def parse_input_shapes(text: str | None) -> dict[str, tuple[int, ...]] | tuple[i
 
     def dims(part: str) -> tuple[int, ...]:
         part = part.strip().lower()
-        if not _DIMS.match(part):
+        if not all(digits.isdecimal() for digits in part.split("x")):  # 1x3x224x224, no regex
             raise DscCalcError(
                 "--input-shape",
                 f"{part!r} is not a shape like 1x3x224x224 (or NAME=1x3x224x224,...)",
@@ -339,7 +335,8 @@ class _Walk:
             if label in used_names:
                 label = f"{label}#{index}"
             used_names.add(label)
-            imported = self.visit(replace(node, name=label), opset)
+            named = node if label == node.name else msgspec.structs.replace(node, name=label)
+            imported = self.visit(named, opset)
             if imported.not_costed:
                 uncosted[imported.not_costed] = uncosted.get(imported.not_costed, 0) + 1
             nodes.append(imported)
@@ -477,8 +474,7 @@ def as_shape(dims: tuple[int, ...] | None) -> Shape:
     return Shape(rest[0], math.prod(rest[1:-1]), rest[-1])
 
 
-@dataclass(frozen=True, slots=True)
-class ImportedRow(LayerRow):
+class ImportedRow(LayerRow, frozen=True):
     """A report row from an ONNX node: a LayerRow that also knows its op type and geometry."""
 
     op_type: str = ""
@@ -495,12 +491,11 @@ class ImportedRow(LayerRow):
         return self.geometry or self.type
 
 
-@dataclass(frozen=True, slots=True)
-class ImportedReport(NetworkReport):
+class ImportedReport(NetworkReport, frozen=True):
     """The network report of an imported model: a spec's report plus the import's notes."""
 
     model: ImportedModel | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     def to_dict(
         self,

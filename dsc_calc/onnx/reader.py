@@ -7,7 +7,8 @@ exported by torch, 102 MB; ``benchmarks/onnx_vs_onnxtool.py`` measures it again)
   of resnet50.onnx takes 1.5 s and 237 MiB peak RSS as a whole process: it reads every weight;
 * ``protobuf`` alone imports in 20-70 ms, but needs classes generated from ``onnx.proto`` (a
   build step, or onnx itself) and still parses and copies every ``raw_data`` field;
-* this reader imports only ``mmap`` and ``struct``, maps the file, walks the fixed subset of
+* this reader imports only ``mmap``, ``struct`` and msgspec (its records are frozen Structs,
+  50x cheaper to define than frozen dataclasses), maps the file, walks the fixed subset of
   ``onnx.proto`` below and jumps over every tensor's data bytes without touching them: the graph
   of resnet50.onnx in 3 ms (best of 15 in one process; 10 ms with the shapes, costs and report
   of every node), 0.2 s and 17 MiB peak RSS as a whole process (0.2 s being Python's and
@@ -25,7 +26,7 @@ other field is skipped by its wire type.
 
 Bounds: a file over protobuf's 2 GB limit is refused before it is mapped; every length is
 checked against the end of its enclosing message before anything is sliced or allocated; the
-reader never recurses (the nesting depth is that of the schema subset, at most six messages;
+reader's nesting depth is that of the schema subset, never the file's (at most six messages;
 sub-graphs of If/Loop/Scan are recorded, not descended into); counts of nodes, tensors, dims and
 attribute values have limits. Tensor data is decoded only for tensors of at most
 :data:`SMALL_ELEMENTS` elements (shapes, split sizes, slice bounds, resize scales), whose values
@@ -37,14 +38,15 @@ from __future__ import annotations
 
 import mmap
 import struct
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 #: Protobuf's hard limit on one message, and so on an ONNX file without external data.
 MAX_FILE_BYTES = 2**31 - 1
@@ -83,8 +85,7 @@ Dim = int | str | None
 Number = int | float
 
 
-@dataclass(frozen=True, slots=True)
-class TensorInfo:
+class TensorInfo(msgspec.Struct, frozen=True):
     """A graph input, output or value info: its name, element type and shape.
 
     ``dims`` holds an int per known dimension, the name of a symbolic one (``dim_param``) or
@@ -96,8 +97,7 @@ class TensorInfo:
     dims: tuple[Dim, ...] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Initializer:
+class Initializer(msgspec.Struct, frozen=True):
     """A constant tensor: its shape and type, and its values only when it is small."""
 
     name: str
@@ -114,8 +114,7 @@ class Initializer:
         return count
 
 
-@dataclass(frozen=True, slots=True)
-class Subgraph:
+class Subgraph(msgspec.Struct, frozen=True):
     """A graph-valued attribute (If/Loop/Scan bodies): recorded, never read."""
 
     attribute: str
@@ -126,8 +125,7 @@ AttributeValue = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(msgspec.Struct, frozen=True):
     """One node: its name, op type and domain, the names it reads and writes, its attributes."""
 
     name: str
@@ -138,8 +136,7 @@ class Node:
     attributes: dict[str, AttributeValue | Subgraph]
 
 
-@dataclass(frozen=True, slots=True)
-class Graph:
+class Graph(msgspec.Struct, frozen=True):
     """The main graph of a model, with the model's opset imports, IR version and producer."""
 
     name: str
@@ -165,6 +162,9 @@ class _Bad(Exception):  # noqa: N818 - private; always re-raised as DscCalcError
 # --- The wire format --------------------------------------------------------------------------
 
 Buffer = bytes | mmap.mmap
+if TYPE_CHECKING:
+    _Read = Callable[[Buffer, int, int, str], Any]
+    _Schema = dict[int, tuple[str, int, "_Read | _Schema", str]]
 
 
 def _varint(buf: Buffer, pos: int, end: int) -> tuple[int, int]:
@@ -189,11 +189,18 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _fields(buf: Buffer, pos: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+def _fields(  # noqa: PLR0912 - one branch per wire type, and the one-byte fast paths
+    buf: Buffer, pos: int, end: int
+) -> Iterator[tuple[int, int, int, int]]:
     """(field number, wire type, value or start, end) of each field of the message in
     ``buf[pos:end]``; for a varint the third item is its value."""
     while pos < end:
-        key, pos = _varint(buf, pos, end)
+        # Keys and lengths under 128 are one byte: read inline, the common case by far.
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise _Bad("a field has number 0 (not a protobuf message)")
@@ -201,7 +208,11 @@ def _fields(buf: Buffer, pos: int, end: int) -> Iterator[tuple[int, int, int, in
             value, pos = _varint(buf, pos, end)
             yield number, 0, value, pos
         elif wire == 2:
-            length, pos = _varint(buf, pos, end)
+            length = buf[pos] if pos < end else 0x80  # at the end: _varint says so
+            if length < 0x80:
+                pos += 1
+            else:
+                length, pos = _varint(buf, pos, end)
             if length > end - pos:
                 raise _Bad("a field's length runs past the end of its message (truncated file?)")
             yield number, 2, pos, pos + length
@@ -269,41 +280,91 @@ def _floats(buf: Buffer, wire: int, a: int, b: int, into: list[float], what: str
 
 
 # --- Messages ---------------------------------------------------------------------------------
+#
+# A message's schema names the fields that hold one value: field number -> (key, wire type,
+# read, what). The value, ``read(buf, start, end, what)`` (for a varint, ``start`` is the value),
+# goes into the message's record under ``key``, the last occurrence winning as in protobuf;
+# ``what`` names the field in errors. A schema in place of ``read`` is a sub-message whose
+# fields belong to the same record. Repeated fields, and those with limits, are left to the
+# message's own loop, which :func:`_read` hands every field its schema does not name.
 
 
-def _tensor(buf: Buffer, start: int, end: int) -> Initializer:
-    name = ""
-    data_type = 0
-    dims: list[int] = []
-    external = False
-    raw: tuple[int, int] | None = None
-    typed: list[tuple[int, int, int, int]] = []
+def _number(_buf: Buffer, value: int, _end: int, _what: str) -> int:
+    return value
+
+
+def _int64(_buf: Buffer, value: int, _end: int, _what: str) -> int:
+    return _signed(value)
+
+
+def _float32(buf: Buffer, start: int, _end: int, _what: str) -> float:
+    value: float = struct.unpack_from("<f", buf, start)[0]
+    return value
+
+
+def _blob(buf: Buffer, start: int, end: int, what: str) -> bytes:
+    if end - start > MAX_LIST:
+        raise _Bad(f"{what} is longer than {MAX_LIST} bytes")
+    return bytes(buf[start:end])
+
+
+def _span(_buf: Buffer, start: int, end: int, _what: str) -> tuple[int, int]:
+    return start, end  # only the place: a tensor's bytes are read only if it is small
+
+
+def _read(
+    buf: Buffer, start: int, end: int, schema: _Schema, record: dict[str, Any]
+) -> Iterator[tuple[int, int, int, int]]:
+    """Decode the fields of the message in ``buf[start:end]`` that ``schema`` names into
+    ``record``; yield every other field, as :func:`_fields` does."""
     for number, wire, a, b in _fields(buf, start, end):
+        field = schema.get(number)
+        if field is None:
+            yield number, wire, a, b
+            continue
+        key, wanted, read, what = field
+        _expect(wire, wanted, what)
+        if isinstance(read, dict):
+            _merge(buf, a, b, read, record)
+        else:
+            record[key] = read(buf, a, b, what)
+
+
+def _merge(buf: Buffer, start: int, end: int, schema: _Schema, record: dict[str, Any]) -> None:
+    """Decode the fields ``schema`` names into ``record``, and skip the others."""
+    for _other in _read(buf, start, end, schema, record):
+        pass
+
+
+_TENSOR: _Schema = {
+    2: ("data_type", 0, _number, "a tensor's data_type"),
+    8: ("name", 2, _text, "a tensor's name"),
+    9: ("raw", 2, _span, "a tensor's raw_data"),
+    14: ("data_location", 0, _number, "a tensor's data_location"),
+}
+
+
+def _tensor(buf: Buffer, start: int, end: int, _what: str = "") -> Initializer:
+    record: dict[str, Any] = {}
+    dims: list[int] = []
+    typed: list[tuple[int, int, int, int]] = []
+    for number, wire, a, b in _read(buf, start, end, _TENSOR, record):
         if number == 1:
             _ints(buf, wire, a, b, dims, "a tensor's dims")
             if len(dims) > MAX_RANK:
                 raise _Bad(f"a tensor has more than {MAX_RANK} dims")
-        elif number == 2:
-            _expect(wire, 0, "a tensor's data_type")
-            data_type = a
-        elif number == 8:
-            _expect(wire, 2, "a tensor's name")
-            name = _text(buf, a, b, "a tensor's name")
-        elif number == 9:
-            _expect(wire, 2, "a tensor's raw_data")
-            raw = (a, b)  # only the place: the bytes are read below if the tensor is small
         elif number in (4, 5, 7, 10, 11):
             typed.append((number, wire, a, b))
-        elif number == 14:
-            _expect(wire, 0, "a tensor's data_location")
-            external = a == 1
+    name: str = record.get("name", "")
     for dim in dims:
         if not 0 <= dim <= MAX_DIM:
             raise _Bad(f"tensor {name!r} has a dimension {dim} out of range")
+    data_type: int = record.get("data_type", 0)
+    external = record.get("data_location") == 1
     tensor = Initializer(name, data_type, tuple(dims), None, external)
     if external or tensor.numel > SMALL_ELEMENTS:
         return tensor
-    values = _small_values(buf, tensor, raw, typed)
+    values = _small_values(buf, tensor, record.get("raw"), typed)
     return Initializer(name, data_type, tensor.dims, values, external)
 
 
@@ -351,118 +412,113 @@ def _small_values(  # noqa: PLR0912 - one branch per TensorProto data field
     return tuple(values)
 
 
-def _attribute(  # noqa: PLR0912 - one branch per AttributeProto field
-    buf: Buffer, start: int, end: int
-) -> tuple[str, AttributeValue | Subgraph]:
-    name = ""
-    kind = 0
-    found: dict[int, AttributeValue | Subgraph] = {}
+_ATTRIBUTE: _Schema = {
+    1: ("name", 2, _text, "an attribute's name"),
+    20: ("type", 0, _number, "an attribute's type"),
+    2: ("f", 5, _float32, "a float attribute"),
+    3: ("i", 0, _int64, "an int attribute"),
+    4: ("s", 2, _blob, "a string attribute"),
+    5: ("t", 2, _tensor, "a tensor attribute"),
+}
+#: AttributeProto's value fields in field-number order (f 2 … strings 9), by the names of
+#: onnx.proto; and the one each AttributeProto.AttributeType means (GRAPHS shares GRAPH's).
+_VALUE_FIELDS = ("f", "i", "s", "t", "g", "floats", "ints", "strings")
+_FIELD_OF_TYPE = {
+    1: "f", 2: "i", 3: "s", 4: "t", 5: "g", 6: "floats", 7: "ints", 8: "strings", 9: "tensors",
+    10: "g",
+}  # fmt: skip
+
+
+def _attribute(buf: Buffer, start: int, end: int) -> tuple[str, AttributeValue | Subgraph]:
+    record: dict[str, Any] = {}
     ints: list[int] = []
     floats: list[float] = []
     strings: list[bytes] = []
-    for number, wire, a, b in _fields(buf, start, end):
-        if number == 1:
-            _expect(wire, 2, "an attribute's name")
-            name = _text(buf, a, b, "an attribute's name")
-        elif number == 20:
-            _expect(wire, 0, "an attribute's type")
-            kind = a
-        elif number == 2:
-            _expect(wire, 5, "a float attribute")
-            found[2] = struct.unpack_from("<f", buf, a)[0]
-        elif number == 3:
-            _expect(wire, 0, "an int attribute")
-            found[3] = _signed(a)
-        elif number == 4:
-            _expect(wire, 2, "a string attribute")
-            if b - a > MAX_LIST:
-                raise _Bad(f"a string attribute is longer than {MAX_LIST} bytes")
-            found[4] = bytes(buf[a:b])
-        elif number == 5:
-            _expect(wire, 2, "a tensor attribute")
-            found[5] = _tensor(buf, a, b)
-        elif number in (6, 11):
-            found[6] = Subgraph(name)
+    for number, wire, a, b in _read(buf, start, end, _ATTRIBUTE, record):
+        if number in (6, 11):
+            record["g"] = ()  # a sub-graph: recorded, never read
         elif number == 7:
             _floats(buf, wire, a, b, floats, "a floats attribute")
-            found[7] = ()
+            record["floats"] = ()
         elif number == 8:
             _ints(buf, wire, a, b, ints, "an ints attribute")
-            found[8] = ()
+            record["ints"] = ()
         elif number == 9:
             _expect(wire, 2, "a strings attribute")
             if b - a > MAX_LIST or len(strings) >= MAX_LIST:
                 raise _Bad("a strings attribute is too long")
             strings.append(bytes(buf[a:b]))
-            found[9] = ()
+            record["strings"] = ()
+    name: str = record.get("name", "")
+    kind: int = record.get("type", 0)
     # The type field says which value is meant; old files without it have only the value (and
     # an empty list has no field at all).
-    field = _FIELD_OF_TYPE.get(kind) or (min(found) if found else 8)
-    if field == 6:
+    field = _FIELD_OF_TYPE.get(kind) or next((f for f in _VALUE_FIELDS if f in record), "ints")
+    if field == "g":
         return name, Subgraph(name)
-    if field == 7:
+    if field == "floats":
         return name, tuple(floats)
-    if field == 8:
+    if field == "ints":
         return name, tuple(ints)
-    if field == 9:
+    if field == "strings":
         return name, tuple(strings)
-    if field == 10 or kind in (11, 12, 13, 14):
+    if field == "tensors" or kind in (11, 12, 13, 14):
         return name, ()  # tensor lists, sparse tensors, type protos: never needed here
-    if field in found:
-        return name, found[field]
+    if field in record:
+        value: AttributeValue = record[field]
+        return name, value
     raise _Bad(f"attribute {name!r} has no value")
 
 
-#: AttributeProto.AttributeType -> the field that holds the value (GRAPHS shares GRAPH's).
-_FIELD_OF_TYPE = {1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 6: 7, 7: 8, 8: 9, 9: 10, 10: 6}
+_NODE: _Schema = {
+    3: ("name", 2, _text, "a node's name"),
+    4: ("op_type", 2, _text, "a node's op_type"),
+    7: ("domain", 2, _text, "a node's domain"),
+}
 
 
 def _node(buf: Buffer, start: int, end: int) -> Node:
-    name = op_type = domain = ""
+    record: dict[str, Any] = {}
     inputs: list[str] = []
     outputs: list[str] = []
     attributes: dict[str, AttributeValue | Subgraph] = {}
-    for number, wire, a, b in _fields(buf, start, end):
+    for number, wire, a, b in _read(buf, start, end, _NODE, record):
         if number in (1, 2):
             _expect(wire, 2, "a node's input or output")
             target = inputs if number == 1 else outputs
             target.append(_text(buf, a, b, "a node's input or output name"))
             if len(target) > MAX_LIST:
                 raise _Bad(f"a node has more than {MAX_LIST} inputs or outputs")
-        elif number == 3:
-            _expect(wire, 2, "a node's name")
-            name = _text(buf, a, b, "a node's name")
-        elif number == 4:
-            _expect(wire, 2, "a node's op_type")
-            op_type = _text(buf, a, b, "a node's op_type")
-        elif number == 7:
-            _expect(wire, 2, "a node's domain")
-            domain = _text(buf, a, b, "a node's domain")
         elif number == 5:
             _expect(wire, 2, "a node's attribute")
             key, value = _attribute(buf, a, b)
             attributes[key] = value
             if len(attributes) > MAX_LIST:
                 raise _Bad("a node has too many attributes")
+    name: str = record.get("name", "")
+    op_type: str = record.get("op_type", "")
     if not op_type:
         raise _Bad(f"node {name!r} has no op_type")
+    domain: str = record.get("domain", "")
     return Node(name, op_type, domain, tuple(inputs), tuple(outputs), attributes)
 
 
-def _shape(buf: Buffer, start: int, end: int) -> tuple[Dim, ...]:
+#: TensorShapeProto.Dimension: a dim_value or a dim_param, whichever comes last.
+_DIMENSION: _Schema = {
+    1: ("dim", 0, _int64, "a dim_value"),
+    2: ("dim", 2, _text, "a dim_param"),
+}
+
+
+def _shape(buf: Buffer, start: int, end: int, _what: str = "") -> tuple[Dim, ...]:
     dims: list[Dim] = []
     for number, wire, a, b in _fields(buf, start, end):
         if number != 1:
             continue
         _expect(wire, 2, "a shape's dim")
-        dim: Dim = None
-        for inner, inner_wire, c, d in _fields(buf, a, b):
-            if inner == 1:
-                _expect(inner_wire, 0, "a dim_value")
-                dim = _signed(c)
-            elif inner == 2:
-                _expect(inner_wire, 2, "a dim_param")
-                dim = _text(buf, c, d, "a dim_param")
+        record: dict[str, Any] = {}
+        _merge(buf, a, b, _DIMENSION, record)
+        dim: Dim = record.get("dim")
         if isinstance(dim, int) and not 0 <= dim <= MAX_DIM:
             dim = None  # -1 and the like: unknown
         dims.append(dim)
@@ -471,47 +527,39 @@ def _shape(buf: Buffer, start: int, end: int) -> tuple[Dim, ...]:
     return tuple(dims)
 
 
+#: ValueInfoProto, with its TypeProto and TypeProto.Tensor read into the same record (the
+#: other kinds of type, sequences, maps and optionals, have no tensor shape).
+_TENSOR_TYPE: _Schema = {
+    1: ("elem_type", 0, _number, "an elem_type"),
+    2: ("dims", 2, _shape, "a tensor shape"),
+}
+_VALUE_INFO: _Schema = {
+    1: ("name", 2, _text, "a value's name"),
+    2: ("", 2, {1: ("", 2, _TENSOR_TYPE, "a tensor type")}, "a value's type"),
+}
+
+
 def _value_info(buf: Buffer, start: int, end: int) -> TensorInfo:
-    name = ""
-    elem_type = 0
-    dims: tuple[Dim, ...] | None = None
-    for number, wire, a, b in _fields(buf, start, end):
-        if number == 1:
-            _expect(wire, 2, "a value's name")
-            name = _text(buf, a, b, "a value's name")
-        elif number == 2:
-            _expect(wire, 2, "a value's type")
-            for kind, kind_wire, c, d in _fields(buf, a, b):
-                if kind != 1:
-                    continue  # sequences, maps, optionals: no tensor shape
-                _expect(kind_wire, 2, "a tensor type")
-                for inner, inner_wire, e, f in _fields(buf, c, d):
-                    if inner == 1:
-                        _expect(inner_wire, 0, "an elem_type")
-                        elem_type = e
-                    elif inner == 2:
-                        _expect(inner_wire, 2, "a tensor shape")
-                        dims = _shape(buf, e, f)
-    return TensorInfo(name, elem_type, dims)
+    record: dict[str, Any] = {}
+    _merge(buf, start, end, _VALUE_INFO, record)
+    return TensorInfo(record.get("name", ""), record.get("elem_type", 0), record.get("dims"))
 
 
 _GraphParts = tuple[
     str, list[Node], dict[str, Initializer], list[TensorInfo], list[TensorInfo], list[TensorInfo]
 ]
+_GRAPH: _Schema = {2: ("name", 2, _text, "the graph's name")}
 
 
 def _graph(buf: Buffer, start: int, end: int) -> _GraphParts:
-    name = ""
+    record: dict[str, Any] = {}
     nodes: list[Node] = []
     initializers: dict[str, Initializer] = {}
     inputs: list[TensorInfo] = []
     outputs: list[TensorInfo] = []
     infos: list[TensorInfo] = []
-    for number, wire, a, b in _fields(buf, start, end):
-        if number == 2:
-            _expect(wire, 2, "the graph's name")
-            name = _text(buf, a, b, "the graph's name")
-        elif number == 1:
+    for number, wire, a, b in _read(buf, start, end, _GRAPH, record):
+        if number == 1:
             _expect(wire, 2, "a node")
             nodes.append(_node(buf, a, b))
         elif number == 5:
@@ -526,39 +574,34 @@ def _graph(buf: Buffer, start: int, end: int) -> _GraphParts:
             continue
         if max(len(nodes), len(initializers), len(inputs) + len(outputs) + len(infos)) > MAX_ITEMS:
             raise _Bad(f"the graph has more than {MAX_ITEMS:,} nodes, tensors or values")
-    return name, nodes, initializers, inputs, outputs, infos
+    return record.get("name", ""), nodes, initializers, inputs, outputs, infos
+
+
+_MODEL: _Schema = {
+    1: ("ir_version", 0, _number, "ir_version"),
+    2: ("producer", 2, _text, "producer_name"),
+    7: ("graph", 2, _span, "the graph"),
+}
+_OPSET: _Schema = {
+    1: ("domain", 2, _text, "an opset domain"),
+    2: ("version", 0, _int64, "an opset version"),
+}
 
 
 def parse_model(buf: Buffer) -> Graph:
     """The main graph of the serialized ModelProto in ``buf``; raises ``_Bad`` if malformed."""
-    end = len(buf)
-    ir_version = -1
-    producer = ""
+    record: dict[str, Any] = {}
     opsets: dict[str, int] = {}
-    graph: tuple[int, int] | None = None
-    for number, wire, a, b in _fields(buf, 0, end):
-        if number == 1:
-            _expect(wire, 0, "ir_version")
-            ir_version = a
-        elif number == 2:
-            _expect(wire, 2, "producer_name")
-            producer = _text(buf, a, b, "producer_name")
-        elif number == 7:
-            _expect(wire, 2, "the graph")
-            graph = (a, b)
-        elif number == 8:
+    for number, wire, a, b in _read(buf, 0, len(buf), _MODEL, record):
+        if number == 8:
             _expect(wire, 2, "an opset import")
-            domain, version = "", 0
-            for inner, inner_wire, c, d in _fields(buf, a, b):
-                if inner == 1:
-                    _expect(inner_wire, 2, "an opset domain")
-                    domain = _text(buf, c, d, "an opset domain")
-                elif inner == 2:
-                    _expect(inner_wire, 0, "an opset version")
-                    version = _signed(c)
-            opsets[domain] = version
+            opset: dict[str, Any] = {}
+            _merge(buf, a, b, _OPSET, opset)
+            opsets[opset.get("domain", "")] = opset.get("version", 0)
             if len(opsets) > MAX_LIST:
                 raise _Bad("too many opset imports")
+    graph: tuple[int, int] | None = record.get("graph")
+    ir_version: int = record.get("ir_version", -1)
     if graph is None or ir_version < 0:
         missing = "graph" if graph is None else "ir_version"
         raise _Bad(f"it has no {missing}, so it is a protobuf of something else")
@@ -572,7 +615,7 @@ def parse_model(buf: Buffer) -> Graph:
         value_info={info.name: info for info in infos},
         opsets=opsets,
         ir_version=ir_version,
-        producer=producer,
+        producer=record.get("producer", ""),
     )
 
 

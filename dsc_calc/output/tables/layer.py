@@ -9,6 +9,15 @@ from typing import TYPE_CHECKING
 from dsc_calc.cost.conv import Shape
 from dsc_calc.memory.layer import access_ratio, time_ratio
 from dsc_calc.memory.traffic import dtype_bytes
+from dsc_calc.output.tables.shared import (
+    COST_COLUMNS,
+    ROOFLINE_COLUMNS,
+    cost_cells,
+    peak_dtype_notes,
+    ratio_cells,
+    roofline_cells,
+    traffic_cells,
+)
 from dsc_calc.output.tabular import Cell, Column, Table
 
 if TYPE_CHECKING:
@@ -21,46 +30,25 @@ def layer_tables(comparison: LayerComparison) -> list[Table]:
     """The cost table and the ratio table that ``dsc-calc layer`` draws."""
     conv = comparison.conv
     kh, kw = conv.kernel
-    cost_columns = (
-        Column("Design"),
-        Column("Layer"),
-        Column("Output"),
-        Column("Params", "count"),
-        Column("MACs", "count"),
-        Column("FLOPs", "count"),
-    )
     middle = Shape(conv.in_channels, comparison.output.height, comparison.output.width)
     vertical_out = Shape(conv.out_channels, comparison.output.height, comparison.input.width)
 
-    def row(design: str, layer: Conv2d, output: Shape, cost: Cost) -> tuple[str | int, ...]:
-        return (design, layer.describe(), str(output), cost.params, cost.macs, cost.flops)
+    def row(design: str, layer: Conv2d | None, output: Shape, cost: Cost) -> tuple[str | int, ...]:
+        """A design's row; a pair (``layer`` None) shows its sums and no layer of its own."""
+        return (design, "" if layer is None else layer.describe(), str(output), *cost_cells(cost))
 
     cost_table = Table(
         title=f"Convolution {comparison.input} \u2192 {comparison.output}"
         + (f" (batch {comparison.batch})" if comparison.batch != 1 else ""),
-        columns=cost_columns,
+        columns=(Column("Design"), Column("Layer"), Column("Output"), *COST_COLUMNS),
         rows=(
             row("standard", conv, comparison.output, comparison.standard),
             row("depthwise", conv.depthwise(), middle, comparison.depthwise),
             row("pointwise", conv.pointwise(), comparison.output, comparison.pointwise),
-            (
-                "separable (dw + pw)",
-                "",
-                str(comparison.output),
-                comparison.separable.params,
-                comparison.separable.macs,
-                comparison.separable.flops,
-            ),
+            row("separable (dw + pw)", None, comparison.output, comparison.separable),
             row("vertical", conv.vertical(), vertical_out, comparison.vertical),
             row("horizontal", conv.horizontal(), comparison.output, comparison.horizontal),
-            (
-                "spatial (v + h)",
-                "",
-                str(comparison.output),
-                comparison.spatial.params,
-                comparison.spatial.macs,
-                comparison.spatial.flops,
-            ),
+            row("spatial (v + h)", None, comparison.output, comparison.spatial),
         ),
         notes=(
             "MACs: multiply-accumulates of the weights, bias excluded. "
@@ -76,36 +64,16 @@ def layer_tables(comparison: LayerComparison) -> list[Table]:
             Column("Saving", "times"),
         ),
         rows=(
-            (
-                "params",
-                float(comparison.params_ratio),
-                str(comparison.params_ratio),
-                float(1 / comparison.params_ratio),
-            ),
-            (
-                "MACs",
-                float(comparison.macs_ratio),
-                str(comparison.macs_ratio),
-                float(1 / comparison.macs_ratio),
-            ),
+            ("params", *ratio_cells(comparison.params_ratio)),
+            ("MACs", *ratio_cells(comparison.macs_ratio)),
             (
                 f"formula 1/N + 1/Dk\u00b2 (N={conv.out_channels}, Dk\u00b2={kh * kw})",
                 float(comparison.formula_ratio),
                 f"1/{conv.out_channels} + 1/{kh * kw}",
                 float(1 / comparison.formula_ratio),
             ),
-            (
-                "spatial params",
-                float(comparison.spatial_params_ratio),
-                str(comparison.spatial_params_ratio),
-                float(1 / comparison.spatial_params_ratio),
-            ),
-            (
-                "spatial MACs",
-                float(comparison.spatial_macs_ratio),
-                str(comparison.spatial_macs_ratio),
-                float(1 / comparison.spatial_macs_ratio),
-            ),
+            ("spatial params", *ratio_cells(comparison.spatial_params_ratio)),
+            ("spatial MACs", *ratio_cells(comparison.spatial_macs_ratio)),
         ),
         notes=(*comparison.notes, *_spatial_notes(conv)),
     )
@@ -169,21 +137,18 @@ def _memory_table(report: LayerMemoryReport) -> Table:
         Column("FLOP/B", "number"),
     ]
     if report.profile is not None:
-        columns += [Column("Time", "seconds"), Column("Bound")]
+        columns += ROOFLINE_COLUMNS
     rows: list[tuple[Cell, ...]] = []
     for design, part in _MEMORY_ROWS:
         memory: KernelMemory = getattr(report, part)
-        traffic = memory.traffic
-        cells: list[Cell] = [
-            design,
-            traffic.weights_bytes,
-            traffic.input_bytes + traffic.output_bytes,
-            traffic.access_cost,
-            memory.intensity,
-        ]
-        if memory.roofline is not None:
-            cells += [memory.roofline.time_s, memory.roofline.bound]
-        rows.append(tuple(cells))
+        rows.append(
+            (
+                design,
+                *traffic_cells(memory.traffic),
+                memory.intensity,
+                *roofline_cells(memory.roofline),
+            )
+        )
     notes = [
         f"{report.dtype} ({dtype_bytes(report.dtype)} B per element). Each conv reads its weights "
         "and its input activation once and writes its output once (ShuffleNetV2's memory "
@@ -198,11 +163,7 @@ def _memory_table(report: LayerMemoryReport) -> Table:
             f"{profile.ridge_intensity:.3g} FLOP/B a conv is memory-bound. Profile: "
             f"{profile.name}."
         )
-        if report.dtype not in ("fp32", profile.peak_dtype):
-            notes.append(
-                f"The profile's peak is used as is for {report.dtype}; low-precision peaks "
-                "are often higher than fp32's (give --peak-gflops for that type)."
-            )
+        notes += peak_dtype_notes(profile, report.dtype)
     title = "Memory traffic" + (" and roofline time" if report.profile is not None else "")
     return Table(title=title, columns=tuple(columns), rows=tuple(rows), notes=tuple(notes))
 

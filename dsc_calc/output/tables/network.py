@@ -10,6 +10,14 @@ from dsc_calc.cost.conv import same_padding_note
 from dsc_calc.memory.network import design_ratios
 from dsc_calc.memory.traffic import dtype_bytes
 from dsc_calc.output.render import format_seconds
+from dsc_calc.output.tables.shared import (
+    COST_COLUMNS,
+    ROOFLINE_COLUMNS,
+    cost_cells,
+    peak_dtype_notes,
+    roofline_cells,
+    traffic_cells,
+)
 from dsc_calc.output.tabular import Cell, Column, Table
 
 if TYPE_CHECKING:
@@ -19,6 +27,7 @@ if TYPE_CHECKING:
         NetworkMemoryReport,
         RowMemory,
     )
+    from dsc_calc.memory.traffic import Roofline, Traffic
     from dsc_calc.network.report import NetworkReport, WhatIfReport
     from dsc_calc.onnx.model import ImportedReport
 
@@ -35,9 +44,7 @@ def network_tables(report: NetworkReport) -> list[Table]:
             Column("Layer"),
             Column("Type"),
             Column("Output"),
-            Column("Params", "count"),
-            Column("MACs", "count"),
-            Column("FLOPs", "count"),
+            *COST_COLUMNS,
             Column("MACs share", "share"),
         ),
         rows=tuple(
@@ -45,9 +52,7 @@ def network_tables(report: NetworkReport) -> list[Table]:
                 row.name,
                 row.describe(),
                 str(row.output),
-                row.cost.params,
-                row.cost.macs,
-                row.cost.flops,
+                *cost_cells(row.cost),
                 row.cost.macs / total if total else 0.0,
             )
             for row in shown
@@ -56,9 +61,7 @@ def network_tables(report: NetworkReport) -> list[Table]:
             "total",
             plural(len(report.rows), "row"),
             str(report.output),
-            report.totals.params,
-            report.totals.macs,
-            report.totals.flops,
+            *cost_cells(report.totals),
             1.0 if total else 0.0,
         ),
         notes=(
@@ -206,33 +209,8 @@ def _row_table(report: NetworkMemoryReport, shown: list[RowMemory]) -> Table:
         Column("FLOP/B", "number"),
     ]
     if with_time:
-        columns += [Column("Time", "seconds"), Column("Bound")]
-    rows: list[tuple[Cell, ...]] = []
-    for row in shown:
-        traffic = row.kernel.traffic
-        cells: list[Cell] = [
-            row.name,
-            traffic.weights_bytes,
-            traffic.input_bytes + traffic.output_bytes,
-            traffic.access_cost,
-            row.live_bytes,
-            row.kernel.intensity,
-        ]
-        if row.kernel.roofline is not None:
-            cells += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
-        rows.append(tuple(cells))
+        columns += ROOFLINE_COLUMNS
     memory = report.memory
-    footer: list[Cell] = [
-        "total",
-        memory.weights_bytes,
-        memory.traffic.input_bytes + memory.traffic.output_bytes,
-        memory.traffic.access_cost,
-        memory.peak_activation_bytes,
-        memory.intensity,
-    ]
-    latency = memory.latency
-    if latency is not None:
-        footer += [latency.time_s, latency.bound]
     hidden = len(memory.rows) - len(shown)
     notes = [
         f"{memory.dtype} ({dtype_bytes(memory.dtype)} B per element), batch {memory.batch}. "
@@ -250,17 +228,13 @@ def _row_table(report: NetworkMemoryReport, shown: list[RowMemory]) -> Table:
             f"{profile.ridge_intensity:.3g} FLOP/B a row is memory-bound. Profile: "
             f"{profile.name}."
         )
-        if memory.dtype not in ("fp32", profile.peak_dtype):
-            notes.append(
-                f"The profile's peak is used as is for {memory.dtype}; low-precision peaks "
-                "are often higher than fp32's (give --peak-gflops for that type)."
-            )
+        notes += peak_dtype_notes(profile, memory.dtype)
     title = "Memory traffic per row" + (" and roofline time" if with_time else "")
     return Table(
         title=title,
         columns=tuple(columns),
-        rows=tuple(rows),
-        footer=tuple(footer),
+        rows=tuple((row.name, *_row_cells(row, split=False)) for row in shown),
+        footer=("total", *_total_cells(memory, split=False)),
         notes=tuple(notes),
         csv=False,
     )
@@ -318,38 +292,36 @@ def _csv_table(report: NetworkMemoryReport, layer_table: Table, shown: list[RowM
     with_time = report.profile is not None
     if with_time:
         columns += [Column("Time s", "number"), Column("Bound")]
-    rows: list[tuple[Cell, ...]] = []
-    for cells, row in zip(layer_table.rows, shown, strict=True):
-        traffic = row.kernel.traffic
-        extra: list[Cell] = [
-            traffic.weights_bytes,
-            traffic.input_bytes,
-            traffic.output_bytes,
-            traffic.access_cost,
-            row.live_bytes,
-            row.kernel.intensity,
-        ]
-        if row.kernel.roofline is not None:
-            extra += [row.kernel.roofline.time_s, row.kernel.roofline.bound]
-        rows.append((*cells, *extra))
+    rows = tuple(
+        (*cells, *_row_cells(row, split=True))
+        for cells, row in zip(layer_table.rows, shown, strict=True)
+    )
     footer = None
     if layer_table.footer is not None:
-        memory = report.memory
-        totals: list[Cell] = [
-            memory.traffic.weights_bytes,
-            memory.traffic.input_bytes,
-            memory.traffic.output_bytes,
-            memory.traffic.access_cost,
-            memory.peak_activation_bytes,
-            memory.intensity,
-        ]
-        latency = memory.latency
-        if latency is not None:
-            totals += [latency.time_s, latency.bound]
-        footer = (*layer_table.footer, *totals)
-    return replace(
-        layer_table, columns=tuple(columns), rows=tuple(rows), footer=footer, screen=False
+        footer = (*layer_table.footer, *_total_cells(report.memory, split=True))
+    return replace(layer_table, columns=tuple(columns), rows=rows, footer=footer, screen=False)
+
+
+def _row_cells(row: RowMemory, *, split: bool) -> list[Cell]:
+    """A row's memory figures, as the memory table (or, with ``split``, CSV) shows them."""
+    kernel = row.kernel
+    return _memory_cells(
+        kernel.traffic, row.live_bytes, kernel.intensity, kernel.roofline, split=split
     )
+
+
+def _total_cells(memory: NetworkMemory, *, split: bool) -> list[Cell]:
+    """The network's memory figures under the rows': the peak is the live column's total."""
+    return _memory_cells(
+        memory.traffic, memory.peak_activation_bytes, memory.intensity, memory.latency, split=split
+    )
+
+
+def _memory_cells(
+    traffic: Traffic, live: int, intensity: float, roofline: Roofline | None, *, split: bool
+) -> list[Cell]:
+    """Bytes by kind and moved, live bytes, FLOP/B, and the roofline time and bound if any."""
+    return [*traffic_cells(traffic, split=split), live, intensity, *roofline_cells(roofline)]
 
 
 def _comparison_table(comparison: DesignComparison) -> Table:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from dsc_calc.output.tables.shared import ratio_cells
 from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
@@ -52,16 +53,7 @@ def cell_table(report: SweepReport) -> Table:
         Column("MACs \u00d7 fewer", "times"),
     )
     rows = tuple(
-        (
-            cell.cout,
-            cell.kernel,
-            float(cell.params_ratio),
-            str(cell.params_ratio),
-            float(1 / cell.params_ratio),
-            float(cell.macs_ratio),
-            str(cell.macs_ratio),
-            float(1 / cell.macs_ratio),
-        )
+        (cell.cout, cell.kernel, *ratio_cells(cell.params_ratio), *ratio_cells(cell.macs_ratio))
         for cell in report.cells
     )
     return Table(title="Every cell, exact", columns=columns, rows=rows, screen=False)

@@ -1,0 +1,586 @@
+"""The conv geometry the kernels of ``dsc-calc bench`` share (the padded input, blocks of output
+rows) and the depthwise kernels: NumPy (einsums over the regions and stride phases of the output,
+shared by threads in balanced row blocks) and the optional numba loop.
+
+:func:`dsc_calc.bench.kernels.plan_conv` picks the kernels; this module holds the geometry (the
+padded input, the tap runs of each axis, the regions) and the depthwise plans themselves.
+"""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from math import gcd
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dsc_calc.errors import DscCalcError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from numpy.typing import NDArray
+
+    from dsc_calc.cost.conv import Conv2d, Pair, Shape
+
+    Array = NDArray[np.float32]
+
+FLOAT32 = np.dtype(np.float32)
+ITEM = FLOAT32.itemsize
+
+#: The im2col patch buffer of a standard conv is filled and multiplied in blocks of output rows of
+#: at most about this many bytes, so a block stays in the last-level cache between the copy and the
+#: GEMM, but never fewer than :data:`MIN_BLOCK_PIXELS` pixels, below which BLAS loses efficiency.
+PATCH_BLOCK_BYTES = 2 * 2**20
+MIN_BLOCK_PIXELS = 512
+
+#: The NumPy depthwise conv is cut into blocks of output rows of about this many bytes (at least one
+#: row, and at least one block per thread), the units its threads share. Its einsums sum every tap
+#: into a row before the next row, so block size hardly matters for the cache (256 KiB to
+#: whole-image blocks within 5% of each other here, stride 1 and 2) while each block costs an
+#: einsum call (3-5 us): at 112x112x32, ten calls were 5% slower than four.
+DEPTHWISE_ROWS_BYTES = 2 * 2**20
+
+#: ``threads`` only reach the NumPy depthwise conv in shares of at least this many multiply-adds
+#: (about 0.1 ms on one thread here): waking another thread and waiting for it cost 30-100 us on
+#: the 2-vCPU virtual machine this was tuned on, so a 14x14x256 3x3 conv (0.45 M) ran slower on
+#: two threads than on one, while 56x56x64 (1.8 M) and larger ran faster.
+DEPTHWISE_THREAD_MACS = 750_000
+
+#: The einsums of the depthwise conv. Stride 1, per region: stacked spans a and b, batch n, rows r,
+#: taps i and j, and the region's width x channels v as one axis (NumPy's einsum does not merge
+#: axes, and its inner loop is the last axis alone). Strides > 1, per stride phase: taps i and j,
+#: batch n, rows r, each row's width x channels w.
+DIRECT_SUBSCRIPTS = "abnrijv,abijv->abnrv"
+PHASE_SUBSCRIPTS = "ijnrw,ijw->nrw"
+
+
+def _c_einsum() -> Callable[..., object]:
+    """NumPy's C einsum, without the Python wrapper of ``np.einsum`` (~1.6 us a call here, a few
+    per depthwise conv), where this NumPy exposes it; else ``np.einsum``."""
+    try:
+        from numpy._core.multiarray import c_einsum  # NumPy 2
+    except ImportError:  # pragma: no cover - NumPy 1.26
+        try:
+            from numpy.core.multiarray import c_einsum  # type: ignore[no-redef]
+        except ImportError:
+            return np.einsum
+    return c_einsum
+
+
+_einsum = _c_einsum()
+
+
+def _rows_per_block(width: int, depth: int, rows: int) -> int:
+    """Output rows per im2col block: within the byte budget, but at least MIN_BLOCK_PIXELS."""
+    by_bytes = PATCH_BLOCK_BYTES // (ITEM * width * depth)
+    by_pixels = -(-MIN_BLOCK_PIXELS // width)
+    return max(1, min(rows, max(by_bytes, by_pixels)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Geometry:
+    """Everything a kernel needs to know about the shapes, resolved once."""
+
+    conv: Conv2d
+    batch: int
+    channels: int
+    height: int
+    width: int
+    out_channels: int
+    out_height: int
+    out_width: int
+    top: int
+    left: int
+    padded_height: int
+    padded_width: int
+
+    @classmethod
+    def of(cls, conv: Conv2d, source: Shape, out: Shape, batch: int) -> _Geometry:
+        (top, bottom), (left, right) = conv.padding_sides(source.height, source.width)
+        return cls(
+            conv,
+            batch,
+            source.channels,
+            source.height,
+            source.width,
+            out.channels,
+            out.height,
+            out.width,
+            top,
+            left,
+            source.height + top + bottom,
+            source.width + left + right,
+        )
+
+    @property
+    def no_padding(self) -> bool:
+        return self.padded_height == self.height and self.padded_width == self.width
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.height, self.width, self.channels)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch, self.out_height, self.out_width, self.out_channels)
+
+
+class _Padded:
+    """A zero-bordered input buffer: each call copies only the interior; borders stay zero."""
+
+    def __init__(self, g: _Geometry) -> None:
+        self.geometry = g
+        self.buffer: Array | None = None
+        if not g.no_padding:
+            self.buffer = np.zeros(
+                (g.batch, g.padded_height, g.padded_width, g.channels), dtype=np.float32
+            )
+
+    def fill(self, x: Array) -> Array:
+        g = self.geometry
+        if x.shape != g.input_shape:
+            raise DscCalcError("x", f"must have NHWC shape {g.input_shape}, got {x.shape}")
+        if self.buffer is None:
+            return np.ascontiguousarray(x, dtype=np.float32)
+        self.buffer[:, g.top : g.top + g.height, g.left : g.left + g.width, :] = x
+        return self.buffer
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.buffer is None else self.buffer.nbytes
+
+
+def _phase_taps(
+    kernel: Pair, stride: Pair, dilation: Pair
+) -> list[tuple[int, int, list[int], list[int]]]:
+    """Taps grouped by the stride phase they read: ``(row phase, col phase, rows, cols)``.
+
+    With stride ``s``, tap ``i`` reads input rows ``r*s + i*d``: all of phase ``(i*d) % s``. Within
+    one phase the taps are evenly spaced, so each group is one strided view of that phase.
+    """
+    groups = []
+    for a in range(stride[0]):
+        rows = [i for i in range(kernel[0]) if (i * dilation[0]) % stride[0] == a]
+        for b in range(stride[1]):
+            cols = [j for j in range(kernel[1]) if (j * dilation[1]) % stride[1] == b]
+            if rows and cols:
+                groups.append((a, b, rows, cols))
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Output positions ``[start, stop)`` of one axis whose in-bounds taps are ``[first, last)``.
+
+    The other taps of those positions read padding: their products are zero and are not computed.
+    """
+
+    start: int
+    stop: int
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def taps(self) -> int:
+        return self.last - self.first
+
+
+def _spans(outputs: int, kernel: int, dilation: int, before: int, inputs: int) -> list[_Span]:
+    """One axis of a stride-1 conv, its output positions in runs that read the same taps in bounds.
+
+    Position ``p`` reads input ``p + i * dilation - before`` for tap ``i``, so the taps that land
+    inside form one range: a 3-tap axis padded by 1 has three runs, the first position (taps 1 and
+    2), the interior (all three) and the last position (taps 0 and 1). Tap ``i`` is in bounds
+    from ``before - i * dilation`` up to ``inputs + before - i * dilation``: the range can change
+    only there, so the runs are found from those 2 * kernel points, not position by position (an
+    axis of a million outputs has at most 2 * kernel + 1 runs).
+    """
+    points = {0, outputs}
+    for tap in range(kernel):
+        for point in (before - tap * dilation, inputs + before - tap * dilation):
+            if 0 < point < outputs:
+                points.add(point)
+    spans: list[_Span] = []
+    bounds = sorted(points)
+    for start, stop in itertools.pairwise(bounds):
+        first = max(0, -(-(before - start) // dilation))
+        last = min(kernel, (inputs - 1 + before - start) // dilation + 1)
+        if first >= last:  # only padding: the output is zero (plus the bias)
+            first = last = 0
+        if spans and (spans[-1].first, spans[-1].last) == (first, last):
+            spans[-1] = _Span(spans[-1].start, stop, first, last)
+        else:
+            spans.append(_Span(start, stop, first, last))
+    return spans
+
+
+def _pairs(spans: list[_Span]) -> list[tuple[_Span, ...]]:
+    """Spans paired outside in with a later one as long and with as many taps (the mirrored borders
+    of symmetric padding), so that one einsum computes both; the rest stay alone."""
+    stacks: list[tuple[_Span, ...]] = []
+    left = list(spans)
+    while left:
+        span = left.pop(0)
+        mate = next((o for o in reversed(left) if (o.size, o.taps) == (span.size, span.taps)), None)
+        if mate is None:
+            stacks.append((span,))
+        else:
+            left.remove(mate)
+            stacks.append((span, mate))
+    return stacks
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """Output rows x columns that read the same taps in bounds, computed by one einsum: a stack of
+    one or two row spans by one or two column spans."""
+
+    rows: tuple[_Span, ...]
+    cols: tuple[_Span, ...]
+
+    def weight_count(self, channels: int) -> int:
+        """Floats of this region's weights: the taps of each stacked span, tiled along its row."""
+        stacked = len(self.rows) * len(self.cols) * self.rows[0].taps * self.cols[0].taps
+        return stacked * self.cols[0].size * channels
+
+
+def _regions(g: _Geometry) -> list[_Region]:
+    """A stride-1 depthwise conv's output, split into regions that read the same taps in bounds."""
+    (kh, kw), (dh, dw) = g.conv.kernel, g.conv.dilation
+    rows = _pairs(_spans(g.out_height, kh, dh, g.top, g.height))
+    cols = _pairs(_spans(g.out_width, kw, dw, g.left, g.width))
+    return [_Region(r, c) for r in rows for c in cols]
+
+
+def _even_blocks(rows: int, block_rows: int, parts: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` blocks of about ``block_rows`` rows, as even as can be, a multiple of
+    ``parts`` of them (when there are as many rows) so that ``parts`` threads get equal shares."""
+    count = -(-rows // block_rows)
+    count = min(rows, -(-count // parts) * parts)
+    bounds = [round(k * rows / count) for k in range(count + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Step:
+    """One share of a depthwise conv: einsums summed into one block of the output, then the bias.
+
+    ``terms`` are (input view, weights) pairs: the first is summed straight into ``out``, each
+    further one into ``partial`` and added (the stride phases of a strided conv).
+    """
+
+    subscripts: str
+    terms: tuple[tuple[Array, Array], ...]
+    out: Array
+    biased: Array  # ``out`` with channels as its last axis, for the bias
+    partial: Array | None
+    macs: int
+
+    def run(self, bias: Array | None) -> None:
+        for index, (view, weights) in enumerate(self.terms):
+            target = self.out if index == 0 or self.partial is None else self.partial
+            _einsum(self.subscripts, view, weights, out=target)
+            if target is not self.out:
+                np.add(self.out, target, out=self.out)
+        if bias is not None:
+            np.add(self.biased, bias, out=self.biased)
+
+
+def _strided(
+    base: Array, offset: int, shape: Sequence[int], strides: Sequence[int], *, read_only: bool
+) -> Array:
+    """A view of ``base`` (C-contiguous float32) by element offset and strides; NumPy checks that
+    every element lies inside ``base``."""
+    if 0 in shape:
+        offset = 0  # no element is read; any in-bounds start will do
+    view: Array = np.ndarray(
+        tuple(shape), FLOAT32, base, ITEM * offset, tuple(ITEM * s for s in strides)
+    )
+    if read_only:
+        view.flags.writeable = False
+    return view
+
+
+class DepthwisePlan:
+    """Depthwise conv as einsums over shifted views of the input, in blocks of output rows.
+
+    Stride 1: no padded copy. The output is split into regions whose taps all read inside the
+    input (:func:`_regions`: for a "same" 3x3 conv, the interior, the top and bottom rows, the left
+    and right columns and the corners, mirrored borders stacked into one einsum), and each region
+    is one einsum over views of the input itself, ``out[r, q] = sum_ij x[r+i, q+j] * wt[i, j]``,
+    that skips the products with padding (16% of a 5x5 conv's at 14x14). The weights are pre-tiled
+    along the region's row, so each tap is one fused multiply-accumulate pass over a contiguous
+    run of ``width * C`` input and output values.
+
+    Stride ``s > 1``: the input is first split into its ``s*s`` phases (rows ``a::s``, columns
+    ``b::s``), zero-bordered, one pass, so that every tap again reads contiguous rows of its phase;
+    one einsum per phase, accumulated. (Reading the strided input directly leaves NumPy an inner
+    loop of only ``C`` values: 3-4x slower here.)
+
+    The views are built once per input array, not per call. The work is cut into blocks of about
+    :data:`DEPTHWISE_ROWS_BYTES` of output rows; with ``threads > 1`` the blocks are shared between
+    that many threads (einsum releases the GIL), as a framework's depthwise kernel is, but only as
+    many threads as get :data:`DEPTHWISE_THREAD_MACS` each. Every output value is summed by one
+    einsum in the same tap order whatever the blocks and threads, so the result does not depend on
+    them.
+    """
+
+    kind = "depthwise"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None, threads: int = 1) -> None:
+        self.geometry = g
+        conv = g.conv
+        kh, kw = conv.kernel
+        channels = g.channels
+        self.taps: Array = np.ascontiguousarray(
+            weight.reshape(channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
+        )
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+        macs = g.batch * g.out_height * g.out_width * channels * kh * kw
+        self.threads = max(1, min(threads, macs // DEPTHWISE_THREAD_MACS))
+        row_bytes = ITEM * g.batch * g.out_width * channels
+        self.block_rows = max(1, min(g.out_height, DEPTHWISE_ROWS_BYTES // row_bytes))
+        self.unit_stride = conv.stride == (1, 1)
+        self.regions: list[_Region] = []
+        self.region_weights: list[Array] = []
+        self.groups: list[tuple[int, int, list[int], list[int], Array]] = []
+        self.phases: Array | None = None
+        self.partial: Array | None = None
+        if self.unit_stride:
+            self.regions = _regions(g)
+            self.region_weights = [self._tile(region) for region in self.regions]
+        else:
+            self._plan_phases()
+        self._views: tuple[object, list[list[_Step]]] | None = None
+        #: Einsum calls a call makes (known once the first call has built its views).
+        self.einsum_calls = 0
+
+    def _tile(self, region: _Region) -> Array:
+        """The region's taps for each of its stacked spans, tiled along the region's row."""
+        rows, cols = region.rows, region.cols
+        spans = (len(rows), len(cols), rows[0].taps, cols[0].taps)
+        width, channels = cols[0].size, self.geometry.channels
+        weights: Array = np.empty((*spans, width, channels), np.float32)
+        for a, row in enumerate(rows):
+            for b, col in enumerate(cols):
+                weights[a, b] = self.taps[row.first : row.last, col.first : col.last, None, :]
+        return weights.reshape(*spans, width * channels)
+
+    def _plan_phases(self) -> None:
+        g = self.geometry
+        sh, sw = g.conv.stride
+        channels = g.channels
+        self.phase_height = -(-g.padded_height // sh)
+        self.phase_width = -(-g.padded_width // sw)
+        self.phases = np.zeros(
+            (sh, sw, g.batch, self.phase_height, self.phase_width, channels), np.float32
+        )
+        for a, b, rows, cols in _phase_taps(g.conv.kernel, g.conv.stride, g.conv.dilation):
+            chosen = self.taps[np.ix_(rows, cols)].reshape(len(rows), len(cols), 1, channels)
+            # Tile the taps along the row so each tap is one contiguous (width * C) stream.
+            tiled = np.tile(chosen, (1, 1, g.out_width, 1))
+            weights = np.ascontiguousarray(
+                tiled.reshape(len(rows), len(cols), g.out_width * channels), dtype=np.float32
+            )
+            self.groups.append((a, b, rows, cols, weights))
+        if len(self.groups) > 1:
+            self.partial = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        buffers = [self.out, self.partial, self.phases, *self.region_weights]
+        total = sum(buffer.nbytes for buffer in buffers if buffer is not None)
+        return total + sum(group[4].nbytes for group in self.groups)
+
+    def _split_phases(self, x: Array, phases: Array) -> Array:
+        """Copy ``x`` into its stride phases; the zero borders of the padding are never written."""
+        g = self.geometry
+        sh, sw = g.conv.stride
+        for a, b in {(group[0], group[1]) for group in self.groups}:
+            # Phase row q is padded row a + q*sh, i.e. input row a + q*sh - top.
+            q0 = max(0, -(-(g.top - a) // sh))
+            q1 = (g.height - 1 + g.top - a) // sh
+            u0 = max(0, -(-(g.left - b) // sw))
+            u1 = (g.width - 1 + g.left - b) // sw
+            if q1 < q0 or u1 < u0:
+                continue
+            r0, c0 = a + q0 * sh - g.top, b + u0 * sw - g.left
+            phases[a, b, :, q0 : q1 + 1, u0 : u1 + 1, :] = x[
+                :, r0 : r0 + sh * (q1 - q0) + 1 : sh, c0 : c0 + sw * (u1 - u0) + 1 : sw, :
+            ]
+        return phases
+
+    def _direct_steps(self, x: Array) -> list[_Step]:
+        """Per region and block of its rows, one einsum over views of ``x`` itself (stride 1)."""
+        g = self.geometry
+        c, width, out_width = g.channels, g.width, g.out_width
+        (dh, dw) = g.conv.dilation
+        row, image = width * c, g.height * width * c
+        out_row, out_image = out_width * c, g.out_height * out_width * c
+        flat, out = x.reshape(-1), self.out.reshape(-1)
+        steps = []
+        for region, weights in zip(self.regions, self.region_weights, strict=True):
+            rows, cols = region.rows, region.cols
+            top, left = rows[0], cols[0]
+
+            def reads(span: _Span, step: int) -> int:
+                return span.start + span.first * step  # the first input position a span reads
+
+            row_stack = (reads(rows[-1], dh) - reads(top, dh)) * row
+            col_stack = (reads(cols[-1], dw) - reads(left, dw)) * c
+            out_rows = (rows[-1].start - top.start) * out_row
+            out_cols = (cols[-1].start - left.start) * c
+            stacked = (len(rows), len(cols))
+            for b0, b1 in _even_blocks(top.size, self.block_rows, self.threads):
+                first = (reads(top, dh) + b0 - g.top) * row + (reads(left, dw) - g.left) * c
+                view = _strided(
+                    flat,
+                    first,
+                    (*stacked, g.batch, b1 - b0, top.taps, left.taps, left.size * c),
+                    (row_stack, col_stack, image, row, dh * row, dw * c, 1),
+                    read_only=True,
+                )
+                start = (top.start + b0) * out_row + left.start * c
+                outer = (out_rows, out_cols, out_image, out_row)
+                block = (*stacked, g.batch, b1 - b0)
+                target = _strided(out, start, (*block, left.size * c), (*outer, 1), read_only=False)
+                biased = _strided(
+                    out, start, (*block, left.size, c), (*outer, c, 1), read_only=False
+                )
+                macs = len(rows) * len(cols) * g.batch * (b1 - b0) * top.taps
+                macs *= left.size * left.taps * c
+                steps.append(
+                    _Step(DIRECT_SUBSCRIPTS, ((view, weights),), target, biased, None, macs)
+                )
+        return steps
+
+    def _phase_steps(self, source: Array) -> list[_Step]:
+        """Per block of output rows, one einsum per stride phase over views of the phases."""
+        g = self.geometry
+        (sh, sw), (dh, dw) = g.conv.stride, g.conv.dilation
+        c = g.channels
+        flat = source.reshape(-1)
+        row = self.phase_width * c
+        image = self.phase_height * row
+        out = self.out.reshape(g.batch, g.out_height, g.out_width * c)
+        partial = None if self.partial is None else self.partial.reshape(out.shape)
+        steps = []
+        for r0, r1 in _even_blocks(g.out_height, self.block_rows, self.threads):
+            terms = []
+            for a, b, rows, cols, weights in self.groups:
+                phase = (a * sw + b) * g.batch * image
+                start = phase + (r0 + rows[0] * dh // sh) * row + (cols[0] * dw // sw) * c
+                view = _strided(
+                    flat,
+                    start,
+                    (len(rows), len(cols), g.batch, r1 - r0, g.out_width * c),
+                    ((dh // gcd(sh, dh)) * row, (dw // gcd(sw, dw)) * c, image, row, 1),
+                    read_only=True,
+                )
+                terms.append((view, weights))
+            block = out[:, r0:r1]
+            biased = block.reshape(g.batch, r1 - r0, g.out_width, c)
+            scratch = None if partial is None else partial[:, r0:r1]
+            macs = g.batch * (r1 - r0) * g.out_width * c * g.conv.kernel[0] * g.conv.kernel[1]
+            steps.append(_Step(PHASE_SUBSCRIPTS, tuple(terms), block, biased, scratch, macs))
+        return steps
+
+    def _shares(self, x: Array) -> list[list[_Step]]:
+        """The steps reading ``x`` (the input, or the phases buffer), one list per thread; built
+        once per array."""
+        if self._views is not None and self._views[0] is x:
+            return self._views[1]
+        steps = self._phase_steps(x) if self.phases is not None else self._direct_steps(x)
+        self.einsum_calls = sum(len(step.terms) for step in steps)
+        self._views = (x, _balance(steps, self.threads))
+        return self._views[1]
+
+    def _run(self, steps: Sequence[_Step]) -> None:
+        for step in steps:
+            step.run(self.bias)
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        if x.shape != g.input_shape:
+            raise DscCalcError("x", f"must have NHWC shape {g.input_shape}, got {x.shape}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.phases is not None:
+            self._split_phases(x, self.phases)  # the views read the phases, refilled every call
+            source: Array = self.phases
+        else:
+            source = x
+        shares = self._shares(source)
+        if len(shares) == 1:
+            self._run(shares[0])
+            return self.out
+        pool = _thread_pool(len(shares))
+        pending = [pool.submit(self._run, share) for share in shares[1:]]
+        self._run(shares[0])
+        for future in pending:
+            future.result()
+        return self.out
+
+
+def _balance(steps: list[_Step], threads: int) -> list[list[_Step]]:
+    """The steps dealt to ``threads`` lists of about equal work: largest first, to the lightest."""
+    if threads == 1:
+        return [steps]
+    shares: list[list[_Step]] = [[] for _ in range(threads)]
+    loads = [0] * threads
+    for step in sorted(steps, key=lambda s: -s.macs):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(step)
+        loads[lightest] += step.macs
+    return [share for share in shares if share]
+
+
+@cache
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads - 1`` workers (the caller's thread is the other one), made once."""
+    return ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dsc-calc-kernel")
+
+
+class NumbaDepthwisePlan:
+    """Depthwise conv by the compiled loop of :mod:`~dsc_calc.bench.numba_kernels`, channels last.
+
+    Reads a zero-bordered padded copy of the input (no stride phases: the loop indexes the
+    strided pixels directly, each still a contiguous run of ``C`` values).
+    """
+
+    kind = "depthwise"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+        from dsc_calc.bench.numba_kernels import depthwise_nhwc
+
+        self.geometry = g
+        self.run = depthwise_nhwc
+        kh, kw = g.conv.kernel
+        self.taps: Array = np.ascontiguousarray(
+            weight.reshape(g.channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
+        )
+        self.bias: Array = (
+            np.zeros(g.channels, np.float32)
+            if bias is None
+            else np.ascontiguousarray(bias, dtype=np.float32)
+        )
+        self.padded = _Padded(g)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.padded.nbytes + self.out.nbytes + self.taps.nbytes + self.bias.nbytes
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        padded = self.padded.fill(x)
+        self.run(padded, self.taps, self.bias, self.out, g.conv.stride, g.conv.dilation)
+        return self.out

@@ -1,0 +1,95 @@
+"""The notes of a bench report: what a reader should know before taking its figures at face value
+(kernels short of their runs, what the threads reach, noise, waits for a core, impossible speedups).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dsc_calc.bench.run import KernelResult, NetworkLayerTiming
+    from dsc_calc.bench.vs_torch import TorchTiming
+    from dsc_calc.cost.conv import LayerComparison
+
+#: A spread (IQR / median) above this marks a kernel's figures as noisy in the notes.
+NOISY_SPREAD = 0.25
+
+#: Wall time above this multiple of the CPU time means the process waited for a core.
+DESCHEDULED = 1.25
+
+
+def run_notes(short: list[str], repeat: int, threads: int, engine: str) -> list[str]:
+    """Notes on how the run went: kernels short of ``repeat`` runs, what the threads reached."""
+    notes: list[str] = []
+    if short:
+        notes.append(
+            f"The budget ran out before {', '.join(short)} reached {repeat} runs; "
+            "raise --budget for steadier figures."
+        )
+    if threads > 1 and engine == "numpy":
+        notes.append(
+            f"{threads} threads reach the BLAS GEMMs and the NumPy depthwise kernel (its row "
+            "blocks are shared out); the im2col copies run on one thread."
+        )
+    elif threads > 1:
+        notes.append(
+            f"{threads} threads reach the BLAS GEMMs only: the depthwise kernel ({engine}) and "
+            "the im2col copies run on one thread."
+        )
+    return notes
+
+
+def figure_warnings(
+    kernels: dict[str, KernelResult],
+    comparison: LayerComparison,
+    threads: int = 1,
+    torch: TorchTiming | None = None,
+) -> list[str]:
+    """Notes on figures a reader should not take at face value."""
+    notes: list[str] = descheduled(list(kernels.values()), threads)
+    spreads = [(k.name, k.timing.spread) for k in kernels.values()]
+    if torch is not None:
+        spreads += [(f"PyTorch {name}", t.spread) for name, t in torch.kernels.items()]
+    noisy = [f"{name} {spread:.2f}" for name, spread in spreads if spread > NOISY_SPREAD]
+    if noisy:
+        notes.append(
+            f"Noisy timings (spread {', '.join(noisy)}): another process was probably busy, "
+            "and the speedups"
+            + (" and the comparison with PyTorch" if torch is not None else "")
+            + " are as noisy as their noisiest kernel. Time on a quiet machine, raise --budget "
+            "(and --min-time) for more runs, or pin the run to one core: taskset -c 1 "
+            "dsc-calc bench \u2026"
+        )
+    measured = kernels["standard"].timing.median / kernels["separable"].timing.median
+    if measured > float(1 / comparison.macs_ratio):
+        notes.append(
+            "The measured speedup exceeds the MAC ratio, which no kernel can earn: read it as "
+            "timing noise or the standard conv running below its usual rate."
+        )
+    above = [k.name for k in kernels.values() if (k.percent_of_bound or 0.0) > 100.0]
+    if above:
+        notes.append(
+            f"{', '.join(above)} beat the roofline: its data stayed in cache (the roofline "
+            "assumes DRAM bandwidth) or the machine probes ran under load."
+        )
+    return notes
+
+
+def descheduled(results: Sequence[KernelResult | NetworkLayerTiming], threads: int) -> list[str]:
+    """A note naming what spent much of its wall time off the CPU (meaningful for one thread)."""
+    if threads != 1:
+        return []
+    waiting = [
+        f"{result.name} {100 * result.timing.cpu_median / result.timing.median:.0f}%"
+        for result in results
+        if result.timing.cpu_median
+        and result.timing.median > DESCHEDULED * result.timing.cpu_median
+    ]
+    if not waiting:
+        return []
+    return [
+        f"Other processes took the CPU: share of the wall time spent computing: "
+        f"{', '.join(waiting)}; the medians of those kernels are inflated."
+    ]

@@ -47,10 +47,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """The component types (``NetworkRow``, ``Roofline``, ...) by name from the module that
     defines them, as when the contracts were one module."""
+    import pkgutil
     from importlib import import_module
 
-    for module in ("common", "layer", "network", "presets", "bench", "sweep", "kernel"):
-        value = getattr(import_module(f"{__name__}.{module}"), name, None)
+    for module in pkgutil.iter_modules(__path__):
+        value = getattr(import_module(f"{__name__}.{module.name}"), name, None)
         if isinstance(value, type) and issubclass(value, msgspec.Struct):
             return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -568,6 +568,12 @@ def measure(model: nn.Module, channels: int, height: int, width: int, batch: int
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         weight = module.weight
         assert isinstance(weight, torch.Tensor)
+        if output.numel() == 0:
+            # A transposed conv may give PyTorch an empty tensor (0 x 0) and run on; dsc-calc
+            # refuses a layer without output. Both refuse it, then: the network is no network.
+            raise RuntimeError(
+                f"{type(module).__name__} gives an empty output {tuple(output.shape)}"
+            )
         if isinstance(module, nn.Conv2d):
             macs = output.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
         elif isinstance(module, nn.ConvTranspose2d):  # each input pixel scatters the kernel
@@ -602,6 +608,8 @@ def measure(model: nn.Module, channels: int, height: int, width: int, batch: int
     finally:
         for handle in handles:
             handle.remove()
+    if output.numel() == 0:
+        raise RuntimeError(f"the network gives an empty output {tuple(output.shape)}")
     return Measured(
         params=sum(p.numel() for p in model.parameters()),
         macs=sum(row.macs for row in rows),

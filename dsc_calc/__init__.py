@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-#: Names exported on first use (module ``__getattr__``): the network API pulls in msgspec.
+#: Names exported on first use (module ``__getattr__``): the network API pulls in the spec decoder.
 _LAZY = {
     "analyse": "dsc_calc.api",
     "load_network": "dsc_calc.api",

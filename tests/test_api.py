@@ -24,17 +24,20 @@ ONE_CONV: dict[str, Any] = {
 
 
 def test_import_dsc_calc_stays_cheap_and_the_network_api_loads_on_first_use() -> None:
-    """`import dsc_calc` loads neither the API module nor msgspec; the name loads the module,
-    and only a call decodes a spec (msgspec)."""
+    """`import dsc_calc` loads neither the API module nor the spec decoder; the name loads the
+    module, and only a call decodes a spec (dsc_calc.network.spec)."""
+    spec = "dsc_calc.network.spec"
     code = (
-        "import sys, dsc_calc; seen = lambda: sorted({'dsc_calc.api', 'msgspec'} & set(sys.modules))"
+        "import sys, dsc_calc; seen = lambda: sorted({'dsc_calc.api', '"
+        + spec
+        + "'} & set(sys.modules))"
         "; a = seen(); f = dsc_calc.load_network; b = seen(); f('mobilenet_v1'); c = seen()"
         "; print(a, b, c, sep='|')"
     )
     printed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert printed.strip() == "[]|['dsc_calc.api']|['dsc_calc.api', 'msgspec']"
+    assert printed.strip() == f"[]|['dsc_calc.api']|['dsc_calc.api', '{spec}']"
 
 
 def test_the_names_are_exported_and_listed() -> None:

@@ -4,8 +4,9 @@ Each command lives in its own module, which registers itself on the shared Typer
 imported. ``from dsc_calc.cli import app`` gives the app with every command; the console entry
 point :func:`main` imports only the module of the command being run, because Typer builds the
 options of every registered command before it runs one (about 25 ms for all of them). Command
-modules import only the standard library, Typer and the pure core at import time; Rich, NumPy and
-msgspec are imported inside the command that needs them.
+modules import only the standard library, Typer and the pure core (whose records are msgspec
+Structs) at import time; Rich, NumPy, the spec decoder and the contracts are imported inside the
+command that needs them.
 """
 
 from __future__ import annotations

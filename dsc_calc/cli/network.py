@@ -1,6 +1,6 @@
 """``dsc-calc network`` and ``presets``: whole networks from a JSON spec or a preset.
 
-The spec decoder (msgspec) and the engine are imported inside the commands, so that every other
+The spec decoder and the engine are imported inside the commands, so that every other
 command starts without them.
 """
 

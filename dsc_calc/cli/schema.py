@@ -2,7 +2,7 @@
 
 The schemas come from msgspec types (:mod:`dsc_calc.network.spec`,
 :mod:`dsc_calc.output.contracts`), imported inside the command so that no other command pays for
-msgspec.
+building them.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ the field (``stride``, ``kernel``, ...); callers rename the field to their own o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
+from msgspec.structs import force_setattr
 
 from dsc_calc.errors import DscCalcError
 
@@ -65,8 +67,7 @@ def as_pair(value: int | Pair | list[int], where: str, *, allow_zero: bool = Fal
     return number, number
 
 
-@dataclass(frozen=True, slots=True)
-class Shape:
+class Shape(msgspec.Struct, frozen=True):
     """An activation's shape, channels x height x width (batch is carried separately)."""
 
     channels: int
@@ -90,8 +91,7 @@ class Shape:
         return {"channels": self.channels, "height": self.height, "width": self.width}
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
+class Cost(msgspec.Struct, frozen=True):
     """Trainable parameters, multiply-accumulates and floating-point operations of a layer."""
 
     params: int = 0
@@ -121,8 +121,7 @@ def output_size(size: int, kernel: int, stride: int, pad_total: int, dilation: i
     return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
-@dataclass(frozen=True, slots=True)
-class Conv2d:
+class Conv2d(msgspec.Struct, frozen=True):
     """A 2-D convolution, with the arguments ``torch.nn.Conv2d`` takes.
 
     ``kernel``, ``stride``, ``dilation`` and an explicit ``padding`` are ``(h, w)`` pairs (ints are
@@ -142,9 +141,9 @@ class Conv2d:
     def __post_init__(self) -> None:
         check_positive(self.in_channels, "in_channels")
         check_positive(self.out_channels, "out_channels")
-        object.__setattr__(self, "kernel", as_pair(self.kernel, "kernel"))
-        object.__setattr__(self, "stride", as_pair(self.stride, "stride"))
-        object.__setattr__(self, "dilation", as_pair(self.dilation, "dilation"))
+        force_setattr(self, "kernel", as_pair(self.kernel, "kernel"))
+        force_setattr(self, "stride", as_pair(self.stride, "stride"))
+        force_setattr(self, "dilation", as_pair(self.dilation, "dilation"))
         if isinstance(self.padding, str):
             if self.padding not in ("same", "valid"):
                 raise DscCalcError(
@@ -152,7 +151,7 @@ class Conv2d:
                     f"must be 'same', 'valid', an integer or a pair [h, w], got {self.padding!r}",
                 )
         else:
-            object.__setattr__(self, "padding", as_pair(self.padding, "padding", allow_zero=True))
+            force_setattr(self, "padding", as_pair(self.padding, "padding", allow_zero=True))
         check_positive(self.groups, "groups")
         for name, channels in (
             ("in_channels", self.in_channels),
@@ -332,8 +331,7 @@ def ratio_dict(**ratios: Fraction) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class LayerComparison:
+class LayerComparison(msgspec.Struct, frozen=True):
     """A standard convolution beside its depthwise separable replacement."""
 
     conv: Conv2d
@@ -345,7 +343,7 @@ class LayerComparison:
     pointwise: Cost
     vertical: Cost
     horizontal: Cost
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     @property
     def separable(self) -> Cost:

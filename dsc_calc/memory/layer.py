@@ -13,8 +13,9 @@ The report's ``to_dict()`` is the comparison's, with keys added and none changed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from dsc_calc.memory.traffic import (
     KernelMemory,
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
     from dsc_calc.cost.conv import Conv2d, Cost, LayerComparison, Shape
 
 
-@dataclass(frozen=True, slots=True)
-class LayerMemoryReport:
+class LayerMemoryReport(msgspec.Struct, frozen=True):
     """A layer comparison with each design's traffic, intensity and roofline time."""
 
     comparison: LayerComparison

@@ -17,8 +17,10 @@ times (:func:`chain_memory`); :mod:`dsc_calc.memory.network` does the same for a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
+from msgspec.structs import replace
 
 from dsc_calc.choices import DTYPES
 from dsc_calc.cost.conv import Conv2d, Shape, check_positive
@@ -41,8 +43,7 @@ def dtype_bytes(dtype: str) -> int:
         raise DscCalcError("dtype", f"unknown data type {dtype!r}; choose one of {known}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Traffic:
+class Traffic(msgspec.Struct, frozen=True):
     """Bytes a layer moves: its weights, its input activation and its output activation."""
 
     weights_bytes: int
@@ -91,8 +92,7 @@ MIN_RATE = 1e-3
 MAX_RATE = 1e12
 
 
-@dataclass(frozen=True, slots=True)
-class MachineProfile:
+class MachineProfile(msgspec.Struct, frozen=True):
     """A machine's roofline: peak arithmetic rate and memory bandwidth, and their source.
 
     ``peak_gflops`` is the fp32 peak. ``peaks_gflops`` optionally maps other data types (``fp16``,
@@ -104,7 +104,7 @@ class MachineProfile:
     peak_gflops: float
     bandwidth_gbs: float
     source: str = ""
-    peaks_gflops: dict[str, float] = field(default_factory=dict)
+    peaks_gflops: dict[str, float] = msgspec.field(default_factory=dict)
     peak_dtype: str | None = None
 
     def __post_init__(self) -> None:
@@ -191,8 +191,7 @@ def shufflenet_mac_bound(height: int, width: int, c1: int, c2: int) -> float:
 # --- the roofline of one kernel ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Roofline:
+class Roofline(msgspec.Struct, frozen=True):
     """A roofline prediction: seconds, and whether compute or memory bounds it."""
 
     time_s: float
@@ -223,8 +222,7 @@ def chain_roofline(parts: Sequence[Roofline | None]) -> Roofline | None:
     return Roofline(math.fsum(part.time_s for part in known), bound)
 
 
-@dataclass(frozen=True, slots=True)
-class KernelMemory:
+class KernelMemory(msgspec.Struct, frozen=True):
     """One kernel's traffic, FLOPs, arithmetic intensity and (with a profile) roofline time."""
 
     traffic: Traffic

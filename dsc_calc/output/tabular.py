@@ -8,8 +8,9 @@ integers, floats); the column ``kind`` says how to show them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, Protocol
+
+import msgspec
 
 #: How a column's cells are shown. ``count``: an exact integer, in readable units (K, M, G) in
 #: tables and Markdown, exact in CSV. ``integer``: always exact. ``ratio`` / ``number``: a float
@@ -23,8 +24,7 @@ ColumnKind = Literal[
 Cell = str | int | float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(msgspec.Struct, frozen=True):
     """A column: its header and how its cells are shown. ``joined``: a table too wide for the
     terminal is split into parts of columns, never between this column and the one before it."""
 
@@ -33,8 +33,7 @@ class Column:
     joined: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
+class Table(msgspec.Struct, frozen=True):
     """A titled table: rows of raw cells, an optional totals row, and notes shown beneath it.
 
     ``heat`` (optional) gives each body cell an intensity in 0..1, or None: the Rich table shades

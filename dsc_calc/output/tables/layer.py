@@ -3,8 +3,9 @@ bytes each design moves and its roofline time."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from msgspec.structs import replace
 
 from dsc_calc.cost.conv import Shape
 from dsc_calc.memory.layer import access_ratio, time_ratio

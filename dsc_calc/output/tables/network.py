@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from msgspec.structs import replace
 
 from dsc_calc.cost.conv import same_padding_note
 from dsc_calc.memory.network import design_ratios

@@ -12,8 +12,6 @@ data types (a GPU's tensor cores), any subset; ``peak_gflops`` is always the fp3
 measurement, or the spec-sheet arithmetic); both are optional when writing one by hand. Unknown keys
 are refused. The package ships a few example profiles (``dsc_calc/memory/profiles/*.json``), named
 by their file stem: theoretical peaks worked out from vendor spec sheets, labelled as examples.
-
-msgspec is imported inside the functions that decode, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -23,8 +21,10 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
+
 from dsc_calc.errors import DscCalcError
-from dsc_calc.memory.traffic import MAX_RATE, MIN_RATE, MachineProfile
+from dsc_calc.memory.traffic import DTYPE_BYTES, MAX_RATE, MIN_RATE, MachineProfile
 
 #: The largest profile file read (a measured profile is well under 4 KiB).
 MAX_PROFILE_BYTES = 1 << 20
@@ -80,9 +80,8 @@ def _read(path: Path) -> bytes:
 
 @cache
 def _profile_struct() -> Any:
-    """The profile file as a msgspec Struct type, built on first use so msgspec loads lazily."""
-    import msgspec
-
+    """The profile file as a msgspec Struct type, built on the first decode (its per-dtype peaks
+    come from the data types the traffic model knows)."""
     rate = Annotated[float, msgspec.Meta(ge=MIN_RATE, le=MAX_RATE)]
     return msgspec.defstruct(
         "ProfileFile",
@@ -101,18 +100,12 @@ def _profile_struct() -> Any:
 
 def _peaks_struct(rate: Any) -> Any:
     """The optional per-dtype peaks: a Struct of the non-fp32 types, as a dict after decoding."""
-    import msgspec
-
-    from dsc_calc.memory.traffic import DTYPE_BYTES
-
     fields = [(dtype, rate | None, None) for dtype in DTYPE_BYTES if dtype != "fp32"]
     return msgspec.defstruct("PeaksGflops", fields, forbid_unknown_fields=True, frozen=True)
 
 
 def decode_profile(data: bytes, *, label: str = "profile") -> MachineProfile:
     """Decode a profile file's bytes; errors name ``label`` (the file) and the key at fault."""
-    import msgspec
-
     try:
         document = msgspec.json.decode(data, type=_profile_struct())
     except msgspec.ValidationError as error:
@@ -158,8 +151,6 @@ def _peaks(peaks: Any) -> dict[str, float]:
 
 def _value_at(data: bytes, key: str) -> str | None:
     """The JSON text of ``key`` (``a.b``: nested) in the valid JSON object ``data``, shortened."""
-    import msgspec
-
     try:
         document = msgspec.json.decode(data)
     except msgspec.DecodeError:  # a number too large for a float

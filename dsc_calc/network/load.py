@@ -1,7 +1,7 @@
 """Reading a network: a spec file, standard input or a preset, with the size limits checked first.
 
 ``load_network`` reads the bytes (never more than :data:`MAX_SPEC_BYTES`), decodes them with
-:mod:`dsc_calc.network.spec` (msgspec, imported only here) and applies ``--alpha`` (see
+:mod:`dsc_calc.network.spec` (the spec Structs, imported only here) and applies ``--alpha`` (see
 :mod:`dsc_calc.network.width`) and ``--resolution``.
 """
 

@@ -12,11 +12,13 @@ on the first decode (2.5 ms of the 3.8 ms that the first decode of a preset took
 recursive ``"Layer"`` is written as a string.
 """
 
-from typing import Annotated, Any, Literal, TypeVar
+import functools
+import operator
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast, get_args
 
 import msgspec
 
-from dsc_calc.choices import Activation, Family
+from dsc_calc.choices import ACTIVATIONS, Activation, Family
 from dsc_calc.cost.conv import MAX_DIMENSION
 
 StructT = TypeVar("StructT", bound=msgspec.Struct)
@@ -116,32 +118,23 @@ class BatchNorm(_Named, tag="batchnorm"):
     """Batch norm: 2·C trainable params (scale and shift), 0 MACs."""
 
 
-class Relu(_Named, tag="relu"):
+class ActivationLayer(_Named):
+    # The base of the activation layers, one a value of ``Activation`` (``{"type": "relu"}``). No
+    # docstring, as on ``_Named``.
     pass
 
 
-class Relu6(_Named, tag="relu6"):
-    pass
-
-
-class Hswish(_Named, tag="hswish"):
-    pass
-
-
-class Hsigmoid(_Named, tag="hsigmoid"):
-    pass
-
-
-class Sigmoid(_Named, tag="sigmoid"):
-    pass
-
-
-class Silu(_Named, tag="silu"):
-    pass
-
-
-class Gelu(_Named, tag="gelu"):
-    pass
+#: One layer Struct per activation of :data:`dsc_calc.choices.Activation`, named after its tag
+#: (``Relu``, ``Relu6``, ...): adding an activation to that value set adds its layer.
+ACTIVATION_LAYERS: tuple[type[ActivationLayer], ...] = tuple(
+    cast(
+        "type[ActivationLayer]",
+        msgspec.defstruct(
+            name.capitalize(), [], bases=(ActivationLayer,), tag=name, module=__name__
+        ),
+    )
+    for name in ACTIVATIONS
+)
 
 
 class LayerNorm(_Named, tag="layernorm"):
@@ -273,6 +266,11 @@ class Repeat(msgspec.Struct, tag="repeat", **_OPTIONS):
     name: Name | None = None
 
 
+if TYPE_CHECKING:
+    _Activations = ActivationLayer  # what mypy sees: each is an ActivationLayer
+else:
+    _Activations = functools.reduce(operator.or_, ACTIVATION_LAYERS)  # what msgspec decodes
+
 Layer = (
     Conv
     | SpConv
@@ -280,13 +278,7 @@ Layer = (
     | PwConv
     | DsConv
     | BatchNorm
-    | Relu
-    | Relu6
-    | Hswish
-    | Hsigmoid
-    | Sigmoid
-    | Silu
-    | Gelu
+    | _Activations
     | LayerNorm
     | Scale
     | Shuffle
@@ -319,36 +311,7 @@ class NetworkSpec(msgspec.Struct, **_OPTIONS):
 
 #: Every layer Struct by its ``type`` tag.
 LAYER_TYPES: dict[str, type[msgspec.Struct]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in (
-        Conv,
-        SpConv,
-        DwConv,
-        PwConv,
-        DsConv,
-        BatchNorm,
-        Relu,
-        Relu6,
-        Hswish,
-        Hsigmoid,
-        Sigmoid,
-        Silu,
-        Gelu,
-        LayerNorm,
-        Scale,
-        Shuffle,
-        Dropout,
-        Flatten,
-        Upsample,
-        ConvTranspose,
-        Pool,
-        Linear,
-        SqueezeExcite,
-        InvertedResidual,
-        Residual,
-        Branches,
-        Repeat,
-    )
+    cls.__struct_config__.tag: cls for cls in get_args(Layer)
 }
 
 #: The keys holding a block's layers (``branches`` holds a list of them).

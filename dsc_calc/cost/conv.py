@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
-from msgspec.structs import force_setattr
+from msgspec.structs import asdict, force_setattr
 
 from dsc_calc.errors import DscCalcError
 
@@ -88,7 +88,7 @@ class Shape(msgspec.Struct, frozen=True):
         return f"{self.channels}\u00d7{self.height}\u00d7{self.width}"
 
     def to_dict(self) -> dict[str, int]:
-        return {"channels": self.channels, "height": self.height, "width": self.width}
+        return asdict(self)
 
 
 class Cost(msgspec.Struct, frozen=True):
@@ -102,7 +102,7 @@ class Cost(msgspec.Struct, frozen=True):
         return Cost(self.params + other.params, self.macs + other.macs, self.flops + other.flops)
 
     def to_dict(self) -> dict[str, int]:
-        return {"params": self.params, "macs": self.macs, "flops": self.flops}
+        return asdict(self)
 
 
 def padding_per_side(padding: Padding, size: int, kernel: int, stride: int, dilation: int) -> Pair:

@@ -20,7 +20,7 @@ import math
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
-from msgspec.structs import replace
+from msgspec.structs import asdict, replace
 
 from dsc_calc.choices import DTYPES
 from dsc_calc.cost.conv import Conv2d, Shape, check_positive
@@ -63,12 +63,7 @@ class Traffic(msgspec.Struct, frozen=True):
         )
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "weights_bytes": self.weights_bytes,
-            "input_bytes": self.input_bytes,
-            "output_bytes": self.output_bytes,
-            "access_cost": self.access_cost,
-        }
+        return {**asdict(self), "access_cost": self.access_cost}
 
 
 def conv_traffic(conv: Conv2d, source: Shape, *, batch: int = 1, dtype: str = "fp32") -> Traffic:
@@ -152,14 +147,7 @@ class MachineProfile(msgspec.Struct, frozen=True):
         return (compute, "compute") if compute >= memory else (memory, "memory")
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "peak_gflops": self.peak_gflops,
-            "bandwidth_gbs": self.bandwidth_gbs,
-            "source": self.source,
-            "peaks_gflops": dict(self.peaks_gflops),
-            "peak_dtype": self.peak_dtype,
-        }
+        return {**asdict(self), "peaks_gflops": dict(self.peaks_gflops)}
 
 
 # --- the ShuffleNetV2 closed forms ------------------------------------------------------------
@@ -198,7 +186,7 @@ class Roofline(msgspec.Struct, frozen=True):
     bound: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"time_s": self.time_s, "bound": self.bound}
+        return asdict(self)
 
 
 def roofline(profile: MachineProfile | None, flops: int, traffic_bytes: int) -> Roofline | None:

@@ -137,10 +137,13 @@ def test_huge_valid_sizes_count_exactly_and_fast(cin: int, cout: int, k: int, hw
         assert document["standard"]["macs"] == cout * hw * hw * cin * k * k
 
 
-#: Rates as a user might type them: subnormals, the float limits, and their text forms.
+#: Rates as a user might type them: subnormals, the float limits, and their text forms. One branch
+#: in four draws only valid rates, so that both rates are valid in about a quarter of the cases (the
+#: suite's success share, checked at 0.05, was 0.07 to 0.13 without it; 0.22 to 0.39 with it).
 rates = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.floats(1e-4, 1e13).map(repr),
+    st.floats(1e-3, 1e12).map(repr),
     st.sampled_from(
         [
             "1e-320",

@@ -347,7 +347,10 @@ def test_mutated_specs_cli(
 @given(
     preset=st.sampled_from(presets.names()),
     alpha=st.one_of(st.none(), st.floats(1e-9, 100), st.sampled_from([1e-300, 0.01, 100.0])),
-    resolution=st.one_of(st.none(), st.integers(1, 64), st.sampled_from([2**31 - 1])),
+    # Sizes a preset collapses at, sizes it runs at, and one over the size limit.
+    resolution=st.one_of(
+        st.none(), st.integers(1, 64), st.integers(65, 320), st.sampled_from([2**31 - 1])
+    ),
 )
 def test_presets_with_random_alpha_and_resolution(
     preset: str, alpha: float | None, resolution: int | None
@@ -982,7 +985,9 @@ def test_the_fuzz_suites_reach_results() -> None:
         {
             "mutated spec (API)": 0.03,
             "mutated spec (CLI)": 0.01,
-            "preset alpha/resolution": 0.5,
+            # 0.49 to 0.63 in runs: --alpha on a family without a width multiplier, and small
+            # sizes, are refused by design (0.5 here failed one run in about ten).
+            "preset alpha/resolution": 0.3,
             "network options": 0.01,
             "special files": 0.02,
             "spec limits": 0.02,

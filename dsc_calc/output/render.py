@@ -16,6 +16,8 @@ import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
+import msgspec
+
 from dsc_calc.output.tables import tables_of
 
 if TYPE_CHECKING:
@@ -164,22 +166,16 @@ def to_ascii(text: str) -> str:
     return text.translate(_ASCII).encode("ascii", "backslashreplace").decode("ascii")
 
 
-#: Documents larger than this (compact) are indented by msgspec, from the C encoder's compact text:
-#: the standard library indents in pure Python, 5x slower at 120 kB (mobilenet_v2, 6 ms against
-#: 1.2 ms) and 20x at 38 MB (a 100k-layer network, 2.2 s against 0.1 s). Smaller documents (one
-#: layer) do not pay msgspec's import (about 8 ms). Both give the same bytes.
-_STDLIB_INDENT_LIMIT = 16 << 10
-
-
 def to_json(report: Report, *, plain: bool = False) -> str:
     """The report's JSON document, indented by 2, exact integers, one trailing newline; ``plain``
-    escapes every non-ASCII character (``\\u00d7``): the same document, in ASCII."""
+    escapes every non-ASCII character (``\\u00d7``): the same document, in ASCII.
+
+    The standard library's C encoder writes the compact text and msgspec indents it: the same
+    bytes as ``json.dumps(indent=2)`` (a property test), whose pure-Python indenting is 5x slower
+    at 120 kB (mobilenet_v2, 6 ms against 1.2 ms) and 20x at 38 MB (a 100k-layer network).
+    """
     document = report.to_dict()
     compact = json.dumps(document, ensure_ascii=plain, allow_nan=False, separators=(",", ":"))
-    if len(compact) <= _STDLIB_INDENT_LIMIT:
-        return json.dumps(document, indent=2, ensure_ascii=plain) + "\n"
-    import msgspec
-
     return msgspec.json.format(compact.encode(), indent=2).decode() + "\n"
 
 

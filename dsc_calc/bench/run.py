@@ -23,13 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dsc_calc.bench.machine import (
-    COPY_BYTES,
-    GEMM_SIZE,
-    MachineMeasurement,
-    blas_info,
-    measure_machine,
-)
+from dsc_calc.bench.machine import MachineMeasurement, blas_info, measure_machine
 from dsc_calc.bench.notes import descheduled, figure_warnings, run_notes
 from dsc_calc.bench.settings import (
     LAYER_MIN_TIME,
@@ -56,18 +50,14 @@ if TYPE_CHECKING:
 
     from dsc_calc.choices import Engine
 
-#: What other modules read here: the two entry points and their reports, and (for the bench
-#: tables) the parts a report holds and the sizes of the machine probes.
+#: What other modules read here: the two entry points, their reports and the parts a report holds.
 __all__ = [
-    "COPY_BYTES",
-    "GEMM_SIZE",
     "KERNELS",
     "BenchReport",
     "KernelResult",
     "NetworkBenchReport",
     "NetworkLayerTiming",
     "RunInfo",
-    "TorchTiming",
     "run_bench",
     "run_network_bench",
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dsc_calc.bench.run import COPY_BYTES, GEMM_SIZE
+from dsc_calc.bench.machine import COPY_BYTES, GEMM_SIZE
 from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
-    from dsc_calc.bench.run import BenchReport, NetworkBenchReport, TorchTiming
+    from dsc_calc.bench.run import BenchReport, NetworkBenchReport
+    from dsc_calc.bench.vs_torch import TorchTiming
 
 
 def bench_tables(report: BenchReport) -> list[Table]:

@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_clean_error, run_cli
 
 from dsc_calc.bench import kernels
-from dsc_calc.bench.depthwise import DepthwisePlan, NumbaDepthwisePlan
+from dsc_calc.bench.depthwise import DepthwisePlan
 from dsc_calc.bench.kernels import (
     estimate_workspace_bytes,
     plan_conv,
@@ -21,6 +21,8 @@ from dsc_calc.bench.kernels import (
 from dsc_calc.cost.conv import Conv2d, Shape
 
 pytest.importorskip("numba")
+
+from dsc_calc.bench.numba_kernels import NumbaDepthwisePlan  # after the skip: needs numba
 
 QUICK = ("--cin", "4", "--cout", "8", "--hw", "10", "--budget", "2", "--min-time", "0.005")
 

@@ -1,6 +1,7 @@
 """The conv geometry the kernels of ``dsc-calc bench`` share (the padded input, blocks of output
-rows) and the depthwise kernels: NumPy (einsums over the regions and stride phases of the output,
-shared by threads in balanced row blocks) and the optional numba loop.
+rows) and the NumPy depthwise kernel (einsums over the regions and stride phases of the output,
+shared by threads in balanced row blocks); the optional numba one is in
+:mod:`dsc_calc.bench.numba_kernels`.
 
 :func:`dsc_calc.bench.kernels.plan_conv` picks the kernels; this module holds the geometry (the
 padded input, the tap runs of each axis, the regions) and the depthwise plans themselves.
@@ -547,40 +548,3 @@ def _balance(steps: list[_Step], threads: int) -> list[list[_Step]]:
 def _thread_pool(threads: int) -> ThreadPoolExecutor:
     """A pool of ``threads - 1`` workers (the caller's thread is the other one), made once."""
     return ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dsc-calc-kernel")
-
-
-class NumbaDepthwisePlan:
-    """Depthwise conv by the compiled loop of :mod:`~dsc_calc.bench.numba_kernels`, channels last.
-
-    Reads a zero-bordered padded copy of the input (no stride phases: the loop indexes the
-    strided pixels directly, each still a contiguous run of ``C`` values).
-    """
-
-    kind = "depthwise"
-
-    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
-        from dsc_calc.bench.numba_kernels import depthwise_nhwc
-
-        self.geometry = g
-        self.run = depthwise_nhwc
-        kh, kw = g.conv.kernel
-        self.taps: Array = np.ascontiguousarray(
-            weight.reshape(g.channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
-        )
-        self.bias: Array = (
-            np.zeros(g.channels, np.float32)
-            if bias is None
-            else np.ascontiguousarray(bias, dtype=np.float32)
-        )
-        self.padded = _Padded(g)
-        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
-
-    @property
-    def workspace_bytes(self) -> int:
-        return self.padded.nbytes + self.out.nbytes + self.taps.nbytes + self.bias.nbytes
-
-    def __call__(self, x: Array) -> Array:
-        g = self.geometry
-        padded = self.padded.fill(x)
-        self.run(padded, self.taps, self.bias, self.out, g.conv.stride, g.conv.dilation)
-        return self.out

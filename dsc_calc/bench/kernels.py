@@ -50,7 +50,6 @@ import numpy as np
 from dsc_calc.bench.depthwise import (
     ITEM,
     DepthwisePlan,
-    NumbaDepthwisePlan,
     _Geometry,
     _Padded,
     _phase_taps,
@@ -111,6 +110,8 @@ def plan_conv(
     geometry = _Geometry.of(conv, source, out_shape, batch)
     if conv.groups == conv.in_channels == conv.out_channels:
         if chosen == "numba":
+            from dsc_calc.bench.numba_kernels import NumbaDepthwisePlan
+
             return NumbaDepthwisePlan(geometry, weight, bias)
         return DepthwisePlan(geometry, weight, bias, threads)
     if conv.is_pointwise and conv.stride == (1, 1) and geometry.no_padding:

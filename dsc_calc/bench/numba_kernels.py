@@ -4,7 +4,8 @@ Imported only by :mod:`dsc_calc.bench.kernels` when numba is importable and the 
 never at CLI start-up: importing numba costs ~0.3 s and the first call JIT-compiles (or loads the
 on-disk cache), which the bench's warm-up run absorbs.
 
-Its input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.depthwise._Padded`, so
+:class:`NumbaDepthwisePlan` is the plan :func:`dsc_calc.bench.kernels.plan_conv` returns for it. The
+loop's input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.depthwise._Padded`, so
 stride, dilation and padding mean exactly what they mean for the other kernels there. The loop order
 puts channels innermost: each tap is one multiply-add over ``C`` contiguous floats of input, weight
 and output, which LLVM vectorises without reassociating any sum (so ``fastmath`` stays off and each
@@ -15,11 +16,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from numba import njit
 
+from dsc_calc.bench.depthwise import _Padded
+
 if TYPE_CHECKING:
-    import numpy as np
     from numpy.typing import NDArray
+
+    from dsc_calc.bench.depthwise import _Geometry
+
+    Array = NDArray[np.float32]
 
 
 @njit(cache=True, fastmath=False, nogil=True)
@@ -66,3 +73,38 @@ def depthwise_nhwc(
 ) -> None:
     """Fill NHWC ``out`` with the depthwise conv of the padded NHWC input by (kh, kw, C) taps."""
     _depthwise_nhwc(padded, taps, bias, out, stride[0], stride[1], dilation[0], dilation[1])
+
+
+class NumbaDepthwisePlan:
+    """Depthwise conv by the compiled loop above, channels last.
+
+    Reads a zero-bordered padded copy of the input (no stride phases: the loop indexes the
+    strided pixels directly, each still a contiguous run of ``C`` values).
+    """
+
+    kind = "depthwise"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+        self.geometry = g
+        self.run = depthwise_nhwc
+        kh, kw = g.conv.kernel
+        self.taps: Array = np.ascontiguousarray(
+            weight.reshape(g.channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
+        )
+        self.bias: Array = (
+            np.zeros(g.channels, np.float32)
+            if bias is None
+            else np.ascontiguousarray(bias, dtype=np.float32)
+        )
+        self.padded = _Padded(g)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.padded.nbytes + self.out.nbytes + self.taps.nbytes + self.bias.nbytes
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        padded = self.padded.fill(x)
+        self.run(padded, self.taps, self.bias, self.out, g.conv.stride, g.conv.dilation)
+        return self.out

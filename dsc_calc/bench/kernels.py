@@ -179,7 +179,8 @@ def estimate_workspace_bytes(
             return ITEM * (border + output + (kh * kw + 1) * conv.in_channels)
         if conv.stride == (1, 1):
             regions = _regions(_Geometry.of(conv, source, out, batch))
-            return ITEM * (output + sum(r.weight_count(conv.in_channels) for r in regions))
+            counts = (r.workspace_count(conv.in_channels, batch, conv.dilation[0]) for r in regions)
+            return ITEM * (output + sum(counts))
         tiled = kh * kw * conv.in_channels * out.width
         sh, sw = conv.stride
         phases = sh * sw * batch * -(-padded_height // sh) * -(-padded_width // sw)

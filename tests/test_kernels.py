@@ -390,6 +390,47 @@ def test_threaded_depthwise_equals_one_thread_bit_for_bit(
     assert estimate_workspace_bytes(conv, source, batch) == plan.workspace_bytes
 
 
+STRIP_GEOMETRIES = [
+    *DEPTHWISE_GEOMETRIES[:4],
+    pytest.param(Conv2d(32, 32, 3, groups=32), 1, 20, 18, id="32 channels: border columns"),
+    pytest.param(Conv2d(8, 8, (3, 5), dilation=(3, 2), groups=8, bias=True), 2, 13, 12, id="dil"),
+]
+
+
+@pytest.mark.parametrize(("conv", "batch", "height", "width"), STRIP_GEOMETRIES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_strips_equal_direct_einsums_bit_for_bit(
+    conv: Conv2d,
+    batch: int,
+    height: int,
+    width: int,
+    threads: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Narrow regions run from strip copies sum every output exactly as the einsums over the input
+    itself do (STRIP_FLOATS = 0 turns the strips off), in row blocks and on threads too."""
+    from dsc_calc.bench import depthwise
+
+    rng = np.random.default_rng(19)
+    source = Shape(conv.in_channels, height, width)
+    x = rng.standard_normal((batch, height, width, conv.in_channels), dtype=np.float32)
+    weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
+    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1 if threads > 1 else 2**21)
+    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
+    plan = plan_conv(conv, source, batch, weight, bias, threads=threads)
+    assert isinstance(plan, DepthwisePlan)
+    assert any(strip is not None for strip in plan.strips)
+    assert estimate_workspace_bytes(conv, source, batch) == plan.workspace_bytes
+    ours = [plan(x).copy(), plan(x).copy()]  # the second call refills the strips it has
+    monkeypatch.setattr(depthwise, "STRIP_FLOATS", 0)
+    direct = plan_conv(conv, source, batch, weight, bias, threads=threads)
+    assert isinstance(direct, DepthwisePlan)
+    assert all(strip is None for strip in direct.strips)
+    for result in ours:
+        np.testing.assert_array_equal(result, direct(x))
+
+
 def test_depthwise_reads_each_new_or_changed_input() -> None:
     """Views of the input are kept between calls, yet a new array, an array changed in place and a
     non-contiguous view all give their own result."""

@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_clean_error, run_cli
 
 from dsc_calc.bench import kernels
-from dsc_calc.bench.depthwise import DepthwisePlan, NumbaDepthwisePlan
+from dsc_calc.bench.depthwise import DepthwisePlan
 from dsc_calc.bench.kernels import (
     estimate_workspace_bytes,
     plan_conv,
@@ -21,6 +21,8 @@ from dsc_calc.bench.kernels import (
 from dsc_calc.cost.conv import Conv2d, Shape
 
 pytest.importorskip("numba")
+
+from dsc_calc.bench.numba_kernels import NumbaDepthwisePlan  # after the skip: needs numba
 
 #: A small layer, timed briefly (--min-time); the budget is only a ceiling, left at the default so
 #: that a loaded machine, or numba compiling its kernel on the first run, cannot exhaust it.
@@ -98,6 +100,58 @@ def test_numba_equals_numpy_and_naive(conv: Conv2d, height: int, width: int) -> 
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ours, einsum(x), rtol=1e-5, atol=1e-5)
     assert compiled(x) is compiled(x)  # the plan's own buffer, reused
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation", "channels"),
+    [
+        ((3, 3), (1, 1), (1, 1), 32),
+        ((3, 3), (2, 1), (1, 2), 17),
+        ((4, 4), (1, 2), (2, 1), 40),
+        ((5, 5), (1, 1), (1, 1), 33),
+        ((5, 3), (2, 2), (2, 1), 1),
+        ((1, 1), (1, 1), (1, 1), 7),
+    ],
+    ids=[
+        "3x3",
+        "3x3 s2x1 d1x2 odd C",
+        "4x4: all taps a pass",
+        "5x5: a row a pass",
+        "5x3 C1",
+        "1x1",
+    ],
+)
+def test_numba_sums_bias_then_taps_in_order_bit_for_bit(
+    kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int], channels: int
+) -> None:
+    """The compiled loop rounds exactly as float32 sums of the bias, then each tap in (i, j)
+    order, whether it holds each sum in a register for all taps or stores it between kernel rows
+    (more than WHOLE_KERNEL_TAPS taps)."""
+    from dsc_calc.bench.numba_kernels import depthwise_nhwc
+
+    rng = np.random.default_rng(23)
+    batch, out_h, out_w = 2, 5, 6
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    padded = rng.standard_normal(
+        (
+            batch,
+            (out_h - 1) * sh + (kh - 1) * dh + 1,
+            (out_w - 1) * sw + (kw - 1) * dw + 1,
+            channels,
+        ),
+        dtype=np.float32,
+    )
+    taps = rng.standard_normal((kh, kw, channels), dtype=np.float32)
+    bias = rng.standard_normal(channels, dtype=np.float32)
+    out = np.empty((batch, out_h, out_w, channels), np.float32)
+    depthwise_nhwc(padded, taps, bias, out, stride, dilation)
+    expected = np.broadcast_to(bias, out.shape).copy()
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + (out_h - 1) * sh + 1, sh)
+            cols = slice(j * dw, j * dw + (out_w - 1) * sw + 1, sw)
+            expected += padded[:, rows, cols] * taps[i, j]  # float32: rounded as the loop rounds
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_numba_workspace_estimate_matches_allocation() -> None:

@@ -1,6 +1,7 @@
 """The conv geometry the kernels of ``dsc-calc bench`` share (the padded input, blocks of output
-rows) and the depthwise kernels: NumPy (einsums over the regions and stride phases of the output,
-shared by threads in balanced row blocks) and the optional numba loop.
+rows) and the NumPy depthwise kernel (einsums over the regions and stride phases of the output,
+shared by threads in balanced row blocks); the optional numba one is in
+:mod:`dsc_calc.bench.numba_kernels`.
 
 :func:`dsc_calc.bench.kernels.plan_conv` picks the kernels; this module holds the geometry (the
 padded input, the tap runs of each axis, the regions) and the depthwise plans themselves.
@@ -50,11 +51,24 @@ DEPTHWISE_ROWS_BYTES = 2 * 2**20
 #: two threads than on one, while 56x56x64 (1.8 M) and larger ran faster.
 DEPTHWISE_THREAD_MACS = 750_000
 
+#: A stride-1 region over more than one output row whose rows are at most this many floats (its
+#: columns x channels: the left and right border columns of a "same" conv with few channels) is
+#: computed from a copy of the input columns it reads, a strip with its rows and channels as one
+#: contiguous axis: each tap is then one long run instead of one ``C``-float run per output row.
+#: At 112x112x32 the border columns' einsum took 0.9 ns a multiply-add, 38 us (the interior's 0.14
+#: ns), and from a strip 0.18 ns, 14 us with both copies: 4% off the kernel; at 56x56x64 2-3%, at
+#: 14x14x256 (256 floats) no change either way.
+STRIP_FLOATS = 256
+
 #: The einsums of the depthwise conv. Stride 1, per region: stacked spans a and b, batch n, rows r,
 #: taps i and j, and the region's width x channels v as one axis (NumPy's einsum does not merge
-#: axes, and its inner loop is the last axis alone). Strides > 1, per stride phase: taps i and j,
-#: batch n, rows r, each row's width x channels w.
+#: axes, and its inner loop is the last axis alone). A stride-1 strip: stacked column spans b,
+#: batch n, taps i and j, the block's rows x width x channels v. Strides > 1, per stride phase: taps
+#: i and j, batch n, rows r, each row's width x channels w. Each output sums its taps in (i, j)
+#: order from zero in all three (einsum keeps the written axis order where its operands' strides
+#: disagree, as the strip's input and weights do on i and j).
 DIRECT_SUBSCRIPTS = "abnrijv,abijv->abnrv"
+STRIP_SUBSCRIPTS = "bnijv,bijv->bnv"
 PHASE_SUBSCRIPTS = "ijnrw,ijw->nrw"
 
 
@@ -246,10 +260,35 @@ class _Region:
     rows: tuple[_Span, ...]
     cols: tuple[_Span, ...]
 
+    def is_strip(self, channels: int) -> bool:
+        """Whether this region runs from a strip copy (:data:`STRIP_FLOATS`): one span of rows,
+        more than one of them, narrow columns, and taps in bounds on both axes. One channel is left
+        alone: its column taps are a stride of one float, like its run, so einsum may take them
+        for its inner loop (a dot product, summed in another order), and a strip would change
+        those sums."""
+        top, left = self.rows[0], self.cols[0]
+        narrow = channels > 1 and left.size * channels <= STRIP_FLOATS
+        return len(self.rows) == 1 and top.size > 1 and narrow and top.taps > 0 and left.taps > 0
+
+    def strip_rows(self, dilation: int) -> int:
+        """Input rows a strip holds: the output rows and the reach of the row taps below them."""
+        top = self.rows[0]
+        return top.size + (top.taps - 1) * dilation
+
     def weight_count(self, channels: int) -> int:
-        """Floats of this region's weights: the taps of each stacked span, tiled along its row."""
+        """Floats of this region's weights: the taps of each stacked span, tiled along its row
+        (and, for a strip, along its rows too)."""
         stacked = len(self.rows) * len(self.cols) * self.rows[0].taps * self.cols[0].taps
-        return stacked * self.cols[0].size * channels
+        rows = self.rows[0].size if self.is_strip(channels) else 1
+        return stacked * rows * self.cols[0].size * channels
+
+    def workspace_count(self, channels: int, batch: int, dilation: int) -> int:
+        """Floats this region allocates: its weights, and a strip's input and output copies."""
+        count = self.weight_count(channels)
+        if self.is_strip(channels):
+            pixels = len(self.cols) * batch * self.cols[0].size * channels
+            count += pixels * (self.cols[0].taps * self.strip_rows(dilation) + self.rows[0].size)
+        return count
 
 
 def _regions(g: _Geometry) -> list[_Region]:
@@ -258,6 +297,11 @@ def _regions(g: _Geometry) -> list[_Region]:
     rows = _pairs(_spans(g.out_height, kh, dh, g.top, g.height))
     cols = _pairs(_spans(g.out_width, kw, dw, g.left, g.width))
     return [_Region(r, c) for r in rows for c in cols]
+
+
+def _reads(span: _Span, dilation: int) -> int:
+    """The first input position (of the unpadded axis, plus the padding before) a span reads."""
+    return span.start + span.first * dilation
 
 
 def _even_blocks(rows: int, block_rows: int, parts: int) -> list[tuple[int, int]]:
@@ -274,7 +318,8 @@ class _Step:
     """One share of a depthwise conv: einsums summed into one block of the output, then the bias.
 
     ``terms`` are (input view, weights) pairs: the first is summed straight into ``out``, each
-    further one into ``partial`` and added (the stride phases of a strided conv).
+    further one into ``partial`` and added (the stride phases of a strided conv). A strip's
+    ``out`` is its output copy, which ``scatter`` (destination, source) then copies into place.
     """
 
     subscripts: str
@@ -283,6 +328,7 @@ class _Step:
     biased: Array  # ``out`` with channels as its last axis, for the bias
     partial: Array | None
     macs: int
+    scatter: tuple[Array, Array] | None = None
 
     def run(self, bias: Array | None) -> None:
         for index, (view, weights) in enumerate(self.terms):
@@ -292,6 +338,8 @@ class _Step:
                 np.add(self.out, target, out=self.out)
         if bias is not None:
             np.add(self.biased, bias, out=self.biased)
+        if self.scatter is not None:
+            np.copyto(*self.scatter)
 
 
 def _strided(
@@ -318,7 +366,11 @@ class DepthwisePlan:
     is one einsum over views of the input itself, ``out[r, q] = sum_ij x[r+i, q+j] * wt[i, j]``,
     that skips the products with padding (16% of a 5x5 conv's at 14x14). The weights are pre-tiled
     along the region's row, so each tap is one fused multiply-accumulate pass over a contiguous
-    run of ``width * C`` input and output values.
+    run of ``width * C`` input and output values. A region only a few pixels wide with few
+    channels (the left and right border columns) would make that run short, one einsum inner loop
+    per row and tap; it is computed from a strip instead (:data:`STRIP_FLOATS`): the input columns
+    it reads are copied out, one copy per column tap, so that rows and channels are one run, and
+    its output is computed into a copy of the same layout and then copied into place.
 
     Stride ``s > 1``: the input is first split into its ``s*s`` phases (rows ``a::s``, columns
     ``b::s``), zero-bordered, one pass, so that every tap again reads contiguous rows of its phase;
@@ -352,28 +404,45 @@ class DepthwisePlan:
         self.unit_stride = conv.stride == (1, 1)
         self.regions: list[_Region] = []
         self.region_weights: list[Array] = []
+        #: Per region, a strip's input and output copies (None: the region reads ``x`` itself).
+        self.strips: list[tuple[Array, Array] | None] = []
         self.groups: list[tuple[int, int, list[int], list[int], Array]] = []
         self.phases: Array | None = None
         self.partial: Array | None = None
         if self.unit_stride:
             self.regions = _regions(g)
             self.region_weights = [self._tile(region) for region in self.regions]
+            self.strips = [self._strip_buffers(region) for region in self.regions]
         else:
             self._plan_phases()
-        self._views: tuple[object, list[list[_Step]]] | None = None
+        self._views: tuple[object, list[tuple[Array, Array]], list[list[_Step]]] | None = None
         #: Einsum calls a call makes (known once the first call has built its views).
         self.einsum_calls = 0
 
     def _tile(self, region: _Region) -> Array:
-        """The region's taps for each of its stacked spans, tiled along the region's row."""
+        """The region's taps for each of its stacked spans, tiled along the region's row (a
+        strip's along all its rows)."""
         rows, cols = region.rows, region.cols
         spans = (len(rows), len(cols), rows[0].taps, cols[0].taps)
-        width, channels = cols[0].size, self.geometry.channels
+        channels = self.geometry.channels
+        width = cols[0].size * (rows[0].size if region.is_strip(channels) else 1)
         weights: Array = np.empty((*spans, width, channels), np.float32)
         for a, row in enumerate(rows):
             for b, col in enumerate(cols):
                 weights[a, b] = self.taps[row.first : row.last, col.first : col.last, None, :]
         return weights.reshape(*spans, width * channels)
+
+    def _strip_buffers(self, region: _Region) -> tuple[Array, Array] | None:
+        """A strip region's input copy ``(column span, column tap, n, row, column, C)`` and output
+        copy ``(column span, n, row, column, C)``, refilled every call; None for other regions."""
+        g = self.geometry
+        if not region.is_strip(g.channels):
+            return None
+        cols, top = region.cols, region.rows[0]
+        pixel = (cols[0].size, g.channels)
+        rows = region.strip_rows(g.conv.dilation[0])
+        source = np.empty((len(cols), cols[0].taps, g.batch, rows, *pixel), np.float32)
+        return source, np.empty((len(cols), g.batch, top.size, *pixel), np.float32)
 
     def _plan_phases(self) -> None:
         g = self.geometry
@@ -397,7 +466,8 @@ class DepthwisePlan:
 
     @property
     def workspace_bytes(self) -> int:
-        buffers = [self.out, self.partial, self.phases, *self.region_weights]
+        strips = [buffer for pair in self.strips if pair is not None for buffer in pair]
+        buffers = [self.out, self.partial, self.phases, *self.region_weights, *strips]
         total = sum(buffer.nbytes for buffer in buffers if buffer is not None)
         return total + sum(group[4].nbytes for group in self.groups)
 
@@ -419,29 +489,38 @@ class DepthwisePlan:
             ]
         return phases
 
-    def _direct_steps(self, x: Array) -> list[_Step]:
-        """Per region and block of its rows, one einsum over views of ``x`` itself (stride 1)."""
+    def _direct_steps(self, x: Array) -> tuple[list[_Step], list[tuple[Array, Array]]]:
+        """Per region and block of its rows, one einsum over views of ``x`` itself (stride 1), or
+        of a strip's copy; and the (strip, view of ``x``) copies that fill the strips."""
         g = self.geometry
         c, width, out_width = g.channels, g.width, g.out_width
         (dh, dw) = g.conv.dilation
         row, image = width * c, g.height * width * c
         out_row, out_image = out_width * c, g.out_height * out_width * c
         flat, out = x.reshape(-1), self.out.reshape(-1)
-        steps = []
-        for region, weights in zip(self.regions, self.region_weights, strict=True):
+        steps: list[_Step] = []
+        gathers: list[tuple[Array, Array]] = []
+        for region, weights, strip in zip(
+            self.regions, self.region_weights, self.strips, strict=True
+        ):
             rows, cols = region.rows, region.cols
             top, left = rows[0], cols[0]
-
-            def reads(span: _Span, step: int) -> int:
-                return span.start + span.first * step  # the first input position a span reads
-
-            row_stack = (reads(rows[-1], dh) - reads(top, dh)) * row
-            col_stack = (reads(cols[-1], dw) - reads(left, dw)) * c
+            row_stack = (_reads(rows[-1], dh) - _reads(top, dh)) * row
+            col_stack = (_reads(cols[-1], dw) - _reads(left, dw)) * c
+            if strip is not None:
+                source, copy = strip
+                first = (_reads(top, dh) - g.top) * row + (_reads(left, dw) - g.left) * c
+                strides = (col_stack, dw * c, image, row, c, 1)
+                gathers.append(
+                    (source, _strided(flat, first, source.shape, strides, read_only=True))
+                )
+                steps += self._strip_steps(region, weights[0], source, copy)
+                continue
             out_rows = (rows[-1].start - top.start) * out_row
             out_cols = (cols[-1].start - left.start) * c
             stacked = (len(rows), len(cols))
             for b0, b1 in _even_blocks(top.size, self.block_rows, self.threads):
-                first = (reads(top, dh) + b0 - g.top) * row + (reads(left, dw) - g.left) * c
+                first = (_reads(top, dh) + b0 - g.top) * row + (_reads(left, dw) - g.left) * c
                 view = _strided(
                     flat,
                     first,
@@ -461,6 +540,56 @@ class DepthwisePlan:
                 steps.append(
                     _Step(DIRECT_SUBSCRIPTS, ((view, weights),), target, biased, None, macs)
                 )
+        return steps, gathers
+
+    def _strip_steps(
+        self, region: _Region, weights: Array, source: Array, copy: Array
+    ) -> list[_Step]:
+        """Per block of a strip region's rows, one einsum over its input copy ``source`` into its
+        output copy ``copy``, which the step then copies into the output.
+
+        ``source[b, j, n]`` holds the input rows the region reads, at the columns tap ``j`` of
+        column span ``b`` reads, so tap ``(i, j)`` of a block is one run of ``source`` (rows x
+        columns x channels) starting ``i * dilation`` rows down.
+        """
+        g = self.geometry
+        c, dh = g.channels, g.conv.dilation[0]
+        cols, top = region.cols, region.rows[0]
+        stacked, column_taps, batch, rows = source.shape[:4]
+        pixels = cols[0].size * c  # floats of one row of the strip
+        inputs = (column_taps * batch * rows * pixels, rows * pixels, dh * pixels)
+        outputs = (batch * top.size * pixels, top.size * pixels)
+        out_row, out_image = g.out_width * c, g.out_height * g.out_width * c
+        out_cols = (cols[-1].start - cols[0].start) * c
+        flat, copied, out = source.reshape(-1), copy.reshape(-1), self.out.reshape(-1)
+        steps = []
+        for b0, b1 in _even_blocks(top.size, self.block_rows, self.threads):
+            run = (b1 - b0) * pixels
+            view = _strided(
+                flat,
+                b0 * pixels,
+                (stacked, batch, top.taps, column_taps, run),
+                (inputs[0], inputs[1], inputs[2], batch * rows * pixels, 1),
+                read_only=True,
+            )
+            block = (stacked, batch, b1 - b0)
+            target = _strided(
+                copied, b0 * pixels, (*block[:2], run), (*outputs, 1), read_only=False
+            )
+            biased = _strided(
+                copied, b0 * pixels, (*block[:2], run // c, c), (*outputs, c, 1), read_only=False
+            )
+            pixel = (cols[0].size, c)
+            done = _strided(
+                copied, b0 * pixels, (*block, *pixel), (*outputs, pixels, c, 1), read_only=True
+            )
+            start = (top.start + b0) * out_row + cols[0].start * c
+            place = _strided(
+                out, start, (*block, *pixel), (out_cols, out_image, out_row, c, 1), read_only=False
+            )
+            macs = stacked * batch * run * top.taps * column_taps
+            terms = ((view, weights[..., :run]),)
+            steps.append(_Step(STRIP_SUBSCRIPTS, terms, target, biased, None, macs, (place, done)))
         return steps
 
     def _phase_steps(self, source: Array) -> list[_Step]:
@@ -494,15 +623,18 @@ class DepthwisePlan:
             steps.append(_Step(PHASE_SUBSCRIPTS, tuple(terms), block, biased, scratch, macs))
         return steps
 
-    def _shares(self, x: Array) -> list[list[_Step]]:
-        """The steps reading ``x`` (the input, or the phases buffer), one list per thread; built
-        once per array."""
-        if self._views is not None and self._views[0] is x:
-            return self._views[1]
-        steps = self._phase_steps(x) if self.phases is not None else self._direct_steps(x)
-        self.einsum_calls = sum(len(step.terms) for step in steps)
-        self._views = (x, _balance(steps, self.threads))
-        return self._views[1]
+    def _shares(self, x: Array) -> tuple[list[tuple[Array, Array]], list[list[_Step]]]:
+        """The strip copies to make from ``x`` and the steps reading ``x`` (the input, or the
+        phases buffer) or the strips, one list per thread; built once per array."""
+        if self._views is None or self._views[0] is not x:
+            gathers: list[tuple[Array, Array]] = []
+            if self.phases is not None:
+                steps = self._phase_steps(x)
+            else:
+                steps, gathers = self._direct_steps(x)
+            self.einsum_calls = sum(len(step.terms) for step in steps)
+            self._views = (x, gathers, _balance(steps, self.threads))
+        return self._views[1], self._views[2]
 
     def _run(self, steps: Sequence[_Step]) -> None:
         for step in steps:
@@ -518,7 +650,9 @@ class DepthwisePlan:
             source: Array = self.phases
         else:
             source = x
-        shares = self._shares(source)
+        gathers, shares = self._shares(source)
+        for strip, view in gathers:
+            np.copyto(strip, view)
         if len(shares) == 1:
             self._run(shares[0])
             return self.out
@@ -547,40 +681,3 @@ def _balance(steps: list[_Step], threads: int) -> list[list[_Step]]:
 def _thread_pool(threads: int) -> ThreadPoolExecutor:
     """A pool of ``threads - 1`` workers (the caller's thread is the other one), made once."""
     return ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dsc-calc-kernel")
-
-
-class NumbaDepthwisePlan:
-    """Depthwise conv by the compiled loop of :mod:`~dsc_calc.bench.numba_kernels`, channels last.
-
-    Reads a zero-bordered padded copy of the input (no stride phases: the loop indexes the
-    strided pixels directly, each still a contiguous run of ``C`` values).
-    """
-
-    kind = "depthwise"
-
-    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
-        from dsc_calc.bench.numba_kernels import depthwise_nhwc
-
-        self.geometry = g
-        self.run = depthwise_nhwc
-        kh, kw = g.conv.kernel
-        self.taps: Array = np.ascontiguousarray(
-            weight.reshape(g.channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
-        )
-        self.bias: Array = (
-            np.zeros(g.channels, np.float32)
-            if bias is None
-            else np.ascontiguousarray(bias, dtype=np.float32)
-        )
-        self.padded = _Padded(g)
-        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
-
-    @property
-    def workspace_bytes(self) -> int:
-        return self.padded.nbytes + self.out.nbytes + self.taps.nbytes + self.bias.nbytes
-
-    def __call__(self, x: Array) -> Array:
-        g = self.geometry
-        padded = self.padded.fill(x)
-        self.run(padded, self.taps, self.bias, self.out, g.conv.stride, g.conv.dilation)
-        return self.out

@@ -50,7 +50,6 @@ import numpy as np
 from dsc_calc.bench.depthwise import (
     ITEM,
     DepthwisePlan,
-    NumbaDepthwisePlan,
     _Geometry,
     _Padded,
     _phase_taps,
@@ -111,6 +110,8 @@ def plan_conv(
     geometry = _Geometry.of(conv, source, out_shape, batch)
     if conv.groups == conv.in_channels == conv.out_channels:
         if chosen == "numba":
+            from dsc_calc.bench.numba_kernels import NumbaDepthwisePlan
+
             return NumbaDepthwisePlan(geometry, weight, bias)
         return DepthwisePlan(geometry, weight, bias, threads)
     if conv.is_pointwise and conv.stride == (1, 1) and geometry.no_padding:
@@ -178,7 +179,8 @@ def estimate_workspace_bytes(
             return ITEM * (border + output + (kh * kw + 1) * conv.in_channels)
         if conv.stride == (1, 1):
             regions = _regions(_Geometry.of(conv, source, out, batch))
-            return ITEM * (output + sum(r.weight_count(conv.in_channels) for r in regions))
+            counts = (r.workspace_count(conv.in_channels, batch, conv.dilation[0]) for r in regions)
+            return ITEM * (output + sum(counts))
         tiled = kh * kw * conv.in_channels * out.width
         sh, sw = conv.stride
         phases = sh * sw * batch * -(-padded_height // sh) * -(-padded_width // sw)

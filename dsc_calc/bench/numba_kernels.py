@@ -4,65 +4,120 @@ Imported only by :mod:`dsc_calc.bench.kernels` when numba is importable and the 
 never at CLI start-up: importing numba costs ~0.3 s and the first call JIT-compiles (or loads the
 on-disk cache), which the bench's warm-up run absorbs.
 
-Its input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.depthwise._Padded`, so
-stride, dilation and padding mean exactly what they mean for the other kernels there. The loop order
-puts channels innermost: each tap is one multiply-add over ``C`` contiguous floats of input, weight
-and output, which LLVM vectorises without reassociating any sum (so ``fastmath`` stays off and each
-output is summed in tap order, like a naive reference).
+:class:`NumbaDepthwisePlan` is the plan :func:`dsc_calc.bench.kernels.plan_conv` returns for it. The
+loop's input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.depthwise._Padded`, so
+stride, dilation and padding mean exactly what they mean for the other kernels there. The loop runs
+pixel by pixel with channels innermost, which LLVM vectorises without reassociating any sum (so
+``fastmath`` stays off and each output is summed in tap order, like a naive reference).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
+import numpy as np
 from numba import njit
 
+from dsc_calc.bench.depthwise import _Padded
+
 if TYPE_CHECKING:
-    import numpy as np
+    from collections.abc import Callable
+
     from numpy.typing import NDArray
 
+    from dsc_calc.bench.depthwise import _Geometry
 
-@njit(cache=True, fastmath=False, nogil=True)
-def _depthwise_nhwc(
-    padded: NDArray[np.float32],
-    taps: NDArray[np.float32],
-    bias: NDArray[np.float32],
-    out: NDArray[np.float32],
-    sh: int,
-    sw: int,
-    dh: int,
-    dw: int,
-) -> None:  # pragma: no cover - compiled by numba, so coverage cannot see these lines
-    """``out[n, r, q, c] = bias[c] + sum_ij x[n, r*sh + i*dh, q*sw + j*dw, c] * taps[i, j, c]``.
+    Array = NDArray[np.float32]
 
-    One output row at a time (``width * C`` floats, which stay in L1/L2 across the taps); per
-    tap a sweep along the row, channels innermost.
+
+#: Kernels of at most this many taps are summed in one pass over the channels, each output's sum
+#: held in a register from its bias to its last tap; larger ones one kernel row a pass, the sum
+#: kept in the output between rows (summing all 25 taps of a 5x5 conv in one pass ran out of
+#: registers: 1.6x slower at 14x14x512 than by rows).
+WHOLE_KERNEL_TAPS = 16
+
+
+@cache
+def _compiled(
+    kh: int, kw: int, sh: int, sw: int, dh: int, dw: int
+) -> Callable[[Array, Array, Array, Array], None]:
+    """The loop for one kernel size, stride and dilation, compiled with them as constants.
+
+    As constants, the tap loops unroll, which leaves channels as the innermost loop for LLVM to
+    vectorise with the sum in a register (and the index arithmetic folds away). numba caches each
+    such closure on disk under its constants, like any ``cache=True`` function.
     """
-    batch, out_height, out_width, channels = out.shape
-    kh, kw = taps.shape[0], taps.shape[1]
-    for n in range(batch):
-        for r in range(out_height):
-            acc = out[n, r]
-            for q in range(out_width):
-                for c in range(channels):
-                    acc[q, c] = bias[c]
-            for i in range(kh):
-                row = padded[n, r * sh + i * dh]
-                for j in range(kw):
-                    weight = taps[i, j]
-                    for q in range(out_width):
-                        pixel = row[q * sw + j * dw]
+    rows = kh if kh * kw <= WHOLE_KERNEL_TAPS else 1  # kernel rows summed in one pass
+
+    @njit(cache=True, fastmath=False, nogil=True)
+    def loop(padded: Array, taps: Array, bias: Array, out: Array) -> None:  # pragma: no cover
+        batch, out_height, out_width, channels = out.shape
+        for n in range(batch):
+            for r in range(out_height):
+                for q in range(out_width):
+                    pixel = out[n, r, q]
+                    for first in range(0, kh, rows):
                         for c in range(channels):
-                            acc[q, c] += pixel[c] * weight[c]
+                            total = bias[c] if first == 0 else pixel[c]
+                            for i in range(first, first + rows):
+                                for j in range(kw):
+                                    x = padded[n, r * sh + i * dh, q * sw + j * dw, c]
+                                    total += x * taps[i, j, c]
+                            pixel[c] = total
+
+    return loop
 
 
 def depthwise_nhwc(
-    padded: NDArray[np.float32],
-    taps: NDArray[np.float32],
-    bias: NDArray[np.float32],
-    out: NDArray[np.float32],
+    padded: Array,
+    taps: Array,
+    bias: Array,
+    out: Array,
     stride: tuple[int, int],
     dilation: tuple[int, int],
 ) -> None:
-    """Fill NHWC ``out`` with the depthwise conv of the padded NHWC input by (kh, kw, C) taps."""
-    _depthwise_nhwc(padded, taps, bias, out, stride[0], stride[1], dilation[0], dilation[1])
+    """Fill NHWC ``out`` with the depthwise conv of the padded NHWC input by (kh, kw, C) taps:
+    ``out[n, r, q, c] = bias[c] + sum_ij x[n, r*sh + i*dh, q*sw + j*dw, c] * taps[i, j, c]``,
+    summed in that order, the bias first and the taps in (i, j) order.
+
+    Per output pixel, channels innermost: each output's sum is loaded (its bias) and stored once,
+    or once per kernel row for a kernel of more than :data:`WHOLE_KERNEL_TAPS` taps.
+    """
+    kh, kw = taps.shape[0], taps.shape[1]
+    _compiled(kh, kw, *stride, *dilation)(padded, taps, bias, out)
+
+
+class NumbaDepthwisePlan:
+    """Depthwise conv by the compiled loop above, channels last.
+
+    Reads a zero-bordered padded copy of the input (no stride phases: the loop indexes the
+    strided pixels directly, each still a contiguous run of ``C`` values).
+    """
+
+    kind = "depthwise"
+
+    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+        self.geometry = g
+        self.run = depthwise_nhwc
+        kh, kw = g.conv.kernel
+        self.taps: Array = np.ascontiguousarray(
+            weight.reshape(g.channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
+        )
+        self.bias: Array = (
+            np.zeros(g.channels, np.float32)
+            if bias is None
+            else np.ascontiguousarray(bias, dtype=np.float32)
+        )
+        self.padded = _Padded(g)
+        self.out: Array = np.empty(g.output_shape, dtype=np.float32)
+
+    @property
+    def workspace_bytes(self) -> int:
+        return self.padded.nbytes + self.out.nbytes + self.taps.nbytes + self.bias.nbytes
+
+    def __call__(self, x: Array) -> Array:
+        g = self.geometry
+        padded = self.padded.fill(x)
+        self.run(padded, self.taps, self.bias, self.out, g.conv.stride, g.conv.dilation)
+        return self.out

@@ -205,3 +205,82 @@ def test_cli_startup_does_not_import_numba() -> None:
         "assert 'numba' not in sys.modules and 'dsc_calc.bench.numba_kernels' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- Ctrl-C while numba compiles -----------------------------------------------------------------
+
+
+def test_an_interrupt_inside_the_deferred_block_is_raised_when_it_ends() -> None:
+    """A SIGINT sent inside ``interrupts_deferred`` raises nothing there (LLVM's ctypes callbacks
+    would drop it); it becomes a KeyboardInterrupt when the block ends, and the handler before
+    the block is back."""
+    import os
+    import signal
+
+    from dsc_calc.bench.numba_kernels import interrupts_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    reached: list[str] = []
+
+    def interrupted_twice() -> None:
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # a second one is held too, and raised once
+            reached.append("the end of the block")
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_twice()
+    assert reached == ["the end of the block"]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_deferred_block_without_an_interrupt_raises_nothing() -> None:
+    """No signal, no exception; off the main thread (which signals never reach) it is a no-op."""
+    import signal
+    import threading
+
+    from dsc_calc.bench.numba_kernels import interrupts_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts_deferred():
+        pass
+    assert signal.getsignal(signal.SIGINT) is before
+    seen: list[object] = []
+
+    def off_main() -> None:
+        with interrupts_deferred():
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    thread = threading.Thread(target=off_main)
+    thread.start()
+    thread.join()
+    assert seen == [before]
+
+
+def test_only_the_first_call_of_a_loop_defers_interrupts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first call of the loop for a kernel size, stride and dilation (it compiles) runs with
+    Ctrl-C held; later calls do not pay for the handler swap."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from dsc_calc.bench import numba_kernels
+
+    entered: list[str] = []
+
+    @contextmanager
+    def recording() -> Iterator[None]:
+        entered.append("deferred")
+        yield
+
+    monkeypatch.setattr(numba_kernels, "interrupts_deferred", recording)
+    # A kernel size, stride and dilation no other test compiles, so its first call is here.
+    conv = Conv2d(3, 3, kernel=(2, 3), stride=(1, 2), dilation=(2, 1), padding=1, groups=3)
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((3, 1, 2, 3), np.float32)
+    plan = plan_conv(conv, Shape(3, 9, 8), 1, weight, None, engine="numba")
+    assert isinstance(plan, NumbaDepthwisePlan)
+    x = rng.standard_normal((1, 9, 8, 3), np.float32)
+    first = plan(x).copy()
+    second = plan(x)
+    assert entered == ["deferred"]
+    np.testing.assert_array_equal(first, second)

@@ -13,6 +13,9 @@ pixel by pixel with channels innermost, which LLVM vectorises without reassociat
 
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -22,7 +25,7 @@ from numba import njit
 from dsc_calc.bench.depthwise import _Padded
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from numpy.typing import NDArray
 
@@ -84,8 +87,40 @@ def depthwise_nhwc(
     Per output pixel, channels innermost: each output's sum is loaded (its bias) and stored once,
     or once per kernel row for a kernel of more than :data:`WHOLE_KERNEL_TAPS` taps.
     """
-    kh, kw = taps.shape[0], taps.shape[1]
-    _compiled(kh, kw, *stride, *dilation)(padded, taps, bias, out)
+    constants = (taps.shape[0], taps.shape[1], *stride, *dilation)
+    loop = _compiled(*constants)
+    if constants in _CALLED:
+        loop(padded, taps, bias, out)
+        return
+    with interrupts_deferred():  # the first call compiles the loop or loads it from numba's cache
+        loop(padded, taps, bias, out)
+    _CALLED.add(constants)
+
+
+#: The constants of :func:`_compiled` whose loop has been called (so compiled) in this process.
+_CALLED: set[tuple[int, ...]] = set()
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise :class:`KeyboardInterrupt`.
+
+    numba compiles through LLVM, which calls back into Python through ctypes: a KeyboardInterrupt
+    raised in such a callback is printed and dropped, and the compile then fails with numba's own
+    ``RuntimeError: no compiled object yet`` (a traceback, not "interrupted"; 2 of 28 Ctrl-Cs sent
+    during a first compile here). Signals reach the main thread only: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 class NumbaDepthwisePlan:

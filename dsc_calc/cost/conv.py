@@ -138,6 +138,22 @@ class Conv2d(msgspec.Struct, frozen=True):
     groups: int = 1
     bias: bool = False
 
+    # What a caller may pass (type checkers read this; msgspec makes the real one): an int is
+    # a square kernel, stride, padding or dilation.
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            in_channels: int,
+            out_channels: int,
+            kernel: int | Pair = (3, 3),
+            stride: int | Pair = (1, 1),
+            padding: int | Padding = "same",
+            dilation: int | Pair = (1, 1),
+            groups: int = 1,
+            bias: bool = False,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         check_positive(self.in_channels, "in_channels")
         check_positive(self.out_channels, "out_channels")

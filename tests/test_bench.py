@@ -481,14 +481,21 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
 
 
 def test_run_notes_name_short_kernels_and_what_threads_reach() -> None:
-    """Notes for kernels short of --repeat runs, and for what --threads reaches per engine."""
+    """Notes for kernels short of --repeat runs, and for what --threads reaches per engine: the
+    NumPy depthwise kernel shares its rows only in shares of DEPTHWISE_THREAD_MACS or more."""
+    from dsc_calc.bench.depthwise import DEPTHWISE_THREAD_MACS
     from dsc_calc.bench.notes import run_notes
 
-    assert run_notes([], 5, 1, "numpy") == []
-    short, numpy_threads = run_notes(["standard"], 5, 2, "numpy")
+    large = 3 * DEPTHWISE_THREAD_MACS
+    assert run_notes([], 5, 1, "numpy", large) == []
+    short, numpy_threads = run_notes(["standard"], 5, 2, "numpy", large)
     assert "standard reached 5 runs" in short
-    assert "NumPy depthwise kernel" in numpy_threads
-    (numba_threads,) = run_notes([], 5, 2, "numba")
+    assert "NumPy depthwise kernel (its row blocks are shared out)" in numpy_threads
+    (three_of_four,) = run_notes([], 5, 4, "numpy", large)
+    assert "depthwise kernel runs on 3 of them" in three_of_four
+    (small,) = run_notes([], 5, 2, "numpy", DEPTHWISE_THREAD_MACS - 1)
+    assert "depthwise kernel runs on 1 of them" in small
+    (numba_threads,) = run_notes([], 5, 2, "numba", large)
     assert "BLAS GEMMs only" in numba_threads
 
 

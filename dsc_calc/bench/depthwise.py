@@ -88,6 +88,12 @@ def _c_einsum() -> Callable[..., object]:
 _einsum = _c_einsum()
 
 
+def depthwise_threads(macs: int, threads: int) -> int:
+    """How many of ``threads`` the NumPy depthwise kernel shares a conv of ``macs`` between: as
+    many as get :data:`DEPTHWISE_THREAD_MACS` each, at least one."""
+    return max(1, min(threads, macs // DEPTHWISE_THREAD_MACS))
+
+
 def _rows_per_block(width: int, depth: int, rows: int) -> int:
     """Output rows per im2col block: within the byte budget, but at least MIN_BLOCK_PIXELS."""
     by_bytes = PATCH_BLOCK_BYTES // (ITEM * width * depth)
@@ -398,7 +404,7 @@ class DepthwisePlan:
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
         self.out: Array = np.empty(g.output_shape, dtype=np.float32)
         macs = g.batch * g.out_height * g.out_width * channels * kh * kw
-        self.threads = max(1, min(threads, macs // DEPTHWISE_THREAD_MACS))
+        self.threads = depthwise_threads(macs, threads)
         row_bytes = ITEM * g.batch * g.out_width * channels
         self.block_rows = max(1, min(g.out_height, DEPTHWISE_ROWS_BYTES // row_bytes))
         self.unit_stride = conv.stride == (1, 1)

@@ -20,18 +20,31 @@ NOISY_SPREAD = 0.25
 DESCHEDULED = 1.25
 
 
-def run_notes(short: list[str], repeat: int, threads: int, engine: str) -> list[str]:
-    """Notes on how the run went: kernels short of ``repeat`` runs, what the threads reached."""
+def run_notes(
+    short: list[str], repeat: int, threads: int, engine: str, depthwise_macs: int
+) -> list[str]:
+    """Notes on how the run went: kernels short of ``repeat`` runs, what the threads reached (the
+    NumPy depthwise kernel shares its ``depthwise_macs`` between as many as get enough each)."""
+    from dsc_calc.bench.depthwise import DEPTHWISE_THREAD_MACS, depthwise_threads
+
     notes: list[str] = []
     if short:
         notes.append(
             f"The budget ran out before {', '.join(short)} reached {repeat} runs; "
             "raise --budget for steadier figures."
         )
-    if threads > 1 and engine == "numpy":
+    shared = depthwise_threads(depthwise_macs, threads)
+    if threads > 1 and engine == "numpy" and shared == threads:
         notes.append(
             f"{threads} threads reach the BLAS GEMMs and the NumPy depthwise kernel (its row "
             "blocks are shared out); the im2col copies run on one thread."
+        )
+    elif threads > 1 and engine == "numpy":
+        notes.append(
+            f"{threads} threads reach the BLAS GEMMs; the NumPy depthwise kernel runs on "
+            f"{shared} of them (a thread only takes a share of {DEPTHWISE_THREAD_MACS / 1e6:g} M "
+            "multiply-adds or more: handing work to one costs more than it saves on a smaller "
+            "one) and the im2col copies on one."
         )
     elif threads > 1:
         notes.append(

@@ -320,9 +320,8 @@ def run_bench(
                 for name in KERNELS
             },
         )
-    notes = run_notes(
-        [name for name in runs if len(samples[name]) < repeat], repeat, threads, engine
-    )
+    short = [name for name in runs if len(samples[name]) < repeat]
+    notes = run_notes(short, repeat, threads, engine, comparison.depthwise.macs)
     notes.extend(figure_warnings(kernels, comparison, threads, torch_timing))
     report("done", 1.0)
     return BenchReport(

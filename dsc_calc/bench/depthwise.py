@@ -94,7 +94,7 @@ def depthwise_threads(macs: int, threads: int) -> int:
     return max(1, min(threads, macs // DEPTHWISE_THREAD_MACS))
 
 
-def _rows_per_block(width: int, depth: int, rows: int) -> int:
+def rows_per_block(width: int, depth: int, rows: int) -> int:
     """Output rows per im2col block: within the byte budget, but at least MIN_BLOCK_PIXELS."""
     by_bytes = PATCH_BLOCK_BYTES // (ITEM * width * depth)
     by_pixels = -(-MIN_BLOCK_PIXELS // width)
@@ -102,7 +102,7 @@ def _rows_per_block(width: int, depth: int, rows: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class _Geometry:
+class Geometry:
     """Everything a kernel needs to know about the shapes, resolved once."""
 
     conv: Conv2d
@@ -119,7 +119,7 @@ class _Geometry:
     padded_width: int
 
     @classmethod
-    def of(cls, conv: Conv2d, source: Shape, out: Shape, batch: int) -> _Geometry:
+    def of(cls, conv: Conv2d, source: Shape, out: Shape, batch: int) -> Geometry:
         (top, bottom), (left, right) = conv.padding_sides(source.height, source.width)
         return cls(
             conv,
@@ -149,10 +149,10 @@ class _Geometry:
         return (self.batch, self.out_height, self.out_width, self.out_channels)
 
 
-class _Padded:
+class Padded:
     """A zero-bordered input buffer: each call copies only the interior; borders stay zero."""
 
-    def __init__(self, g: _Geometry) -> None:
+    def __init__(self, g: Geometry) -> None:
         self.geometry = g
         self.buffer: Array | None = None
         if not g.no_padding:
@@ -174,7 +174,7 @@ class _Padded:
         return 0 if self.buffer is None else self.buffer.nbytes
 
 
-def _phase_taps(
+def phase_taps(
     kernel: Pair, stride: Pair, dilation: Pair
 ) -> list[tuple[int, int, list[int], list[int]]]:
     """Taps grouped by the stride phase they read: ``(row phase, col phase, rows, cols)``.
@@ -297,7 +297,7 @@ class _Region:
         return count
 
 
-def _regions(g: _Geometry) -> list[_Region]:
+def output_regions(g: Geometry) -> list[_Region]:
     """A stride-1 depthwise conv's output, split into regions that read the same taps in bounds."""
     (kh, kw), (dh, dw) = g.conv.kernel, g.conv.dilation
     rows = _pairs(_spans(g.out_height, kh, dh, g.top, g.height))
@@ -366,17 +366,17 @@ def _strided(
 class DepthwisePlan:
     """Depthwise conv as einsums over shifted views of the input, in blocks of output rows.
 
-    Stride 1: no padded copy. The output is split into regions whose taps all read inside the
-    input (:func:`_regions`: for a "same" 3x3 conv, the interior, the top and bottom rows, the left
-    and right columns and the corners, mirrored borders stacked into one einsum), and each region
-    is one einsum over views of the input itself, ``out[r, q] = sum_ij x[r+i, q+j] * wt[i, j]``,
-    that skips the products with padding (16% of a 5x5 conv's at 14x14). The weights are pre-tiled
-    along the region's row, so each tap is one fused multiply-accumulate pass over a contiguous
-    run of ``width * C`` input and output values. A region only a few pixels wide with few
-    channels (the left and right border columns) would make that run short, one einsum inner loop
-    per row and tap; it is computed from a strip instead (:data:`STRIP_FLOATS`): the input columns
-    it reads are copied out, one copy per column tap, so that rows and channels are one run, and
-    its output is computed into a copy of the same layout and then copied into place.
+    Stride 1: no padded copy. The output is split into regions whose taps all read inside the input
+    (:func:`output_regions`: for a "same" 3x3 conv, the interior, the top and bottom rows, the left
+    and right columns and the corners, mirrored borders stacked into one einsum), and each region is
+    one einsum over views of the input itself, ``out[r, q] = sum_ij x[r+i, q+j] * wt[i, j]``, that
+    skips the products with padding (16% of a 5x5 conv's at 14x14). The weights are pre-tiled along
+    the region's row, so each tap is one fused multiply-accumulate pass over a contiguous run of
+    ``width * C`` input and output values. A region only a few pixels wide with few channels (the
+    left and right border columns) would make that run short, one einsum inner loop per row and tap;
+    it is computed from a strip instead (:data:`STRIP_FLOATS`): the input columns it reads are
+    copied out, one copy per column tap, so that rows and channels are one run, and its output is
+    computed into a copy of the same layout and then copied into place.
 
     Stride ``s > 1``: the input is first split into its ``s*s`` phases (rows ``a::s``, columns
     ``b::s``), zero-bordered, one pass, so that every tap again reads contiguous rows of its phase;
@@ -393,7 +393,7 @@ class DepthwisePlan:
 
     kind = "depthwise"
 
-    def __init__(self, g: _Geometry, weight: Array, bias: Array | None, threads: int = 1) -> None:
+    def __init__(self, g: Geometry, weight: Array, bias: Array | None, threads: int = 1) -> None:
         self.geometry = g
         conv = g.conv
         kh, kw = conv.kernel
@@ -416,7 +416,7 @@ class DepthwisePlan:
         self.phases: Array | None = None
         self.partial: Array | None = None
         if self.unit_stride:
-            self.regions = _regions(g)
+            self.regions = output_regions(g)
             self.region_weights = [self._tile(region) for region in self.regions]
             self.strips = [self._strip_buffers(region) for region in self.regions]
         else:
@@ -459,7 +459,7 @@ class DepthwisePlan:
         self.phases = np.zeros(
             (sh, sw, g.batch, self.phase_height, self.phase_width, channels), np.float32
         )
-        for a, b, rows, cols in _phase_taps(g.conv.kernel, g.conv.stride, g.conv.dilation):
+        for a, b, rows, cols in phase_taps(g.conv.kernel, g.conv.stride, g.conv.dilation):
             chosen = self.taps[np.ix_(rows, cols)].reshape(len(rows), len(cols), 1, channels)
             # Tile the taps along the row so each tap is one contiguous (width * C) stream.
             tiled = np.tile(chosen, (1, 1, g.out_width, 1))

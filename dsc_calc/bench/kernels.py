@@ -50,11 +50,11 @@ import numpy as np
 from dsc_calc.bench.depthwise import (
     ITEM,
     DepthwisePlan,
-    _Geometry,
-    _Padded,
-    _phase_taps,
-    _regions,
-    _rows_per_block,
+    Geometry,
+    Padded,
+    output_regions,
+    phase_taps,
+    rows_per_block,
 )
 from dsc_calc.cost.conv import Conv2d, Shape
 from dsc_calc.errors import DscCalcError
@@ -107,7 +107,7 @@ def plan_conv(
         )
     if bias is not None and tuple(bias.shape) != (conv.out_channels,):
         raise DscCalcError("bias", f"must have shape ({conv.out_channels},), got {bias.shape}")
-    geometry = _Geometry.of(conv, source, out_shape, batch)
+    geometry = Geometry.of(conv, source, out_shape, batch)
     if conv.groups == conv.in_channels == conv.out_channels:
         if chosen == "numba":
             from dsc_calc.bench.numba_kernels import NumbaDepthwisePlan
@@ -178,17 +178,17 @@ def estimate_workspace_bytes(
             border = padded if (padded_height, padded_width) != (source.height, source.width) else 0
             return ITEM * (border + output + (kh * kw + 1) * conv.in_channels)
         if conv.stride == (1, 1):
-            regions = _regions(_Geometry.of(conv, source, out, batch))
+            regions = output_regions(Geometry.of(conv, source, out, batch))
             counts = (r.workspace_count(conv.in_channels, batch, conv.dilation[0]) for r in regions)
             return ITEM * (output + sum(counts))
         tiled = kh * kw * conv.in_channels * out.width
         sh, sw = conv.stride
         phases = sh * sw * batch * -(-padded_height // sh) * -(-padded_width // sw)
-        partial = output if len(_phase_taps(conv.kernel, conv.stride, conv.dilation)) > 1 else 0
+        partial = output if len(phase_taps(conv.kernel, conv.stride, conv.dilation)) > 1 else 0
         return ITEM * (phases * source.channels + output + partial + tiled)
     if conv.is_pointwise and conv.stride == (1, 1) and top + bottom + left + right == 0:
         return ITEM * (output + weights)
-    rows = _rows_per_block(out.width, kh * kw * conv.in_channels, out.height)
+    rows = rows_per_block(out.width, kh * kw * conv.in_channels, out.height)
     patches = rows * out.width * kh * kw * conv.in_channels
     grouped_out = rows * out.width * conv.out_channels if conv.groups > 1 else 0
     return ITEM * (padded + patches + grouped_out + output + weights)
@@ -199,7 +199,7 @@ class PointwisePlan:
 
     kind = "pointwise"
 
-    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+    def __init__(self, g: Geometry, weight: Array, bias: Array | None) -> None:
         self.geometry = g
         self.weights: Array = np.ascontiguousarray(
             weight.reshape(g.out_channels, g.channels).T, dtype=np.float32
@@ -229,9 +229,9 @@ class StandardPlan:
 
     kind = "standard"
 
-    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+    def __init__(self, g: Geometry, weight: Array, bias: Array | None) -> None:
         self.geometry = g
-        self.padded = _Padded(g)
+        self.padded = Padded(g)
         conv = g.conv
         kh, kw = conv.kernel
         groups = conv.groups
@@ -243,7 +243,7 @@ class StandardPlan:
             reordered.reshape(groups, kh * kw * cg, og), dtype=np.float32
         )
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
-        self.rows = _rows_per_block(g.out_width, kh * kw * g.channels, g.out_height)
+        self.rows = rows_per_block(g.out_width, kh * kw * g.channels, g.out_height)
         self.patches: Array = np.empty(
             (groups, self.rows, g.out_width, kh, kw, cg), dtype=np.float32
         )

@@ -5,7 +5,7 @@ never at CLI start-up: importing numba costs ~0.3 s and the first call JIT-compi
 on-disk cache), which the bench's warm-up run absorbs.
 
 :class:`NumbaDepthwisePlan` is the plan :func:`dsc_calc.bench.kernels.plan_conv` returns for it. The
-loop's input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.depthwise._Padded`, so
+loop's input is the zero-bordered NHWC padded input of :class:`dsc_calc.bench.depthwise.Padded`, so
 stride, dilation and padding mean exactly what they mean for the other kernels there. The loop runs
 pixel by pixel with channels innermost, which LLVM vectorises without reassociating any sum (so
 ``fastmath`` stays off and each output is summed in tap order, like a naive reference).
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from dsc_calc.bench.depthwise import _Padded
+from dsc_calc.bench.depthwise import Padded
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from numpy.typing import NDArray
 
-    from dsc_calc.bench.depthwise import _Geometry
+    from dsc_calc.bench.depthwise import Geometry
 
     Array = NDArray[np.float32]
 
@@ -132,7 +132,7 @@ class NumbaDepthwisePlan:
 
     kind = "depthwise"
 
-    def __init__(self, g: _Geometry, weight: Array, bias: Array | None) -> None:
+    def __init__(self, g: Geometry, weight: Array, bias: Array | None) -> None:
         self.geometry = g
         self.run = depthwise_nhwc
         kh, kw = g.conv.kernel
@@ -144,7 +144,7 @@ class NumbaDepthwisePlan:
             if bias is None
             else np.ascontiguousarray(bias, dtype=np.float32)
         )
-        self.padded = _Padded(g)
+        self.padded = Padded(g)
         self.out: Array = np.empty(g.output_shape, dtype=np.float32)
 
     @property

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from types import FrameType
 
-PACKAGE = Path(__import__("dsc_calc").__file__).parent
+PACKAGE = Path(str(__import__("dsc_calc").__file__)).parent
 
 
 def module_of(frame: FrameType) -> str | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from dsc_calc.network.load import load_network
 from dsc_calc.network.walk import MAX_ROWS, analyse
 
-BRANCHES = {
+BRANCHES: dict[str, object] = {
     "type": "branches",
     "branches": [
         [{"type": "pwconv", "out": 8, "bn": True, "act": "relu"}],
@@ -34,7 +34,7 @@ BRANCHES = {
         [{"type": "pool", "k": 3, "stride": 1, "padding": 1}, {"type": "pwconv", "out": 4}],
     ],
 }
-CYCLE = (
+CYCLE: tuple[tuple[dict[str, object], int], ...] = (
     ({"type": "conv", "out": 16, "k": 3, "bn": True, "act": "relu"}, 3),
     ({"type": "dsconv", "out": 16, "k": 3}, 2),
     ({"type": "batchnorm"}, 1),

@@ -201,7 +201,8 @@ def test_engine_reports_progress_and_keeps_the_seed() -> None:
     assert isinstance(report, BenchReport)
     assert seen[-1] == 1.0
     assert all(0.0 <= value <= 1.0 for value in seen)
-    assert report.to_dict()["settings"]["seed"] == 7
+    document: Any = report.to_dict()
+    assert document["settings"]["seed"] == 7
     assert [table.title for table in tables_of(report)][1].startswith("Speedup")
 
 
@@ -224,7 +225,7 @@ def test_network_engine_shares_time_and_macs() -> None:
         ("pw", Conv2d(8, 16, 1, padding=(0, 0)), Shape(8, 8, 8)),
     ]
     report = run_network_bench(layers, settings=BenchSettings(budget=2.0, min_time=0.002, repeat=2))
-    data = report.to_dict()
+    data: Any = report.to_dict()
     rows = data["layers"]
     assert [row["name"] for row in rows] == ["conv1", "dw", "pw"]
     macs = [8 * 8 * 8 * 3 * 9, 8 * 8 * 8 * 9, 8 * 8 * 8 * 16]
@@ -477,7 +478,9 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
         got = theirs[name]()
         assert isinstance(got, torch.Tensor)
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
-    assert tuple(theirs["pointwise"]().shape) == (2, conv.out_channels, middle.height, middle.width)
+    their_pointwise = theirs["pointwise"]()
+    assert isinstance(their_pointwise, torch.Tensor)
+    assert tuple(their_pointwise.shape) == (2, conv.out_channels, middle.height, middle.width)
 
 
 def test_run_notes_name_short_kernels_and_what_threads_reach() -> None:

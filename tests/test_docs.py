@@ -17,6 +17,11 @@ README = Path(__file__).parent.parent / "README.md"
 README_TEXT = README.read_text(encoding="utf-8")
 
 
+def _rstripped(text: str) -> str:
+    """``text`` without its outer blank lines and each line's trailing spaces."""
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
 def console_commands() -> list[str]:
     """Every `$ dsc-calc ...` line inside a console block of the README."""
     blocks = re.findall(r"```console\n(.*?)```", README_TEXT, flags=re.DOTALL)
@@ -60,8 +65,7 @@ def test_readme_example_runs_and_prints_what_it_shows(command: str) -> None:
     printed = outcome.stderr if shown.startswith("Error:") else outcome.stdout
     assert outcome.exit_code == (1 if shown.startswith("Error:") else 0), outcome.stderr
     if shown.strip() and "--json" not in args:
-        strip = lambda text: "\n".join(line.rstrip() for line in text.strip().splitlines())  # noqa: E731
-        assert strip(printed) == strip(shown)
+        assert _rstripped(printed) == _rstripped(shown)
 
 
 def test_readme_python_examples_pass_as_doctests() -> None:

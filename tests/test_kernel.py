@@ -396,7 +396,7 @@ def test_tol_outside_zero_to_one_is_a_clean_error(tol: str) -> None:
 
 def test_tol_is_validated_in_the_core_too() -> None:
     with pytest.raises(DscCalcError, match=r"^rtol: must be a number"):
-        analyse(parse_kernel("[1]"), rtol=True)  # type: ignore[arg-type]
+        analyse(parse_kernel("[1]"), rtol=True)  # a bool is an int, so a float to mypy
     with pytest.raises(DscCalcError, match=r"^rtol: must be a number"):
         analyse(parse_kernel("[1]"), rtol="1e-6")  # type: ignore[arg-type]
 

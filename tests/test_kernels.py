@@ -3,6 +3,8 @@ and PyTorch."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,7 +21,7 @@ from dsc_calc.bench.kernels import (
     to_nchw,
     to_nhwc,
 )
-from dsc_calc.cost.conv import Conv2d, Shape
+from dsc_calc.cost.conv import Conv2d, PaddingMode, Shape
 from dsc_calc.errors import DscCalcError
 
 
@@ -135,7 +137,7 @@ def test_kernels_match_reference_on_random_shapes(
     """On random small shapes, paddings, strides, dilations and groups, kernels equal the reference."""
     padding = data.draw(
         st.one_of(
-            st.sampled_from(["same", "valid"]),
+            st.sampled_from(get_args(PaddingMode)),
             st.tuples(st.integers(0, 2), st.integers(0, 2)),
         )
     )
@@ -385,6 +387,7 @@ def test_threaded_depthwise_equals_one_thread_bit_for_bit(
     monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1)
     monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
     plan = plan_conv(conv, source, batch, weight, bias, threads=threads)
+    assert isinstance(plan, DepthwisePlan)
     assert plan.threads == threads
     np.testing.assert_array_equal(plan(x), single)
     assert estimate_workspace_bytes(conv, source, batch) == plan.workspace_bytes

@@ -19,6 +19,7 @@ from dsc_calc.bench.kernels import (
     resolve_engine,
 )
 from dsc_calc.cost.conv import Conv2d, Shape
+from dsc_calc.errors import DscCalcError
 
 pytest.importorskip("numba")
 
@@ -170,9 +171,9 @@ def test_engine_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_engine("numpy") == "numpy"
     monkeypatch.setattr(kernels, "numba_available", lambda: False)
     assert resolve_engine("auto") == "numpy"
-    with pytest.raises(kernels.DscCalcError, match="not installed"):
+    with pytest.raises(DscCalcError, match="not installed"):
         resolve_engine("numba")
-    with pytest.raises(kernels.DscCalcError, match="one of auto, numpy, numba"):
+    with pytest.raises(DscCalcError, match="one of auto, numpy, numba"):
         resolve_engine("fortran")
 
 

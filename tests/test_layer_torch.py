@@ -8,19 +8,23 @@ weight[2] * weight[3]`` (``weight[1]`` being Cin/groups). None of it reuses dsc-
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-torch = pytest.importorskip("torch")
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = pytest.importorskip("torch")
 
-import torch.nn.functional as F  # noqa: E402, N812
-from torch import nn  # noqa: E402
-from torch_spec import conv2d  # noqa: E402
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from torch_spec import conv2d
 
-from dsc_calc import Conv2d, DscCalcError, Shape, compare  # noqa: E402
+from dsc_calc import Conv2d, DscCalcError, Shape, compare
+from dsc_calc.cost.conv import PaddingMode
 
 if TYPE_CHECKING:
     from torch_spec import Pair
@@ -72,7 +76,7 @@ def layers(draw: st.DrawFn) -> tuple[Conv2d, Shape, int]:
     dilation: Pair = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = draw(
         st.one_of(
-            st.sampled_from(["same", "valid"]),
+            st.sampled_from(get_args(PaddingMode)),
             st.tuples(st.integers(0, 3), st.integers(0, 3)),
         )
     )
@@ -158,6 +162,9 @@ def test_separable_conv_is_a_standard_conv_with_the_product_kernel(
     with torch.no_grad():
         standard.weight.copy_(torch.einsum("oc,cij->ocij", wp, depthwise.weight[:, 0]))
         if conv.bias:
+            assert standard.bias is not None
+            assert depthwise.bias is not None
+            assert pointwise.bias is not None
             standard.bias.copy_(wp @ depthwise.bias + pointwise.bias)
         x = torch.randn(batch, cin, source.height, source.width, dtype=torch.float64)
         separable = pointwise(depthwise(x))
@@ -178,6 +185,8 @@ def test_same_padding_split_is_torchs_own(kernel: int, dilation: int, size: int)
     native_same = nn.Conv2d(2, 3, conv.kernel, padding="same", dilation=conv.dilation).double()
     with torch.no_grad():
         native_same.weight.copy_(native.weight)
+        assert native_same.bias is not None
+        assert native.bias is not None
         native_same.bias.copy_(native.bias)
         x = torch.randn(1, 2, size, size + 1, dtype=torch.float64)
         ours = F.conv2d(

@@ -745,8 +745,11 @@ def replace_conv(layer: dict[str, Any], mode: str) -> list[dict[str, Any]]:
     if mode == "spatial":
         return [{**layer, "type": "spconv"}] if kh > 1 and kw > 1 else [layer]
     geometry = ("k", "stride", "padding", "dilation", "bias")
-    depthwise = {"type": "dwconv", **{key: layer[key] for key in geometry if key in layer}}
-    pointwise = {
+    depthwise: dict[str, Any] = {
+        "type": "dwconv",
+        **{key: layer[key] for key in geometry if key in layer},
+    }
+    pointwise: dict[str, Any] = {
         "type": "pwconv",
         **{key: layer[key] for key in ("out", "bias", "bn", "act") if key in layer},
     }
@@ -787,6 +790,7 @@ def assert_what_if_agrees(spec_dict: dict[str, Any], network: Any) -> None:
     for mode in ("separable", "spatial"):
         report = analyse(network, what_if=mode)
         measured = build_and_measure({**spec_dict, "layers": redesigned(spec_dict["layers"], mode)})
+        assert report.what_if is not None
         after = report.what_if.after
         assert report.what_if.before == report.totals
         assert (after.params, after.macs, after.flops) == (
@@ -812,7 +816,9 @@ def test_what_if_on_presets_agrees_with_torch(name: str) -> None:
 def test_what_if_standard_turns_mobilenet_v1_into_the_full_conv_preset() -> None:
     """--what-if standard on mobilenet_v1 (each dw + pw pair as one full 3x3 conv, the batch norm
     between them dropped) costs exactly the torch build of mobilenet_v1_full (Table 4's network)."""
-    after = analyse(load_network("mobilenet_v1"), what_if="standard").what_if.after
+    what_if = analyse(load_network("mobilenet_v1"), what_if="standard").what_if
+    assert what_if is not None
+    after = what_if.after
     full = preset_measured("mobilenet_v1_full")
     assert (after.params, after.macs, after.flops) == (full.params, full.macs, full.flops)
 

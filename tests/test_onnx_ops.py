@@ -990,7 +990,9 @@ def test_report_shapes_names_and_node_dicts() -> None:
     assert document["not_costed"] is None
     report = network_report(named, what_if="spatial")
     assert report.what_if is not None
-    assert report.to_dict()["onnx"]["opset"] == 17
+    document = report.to_dict()
+    assert isinstance(document["onnx"], dict)
+    assert document["onnx"]["opset"] == 17
 
 
 def test_residual_liveness_matches_the_spec_rows() -> None:

@@ -199,14 +199,14 @@ def test_random_bytes_read_or_fail_cleanly(data: bytes) -> None:
         outcome = parse_bytes(data, "random.onnx")
     except DscCalcError as error:
         outcome = error
-    assert isinstance(outcome, Graph) or outcome.where == "random.onnx"  # type: ignore[attr-defined]
+    assert isinstance(outcome, Graph) or outcome.where == "random.onnx"
 
 
 def _raw_data_spans(data: bytes) -> list[tuple[int, int]]:
     """Where each initializer's raw_data bytes are (through the reader's own field walker)."""
     from dsc_calc.onnx.reader import _fields
 
-    spans = []
+    spans: list[tuple[int, int]] = []
     for number, _wire, a, b in _fields(data, 0, len(data)):
         if number != 7:
             continue

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.cost.conv import Conv2d, Shape, compare
+from dsc_calc.cost.conv import Conv2d, PaddingMode, Shape, compare
 
 
 @st.composite
@@ -23,7 +23,7 @@ def layers(draw: st.DrawFn) -> tuple[Conv2d, Shape, int]:
     dh, dw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     padding = draw(
         st.one_of(
-            st.sampled_from(["same", "valid"]),
+            st.sampled_from(get_args(PaddingMode)),
             st.tuples(st.integers(0, 4), st.integers(0, 4)),
         )
     )

@@ -211,7 +211,7 @@ def test_heatmap_shades_only_on_a_colour_terminal() -> None:
     coloured, plain = io.StringIO(), io.StringIO()
     original = render.make_console
     try:
-        render.make_console = lambda file=None, **_: Console(  # type: ignore[assignment]
+        render.make_console = lambda file=None, **_: Console(
             file=file, force_terminal=True, color_system="truecolor", width=100
         )
         render.print_tables([table], coloured)

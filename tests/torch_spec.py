@@ -203,7 +203,7 @@ class Branches(nn.Module):
         outputs = [branch(part) for branch, part in zip(self.branches, parts, strict=True)]
         if self.merge == "concat":
             return torch.cat(outputs, 1)
-        total = outputs[0]
+        total: torch.Tensor = outputs[0]
         for other in outputs[1:]:
             total = total + other
         return total

@@ -18,7 +18,7 @@ from dsc_calc.memory.network import network_memory_report
 from dsc_calc.network.load import load_network
 from dsc_calc.network.redesign import redesigned_rows
 from dsc_calc.network.walk import analyse
-from dsc_calc.output.tables import tables_of
+from dsc_calc.output.tables import TableView, tables_of
 
 SIZES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
@@ -340,7 +340,7 @@ def test_network_without_anything_to_redesign_compares_with_itself(tmp_path: Pat
 def test_memory_table_follows_the_layer_table_order_and_top() -> None:
     """--sort and --top shape the per-row memory table exactly as they shape the layer table."""
     report = analyse(load_network("mobilenet_v2"))
-    tables = tables_of(network_memory_report(report).view(top=7, sort="macs"))
+    tables = tables_of(network_memory_report(report), TableView(top=7, sort="macs"))
     layer = next(table for table in tables if table.title.startswith("mobilenet_v2"))
     memory = next(table for table in tables if table.title.startswith("Memory traffic per row"))
     assert [row[0] for row in memory.rows] == [row[0] for row in layer.rows]

@@ -19,6 +19,7 @@ from dsc_calc import __version__
 from dsc_calc.errors import DscCalcError
 from dsc_calc.files import check_writable, write_atomic
 from dsc_calc.output.render import Format, escape_controls, render
+from dsc_calc.output.tables import DEFAULT_VIEW, TableView
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -94,7 +95,6 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         "what_if": "--what-if",
         "alpha": "--alpha",
         "resolution": "--resolution",
-        "top": "--top",
         "profile": "--profile",
     },
     "sweep": {"cout": "--cout", "kernel": "--kernel", "cin": "--cin", "hw": "--hw"},
@@ -420,8 +420,10 @@ class OutputArgs(NamedTuple):
     plain: PlainOption = False
     output: OutputOption = None
 
-    def emit(self, report: Report, *, keep_on_failure: bool = False) -> None:
-        """:func:`emit` ``report`` as these options say."""
+    def emit(
+        self, report: Report, *, keep_on_failure: bool = False, view: TableView = DEFAULT_VIEW
+    ) -> None:
+        """:func:`emit` ``report`` as these options say, its tables as ``view`` says."""
         emit(
             report,
             self.fmt,
@@ -429,6 +431,7 @@ class OutputArgs(NamedTuple):
             self.output,
             keep_on_failure=keep_on_failure,
             plain=self.plain,
+            view=view,
         )
 
 
@@ -440,8 +443,10 @@ def emit(
     *,
     keep_on_failure: bool = False,
     plain: bool = False,
+    view: TableView = DEFAULT_VIEW,
 ) -> None:
-    """Render ``report`` as ``fmt`` (JSON with ``--json``) on stdout, or atomically to ``output``.
+    """Render ``report`` as ``fmt`` (JSON with ``--json``) on stdout, or atomically to ``output``;
+    ``view`` says how its tables show it (JSON is always the whole report).
 
     ``--json`` with an explicit ``-f`` other than json is a usage error. ``keep_on_failure``
     (after a benchmark, whose result cannot be had again) prints the result on stdout when
@@ -449,10 +454,10 @@ def emit(
     """
     chosen = _chosen_format(fmt, as_json)
     if output is None:
-        write_stdout(lambda stream: render(report, chosen, stream, plain=plain))
+        write_stdout(lambda stream: render(report, chosen, stream, plain=plain, view=view))
         return
     buffer = io.StringIO()
-    render(report, chosen, buffer, plain=plain)
+    render(report, chosen, buffer, plain=plain, view=view)
     try:
         write_atomic(output, buffer.getvalue())
     except DscCalcError as error:

@@ -6,6 +6,7 @@
 from dsc_calc.cli._app import OutputArgs, app, examples, grouped
 from dsc_calc.cli.options import CinOption, CoutOption, LayerArgs, MachineArgs
 from dsc_calc.cost.conv import compare
+from dsc_calc.output.tables import TableView
 
 
 @app.command(
@@ -35,9 +36,6 @@ def layer(
     conv, shape = geometry.build(cin, cout)
     machine = roofline.machine()
     result = layer_memory(
-        compare(conv, shape, geometry.batch),
-        dtype=roofline.data_type,
-        profile=machine,
-        show_memory=roofline.show_memory(machine),
+        compare(conv, shape, geometry.batch), dtype=roofline.data_type, profile=machine
     )
-    out.emit(result)
+    out.emit(result, view=TableView(memory=roofline.show_memory(machine)))

@@ -17,6 +17,7 @@ from dsc_calc.cli._app import JsonOption, OutputArgs, PlainOption, app, emit, ex
 from dsc_calc.cli.options import BatchOption, MachineArgs
 from dsc_calc.errors import DscCalcError
 from dsc_calc.output.render import Format
+from dsc_calc.output.tables import TableView
 
 if TYPE_CHECKING:
     from dsc_calc.network.report import NetworkReport
@@ -122,6 +123,8 @@ def network(
         stdin = read_stdin(MAX_SPEC_BYTES) if spec == "-" else None
         loaded = load_network(spec, alpha=alpha, resolution=resolution, stdin=stdin)
         report = analyse(loaded, batch=batch, what_if=what_if)
+    if top is not None and top < 1:
+        raise DscCalcError("--top", f"must be a positive integer, got {top}")
     cap = TABLE_ROWS if out.fmt is Format.table and not out.as_json else None
     if cap is not None and top is not None and top > cap:
         raise DscCalcError(
@@ -129,13 +132,8 @@ def network(
             f"a terminal table shows at most {cap} rows (Rich needs minutes for 100k); "
             "use --format csv, markdown or json for every row",
         )
-    result = network_memory_report(
-        report,
-        dtype=roofline.data_type,
-        profile=machine,
-        show_memory=roofline.show_memory(machine),
-    )
-    out.emit(result.view(top=top, sort=sort, cap=cap))
+    result = network_memory_report(report, dtype=roofline.data_type, profile=machine)
+    out.emit(result, view=TableView(top, sort, cap, roofline.show_memory(machine)))
 
 
 class PresetList:

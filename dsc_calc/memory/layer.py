@@ -41,8 +41,6 @@ class LayerMemoryReport(msgspec.Struct, frozen=True):
     pointwise: KernelMemory
     vertical: KernelMemory
     horizontal: KernelMemory
-    #: Whether the tables show the memory columns (JSON always has the memory keys).
-    show_memory: bool = True
 
     @property
     def separable(self) -> KernelMemory:
@@ -111,7 +109,6 @@ def layer_memory(
     *,
     dtype: str = "fp32",
     profile: MachineProfile | None = None,
-    show_memory: bool = True,
 ) -> LayerMemoryReport:
     """Traffic, intensity and roofline time of each conv in ``comparison``, for ``dtype``."""
     dtype_bytes(dtype)
@@ -132,5 +129,4 @@ def layer_memory(
         pointwise=measure(conv.pointwise(), depthwise.output_shape(source), comparison.pointwise),
         vertical=measure(vertical, source, comparison.vertical),
         horizontal=measure(conv.horizontal(), vertical.output_shape(source), comparison.horizontal),
-        show_memory=show_memory,
     )

@@ -45,7 +45,6 @@ from dsc_calc.network.redesign import redesign, redesigned_rows
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from dsc_calc.choices import SortKey
     from dsc_calc.network.report import NetworkReport, WhatIfReport
 
 # --- a network: weight memory, peak activation memory, traffic and latency ---------------------
@@ -275,8 +274,6 @@ class NetworkMemoryReport(msgspec.Struct, frozen=True):
     report: NetworkReport
     memory: NetworkMemory
     comparison: DesignComparison | None = None
-    #: Whether the tables show the memory tables (JSON always has the memory keys).
-    show_memory: bool = True
 
     @property
     def dtype(self) -> str:
@@ -285,13 +282,6 @@ class NetworkMemoryReport(msgspec.Struct, frozen=True):
     @property
     def profile(self) -> MachineProfile | None:
         return self.memory.profile
-
-    def view(
-        self, *, top: int | None = None, sort: SortKey = "order", cap: int | None = None
-    ) -> NetworkMemoryReport:
-        """The same report with its layer and memory tables sorted and cut to ``top`` rows (or to
-        a terminal table's ``cap``)."""
-        return msgspec.structs.replace(self, report=self.report.view(top=top, sort=sort, cap=cap))
 
     def to_dict(self) -> dict[str, object]:
         """The network JSON, plus ``memory{…}``/``intensity``/``roofline`` per row, ``memory``,
@@ -361,7 +351,6 @@ def network_memory_report(
     *,
     dtype: str = "fp32",
     profile: MachineProfile | None = None,
-    show_memory: bool = True,
 ) -> NetworkMemoryReport:
     """Traffic, peak activation memory and roofline latency of ``report``'s network.
 
@@ -384,4 +373,4 @@ def network_memory_report(
         )
         standard, separable = (memory, other) if what_if.mode == "separable" else (other, memory)
         comparison = DesignComparison(what_if.mode, len(what_if.changes), standard, separable)
-    return NetworkMemoryReport(report, memory, comparison, show_memory)
+    return NetworkMemoryReport(report, memory, comparison)

@@ -1,7 +1,7 @@
 """What a network analysis returns: one row per primitive layer, totals, by kind, what-ifs.
 
 Plain data only: every result has ``to_dict()`` (the JSON contract of ``dsc-calc network``); the
-tables people read are built in :mod:`dsc_calc.output.network_tables`.
+tables people read are built in :mod:`dsc_calc.output.tables.network`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from dsc_calc.cost.conv import Conv2d, Cost, Shape
-from dsc_calc.errors import DscCalcError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from dsc_calc.choices import SortKey
 
 Kind = Literal["conv", "pointwise", "depthwise", "linear", "other"]
 KINDS: tuple[Kind, ...] = ("conv", "pointwise", "depthwise", "linear", "other")
@@ -189,10 +187,6 @@ class NetworkReport(msgspec.Struct, frozen=True):
     batch: int = 1
     what_if: WhatIfReport | None = None
     source: str | None = None
-    top: int | None = None
-    sort: SortKey = "order"
-    #: The most rows a terminal table draws, when it cut the table and the user's ``top`` did not.
-    cap: int | None = None
 
     def to_dict(
         self,
@@ -223,24 +217,6 @@ class NetworkReport(msgspec.Struct, frozen=True):
             "what_if": self.what_if.to_dict() if self.what_if is not None else None,
             **(extra or {}),
         }
-
-    def view(
-        self, *, top: int | None = None, sort: SortKey = "order", cap: int | None = None
-    ) -> NetworkReport:
-        """The same report with its layer table sorted and cut to ``top`` rows (the user's
-        --top), or to ``cap`` (a terminal table's own limit), whichever is fewer."""
-        if top is not None and top < 1:
-            raise DscCalcError("top", f"must be a positive integer, got {top}")
-        return msgspec.structs.replace(self, top=top, sort=sort, cap=cap)
-
-    def shown_rows(self) -> list[LayerRow]:
-        rows = list(self.rows)
-        if self.sort == "macs":
-            rows.sort(key=lambda row: row.cost.macs, reverse=True)
-        elif self.sort == "params":
-            rows.sort(key=lambda row: row.cost.params, reverse=True)
-        limits = [limit for limit in (self.top, self.cap) if limit is not None]
-        return rows[: min(limits)] if limits else rows
 
 
 def summarise(rows: Iterable[LayerRow]) -> tuple[Cost, dict[str, KindTotal]]:

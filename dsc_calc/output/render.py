@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 import msgspec
 
-from dsc_calc.output.tables import tables_of
+from dsc_calc.output.tables import DEFAULT_VIEW, TableView, tables_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -115,18 +115,29 @@ def share_bar(fraction: float, width: int = 10) -> str:
     return bar.ljust(width)
 
 
-def render(report: Report, fmt: Format, file: TextIO | None = None, *, plain: bool = False) -> None:
+def render(
+    report: Report,
+    fmt: Format,
+    file: TextIO | None = None,
+    *,
+    plain: bool = False,
+    view: TableView = DEFAULT_VIEW,
+) -> None:
     """Write ``report`` to ``file`` (standard output by default) in ``fmt``; ``plain`` keeps
-    every character ASCII (``x`` for ×, ``->`` for →, no share bars; JSON escapes the rest)."""
+    every character ASCII (``x`` for ×, ``->`` for →, no share bars; JSON escapes the rest).
+    ``view`` says how the tables (CSV, Markdown, the terminal) show it; JSON is all of it."""
     out = file if file is not None else sys.stdout
     if fmt is Format.json:
         out.write(to_json(report, plain=plain))
     elif fmt is Format.csv:
-        out.write(to_csv(next(table for table in tables_of(report) if table.csv), plain=plain))
+        out.write(
+            to_csv(next(table for table in tables_of(report, view) if table.csv), plain=plain)
+        )
     elif fmt is Format.markdown:
-        out.write(to_markdown([table for table in tables_of(report) if table.screen], plain=plain))
+        shown = [table for table in tables_of(report, view) if table.screen]
+        out.write(to_markdown(shown, plain=plain))
     else:
-        print_tables([table for table in tables_of(report) if table.screen], out, plain=plain)
+        print_tables([table for table in tables_of(report, view) if table.screen], out, plain=plain)
 
 
 #: The ASCII spelling of every non-ASCII sign dsc-calc prints, for ``--plain``.

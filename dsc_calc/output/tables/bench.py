@@ -11,9 +11,10 @@ from dsc_calc.output.tabular import Column, Table
 if TYPE_CHECKING:
     from dsc_calc.bench.run import BenchReport, NetworkBenchReport
     from dsc_calc.bench.vs_torch import TorchTiming
+    from dsc_calc.output.tables import TableView
 
 
-def bench_tables(report: BenchReport) -> list[Table]:
+def bench_tables(report: BenchReport, _view: TableView) -> list[Table]:
     """Timing per kernel, the speedup, and (with a machine profile) the roofline tables."""
     rows = tuple(
         (
@@ -164,7 +165,7 @@ def _torch_table(report: BenchReport, theirs: TorchTiming) -> Table:
     )
 
 
-def network_bench_tables(report: NetworkBenchReport) -> list[Table]:
+def network_bench_tables(report: NetworkBenchReport, _view: TableView) -> list[Table]:
     total_time, total_macs = report.total_time, report.total_macs
     rows = tuple(
         (

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from dsc_calc.cost.spatial import KernelReport
+    from dsc_calc.output.tables import TableView
 
 
 def _singular_text(report: KernelReport) -> str:
@@ -25,7 +26,7 @@ def _singular_text(report: KernelReport) -> str:
     )
 
 
-def kernel_tables(report: KernelReport) -> list[Table]:
+def kernel_tables(report: KernelReport, _view: TableView) -> list[Table]:
     """The kernel's properties (rank, factors, errors) and its cost per output pixel."""
     kh, kw = report.shape
     factors = report.factors

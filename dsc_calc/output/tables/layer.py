@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     from dsc_calc.cost.conv import Conv2d, Cost, LayerComparison
     from dsc_calc.memory.layer import LayerMemoryReport
     from dsc_calc.memory.traffic import KernelMemory
+    from dsc_calc.output.tables import TableView
 
 
-def layer_tables(comparison: LayerComparison) -> list[Table]:
+def layer_tables(comparison: LayerComparison, _view: TableView) -> list[Table]:
     """The cost table and the ratio table that ``dsc-calc layer`` draws."""
     conv = comparison.conv
     kh, kw = conv.kernel
@@ -116,14 +117,14 @@ _MEMORY_ROWS = (
 )
 
 
-def layer_memory_tables(report: LayerMemoryReport) -> list[Table]:
-    """The layer tables; with ``show_memory``, a memory table and ratio rows added.
+def layer_memory_tables(report: LayerMemoryReport, view: TableView) -> list[Table]:
+    """The layer tables; with ``view.memory``, a memory table and ratio rows added.
 
     The cost table stays first and unchanged (it is what CSV shows); the memory figures sit in a
     table of their own so that the cost table stays readable at 100 columns.
     """
-    cost_table, ratio_table, *rest = layer_tables(report.comparison)
-    if not report.show_memory:
+    cost_table, ratio_table, *rest = layer_tables(report.comparison, view)
+    if not view.memory:
         return [cost_table, ratio_table, *rest]
     return [cost_table, _memory_table(report), _memory_ratio_table(report, ratio_table), *rest]
 

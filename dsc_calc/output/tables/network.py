@@ -29,14 +29,27 @@ if TYPE_CHECKING:
         RowMemory,
     )
     from dsc_calc.memory.traffic import Roofline, Traffic
-    from dsc_calc.network.report import NetworkReport, WhatIfReport
+    from dsc_calc.network.report import LayerRow, NetworkReport, WhatIfReport
     from dsc_calc.onnx.model import ImportedReport
+    from dsc_calc.output.tables import TableView
 
 
-def network_tables(report: NetworkReport) -> list[Table]:
+def shown_rows(report: NetworkReport, view: TableView) -> list[LayerRow]:
+    """The rows the layer table shows: sorted as ``view.sort`` says, cut to ``view.top`` rows or
+    to ``view.cap`` (a terminal table's own limit), whichever is fewer."""
+    rows = list(report.rows)
+    if view.sort == "macs":
+        rows.sort(key=lambda row: row.cost.macs, reverse=True)
+    elif view.sort == "params":
+        rows.sort(key=lambda row: row.cost.params, reverse=True)
+    limits = [limit for limit in (view.top, view.cap) if limit is not None]
+    return rows[: min(limits)] if limits else rows
+
+
+def network_tables(report: NetworkReport, view: TableView) -> list[Table]:
     """The layer table (with MACs shares), the by-kind table and any what-if table."""
     total = report.totals.macs
-    shown = report.shown_rows()
+    shown = shown_rows(report, view)
     hidden = len(report.rows) - len(shown)
     layer_table = Table(
         title=f"{report.name}: {report.input} \u2192 {report.output}"
@@ -66,7 +79,7 @@ def network_tables(report: NetworkReport) -> list[Table]:
             1.0 if total else 0.0,
         ),
         notes=(
-            *((_hidden_note(report, hidden),) if hidden else ()),
+            *((_hidden_note(view, hidden),) if hidden else ()),
             *((f"Source: {report.source}",) if report.source else ()),
             *same_padding_note(row.conv for row in report.rows),
         ),
@@ -109,13 +122,13 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _hidden_note(report: NetworkReport, hidden: int) -> str:
+def _hidden_note(view: TableView, hidden: int) -> str:
     """Why rows are missing: the user's --top, or the terminal table's own limit."""
     rows = plural(hidden, "more row")
-    if report.top is not None and (report.cap is None or report.top <= report.cap):
-        return f"{rows} not shown (--top {report.top})."
+    if view.top is not None and (view.cap is None or view.top <= view.cap):
+        return f"{rows} not shown (--top {view.top})."
     return (
-        f"{rows} not shown: a terminal table shows at most {report.cap} rows; --format csv "
+        f"{rows} not shown: a terminal table shows at most {view.cap} rows; --format csv "
         "or --json gives every row."
     )
 
@@ -168,19 +181,19 @@ def _layers_label(names: tuple[str, ...]) -> str:
     return " + ".join(names)
 
 
-def network_memory_tables(report: NetworkMemoryReport) -> list[Table]:
-    """The network's tables; with ``show_memory``, per-row memory, a summary and the designs.
+def network_memory_tables(report: NetworkMemoryReport, view: TableView) -> list[Table]:
+    """The network's tables; with ``view.memory``, per-row memory, a summary and the designs.
 
-    CSV exports one table: with ``show_memory``, the layer table with the memory columns
+    CSV exports one table: with ``view.memory``, the layer table with the memory columns
     appended (a CSV-only table, too wide for a terminal).
     """
     from dsc_calc.output.tables import tables_of  # a report type may add to its tables
 
-    base = tables_of(report.report)
-    if not report.show_memory:
+    base = tables_of(report.report, view)
+    if not view.memory:
         return base
     layer_table, *rest = base
-    shown = _shown_memory(report)
+    shown = _shown_memory(report, view)
     tables = [
         _csv_table(report, layer_table, shown),
         replace(layer_table, csv=False),
@@ -193,10 +206,10 @@ def network_memory_tables(report: NetworkMemoryReport) -> list[Table]:
     return tables
 
 
-def _shown_memory(report: NetworkMemoryReport) -> list[RowMemory]:
+def _shown_memory(report: NetworkMemoryReport, view: TableView) -> list[RowMemory]:
     """The memory of the rows the layer table shows, in its order."""
     index = {id(row): position for position, row in enumerate(report.report.rows)}
-    return [report.memory.rows[index[id(row)]] for row in report.report.shown_rows()]
+    return [report.memory.rows[index[id(row)]] for row in shown_rows(report.report, view)]
 
 
 def _row_table(report: NetworkMemoryReport, shown: list[RowMemory]) -> Table:
@@ -383,7 +396,7 @@ def _comparison_table(comparison: DesignComparison) -> Table:
     )
 
 
-def imported_tables(report: ImportedReport) -> list[Table]:
+def imported_tables(report: ImportedReport, view: TableView) -> list[Table]:
     """An imported model's network tables, with the import's notes under the layer table."""
-    layers, *rest = network_tables(report)
+    layers, *rest = network_tables(report, view)
     return [replace(layers, notes=(*layers.notes, *report.notes)), *rest]

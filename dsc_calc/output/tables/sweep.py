@@ -10,6 +10,7 @@ from dsc_calc.output.tabular import Column, Table
 
 if TYPE_CHECKING:
     from dsc_calc.cost.sweep import SweepReport
+    from dsc_calc.output.tables import TableView
 
 
 def heatmap(report: SweepReport) -> Table:
@@ -59,7 +60,7 @@ def cell_table(report: SweepReport) -> Table:
     return Table(title="Every cell, exact", columns=columns, rows=rows, screen=False)
 
 
-def sweep_tables(report: SweepReport) -> list[Table]:
+def sweep_tables(report: SweepReport, _view: TableView) -> list[Table]:
     """The per-cell table (what CSV exports), then the heatmap grid (what the screen shows)."""
     return [cell_table(report), heatmap(report)]
 

@@ -365,6 +365,17 @@ def test_depthwise_spans_cover_each_output_once_with_its_in_bounds_taps(
     assert sorted(stacked, key=lambda s: s.start) == spans
 
 
+def _depthwise_case(
+    conv: Conv2d, batch: int, height: int, width: int, *, seed: int
+) -> tuple[Shape, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A depthwise conv's input shape, NHWC input, weights and bias (None without), from ``seed``."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, height, width, conv.in_channels), dtype=np.float32)
+    weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
+    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    return Shape(conv.in_channels, height, width), x, weight, bias
+
+
 @pytest.mark.parametrize(("conv", "batch", "height", "width"), DEPTHWISE_GEOMETRIES)
 @pytest.mark.parametrize("threads", [2, 3])
 def test_threaded_depthwise_equals_one_thread_bit_for_bit(
@@ -378,11 +389,7 @@ def test_threaded_depthwise_equals_one_thread_bit_for_bit(
     """Shared out between threads in one-row blocks, each output is summed as on one thread."""
     from dsc_calc.bench import depthwise
 
-    rng = np.random.default_rng(13)
-    source = Shape(conv.in_channels, height, width)
-    x = rng.standard_normal((batch, height, width, conv.in_channels), dtype=np.float32)
-    weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
-    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    source, x, weight, bias = _depthwise_case(conv, batch, height, width, seed=13)
     single = plan_conv(conv, source, batch, weight, bias)(x).copy()
     monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1)
     monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
@@ -414,11 +421,7 @@ def test_depthwise_strips_equal_direct_einsums_bit_for_bit(
     itself do (STRIP_FLOATS = 0 turns the strips off), in row blocks and on threads too."""
     from dsc_calc.bench import depthwise
 
-    rng = np.random.default_rng(19)
-    source = Shape(conv.in_channels, height, width)
-    x = rng.standard_normal((batch, height, width, conv.in_channels), dtype=np.float32)
-    weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
-    bias = rng.standard_normal(conv.out_channels, dtype=np.float32) if conv.bias else None
+    source, x, weight, bias = _depthwise_case(conv, batch, height, width, seed=19)
     monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1 if threads > 1 else 2**21)
     monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
     plan = plan_conv(conv, source, batch, weight, bias, threads=threads)

@@ -115,21 +115,20 @@ class LayerArgs(NamedTuple):
             raise DscCalcError(
                 "--hw", "the input size is missing: give --hw N, or --height and --width"
             )
-        padding_value: Padding
+        padding_value: int | Padding
         if self.padding.lower() in ("same", "valid"):
             padding_value = "same" if self.padding.lower() == "same" else "valid"
         else:
-            pad = parse_pair(self.padding, "--padding", allow_zero=True)
-            padding_value = pad if isinstance(pad, tuple) else (pad, pad)
+            padding_value = parse_pair(self.padding, "--padding", allow_zero=True)
         try:
             shape = Shape(cin, h, w)
-            conv = Conv2d(
+            conv = Conv2d(  # an int is a square kernel, stride, padding or dilation
                 cin,
                 cout,
-                kernel=_as_tuple(parse_pair(self.kernel, "--kernel")),
-                stride=_as_tuple(parse_pair(self.stride, "--stride")),
+                kernel=parse_pair(self.kernel, "--kernel"),
+                stride=parse_pair(self.stride, "--stride"),
                 padding=padding_value,
-                dilation=_as_tuple(parse_pair(self.dilation, "--dilation")),
+                dilation=parse_pair(self.dilation, "--dilation"),
                 groups=self.groups,
                 bias=self.bias,
             )
@@ -198,7 +197,3 @@ class MachineArgs(NamedTuple):
     def show_memory(self, machine: "MachineProfile | None") -> bool:
         """Whether the report shows memory: --memory, or implied by --dtype and a machine."""
         return self.memory or self.dtype is not None or machine is not None
-
-
-def _as_tuple(value: int | tuple[int, int]) -> tuple[int, int]:
-    return value if isinstance(value, tuple) else (value, value)

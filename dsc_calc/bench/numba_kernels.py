@@ -17,7 +17,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numba import njit
@@ -25,7 +25,7 @@ from numba import njit
 from dsc_calc.bench.depthwise import Padded
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator, Sequence
 
     from numpy.typing import NDArray
 
@@ -41,10 +41,17 @@ if TYPE_CHECKING:
 WHOLE_KERNEL_TAPS = 16
 
 
+class _Loop(Protocol):
+    """A numba dispatcher of the loop: callable, and the signatures it has compiled so far."""
+
+    @property
+    def signatures(self) -> Sequence[object]: ...
+
+    def __call__(self, padded: Array, taps: Array, bias: Array, out: Array) -> None: ...
+
+
 @cache
-def _compiled(
-    kh: int, kw: int, sh: int, sw: int, dh: int, dw: int
-) -> Callable[[Array, Array, Array, Array], None]:
+def _compiled(kh: int, kw: int, sh: int, sw: int, dh: int, dw: int) -> _Loop:
     """The loop for one kernel size, stride and dilation, compiled with them as constants.
 
     As constants, the tap loops unroll, which leaves channels as the innermost loop for LLVM to
@@ -87,18 +94,12 @@ def depthwise_nhwc(
     Per output pixel, channels innermost: each output's sum is loaded (its bias) and stored once,
     or once per kernel row for a kernel of more than :data:`WHOLE_KERNEL_TAPS` taps.
     """
-    constants = (taps.shape[0], taps.shape[1], *stride, *dilation)
-    loop = _compiled(*constants)
-    if constants in _CALLED:
+    loop = _compiled(taps.shape[0], taps.shape[1], *stride, *dilation)
+    if loop.signatures:
         loop(padded, taps, bias, out)
         return
     with interrupts_deferred():  # the first call compiles the loop or loads it from numba's cache
         loop(padded, taps, bias, out)
-    _CALLED.add(constants)
-
-
-#: The constants of :func:`_compiled` whose loop has been called (so compiled) in this process.
-_CALLED: set[tuple[int, ...]] = set()
 
 
 @contextmanager

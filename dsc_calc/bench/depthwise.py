@@ -348,7 +348,7 @@ class _Step:
             np.copyto(*self.scatter)
 
 
-def _strided(
+def strided(
     base: Array, offset: int, shape: Sequence[int], strides: Sequence[int], *, read_only: bool
 ) -> Array:
     """A view of ``base`` (C-contiguous float32) by element offset and strides; NumPy checks that
@@ -518,7 +518,7 @@ class DepthwisePlan:
                 first = (_reads(top, dh) - g.top) * row + (_reads(left, dw) - g.left) * c
                 strides = (col_stack, dw * c, image, row, c, 1)
                 gathers.append(
-                    (source, _strided(flat, first, source.shape, strides, read_only=True))
+                    (source, strided(flat, first, source.shape, strides, read_only=True))
                 )
                 steps += self._strip_steps(region, weights[0], source, copy)
                 continue
@@ -527,7 +527,7 @@ class DepthwisePlan:
             stacked = (len(rows), len(cols))
             for b0, b1 in _even_blocks(top.size, self.block_rows, self.threads):
                 first = (_reads(top, dh) + b0 - g.top) * row + (_reads(left, dw) - g.left) * c
-                view = _strided(
+                view = strided(
                     flat,
                     first,
                     (*stacked, g.batch, b1 - b0, top.taps, left.taps, left.size * c),
@@ -537,8 +537,8 @@ class DepthwisePlan:
                 start = (top.start + b0) * out_row + left.start * c
                 outer = (out_rows, out_cols, out_image, out_row)
                 block = (*stacked, g.batch, b1 - b0)
-                target = _strided(out, start, (*block, left.size * c), (*outer, 1), read_only=False)
-                biased = _strided(
+                target = strided(out, start, (*block, left.size * c), (*outer, 1), read_only=False)
+                biased = strided(
                     out, start, (*block, left.size, c), (*outer, c, 1), read_only=False
                 )
                 macs = len(rows) * len(cols) * g.batch * (b1 - b0) * top.taps
@@ -571,7 +571,7 @@ class DepthwisePlan:
         steps = []
         for b0, b1 in _even_blocks(top.size, self.block_rows, self.threads):
             run = (b1 - b0) * pixels
-            view = _strided(
+            view = strided(
                 flat,
                 b0 * pixels,
                 (stacked, batch, top.taps, column_taps, run),
@@ -579,18 +579,16 @@ class DepthwisePlan:
                 read_only=True,
             )
             block = (stacked, batch, b1 - b0)
-            target = _strided(
-                copied, b0 * pixels, (*block[:2], run), (*outputs, 1), read_only=False
-            )
-            biased = _strided(
+            target = strided(copied, b0 * pixels, (*block[:2], run), (*outputs, 1), read_only=False)
+            biased = strided(
                 copied, b0 * pixels, (*block[:2], run // c, c), (*outputs, c, 1), read_only=False
             )
             pixel = (cols[0].size, c)
-            done = _strided(
+            done = strided(
                 copied, b0 * pixels, (*block, *pixel), (*outputs, pixels, c, 1), read_only=True
             )
             start = (top.start + b0) * out_row + cols[0].start * c
-            place = _strided(
+            place = strided(
                 out, start, (*block, *pixel), (out_cols, out_image, out_row, c, 1), read_only=False
             )
             macs = stacked * batch * run * top.taps * column_taps
@@ -614,7 +612,7 @@ class DepthwisePlan:
             for a, b, rows, cols, weights in self.groups:
                 phase = (a * sw + b) * g.batch * image
                 start = phase + (r0 + rows[0] * dh // sh) * row + (cols[0] * dw // sw) * c
-                view = _strided(
+                view = strided(
                     flat,
                     start,
                     (len(rows), len(cols), g.batch, r1 - r0, g.out_width * c),

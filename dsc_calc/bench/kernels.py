@@ -55,6 +55,7 @@ from dsc_calc.bench.depthwise import (
     output_regions,
     phase_taps,
     rows_per_block,
+    strided,
 )
 from dsc_calc.cost.conv import Conv2d, Shape
 from dsc_calc.errors import DscCalcError
@@ -268,21 +269,22 @@ class StandardPlan:
         cg = g.channels // groups
         og = g.out_channels // groups
         depth = kh * kw * cg
+        row = g.padded_width * g.channels
+        flat = padded.reshape(-1)
         for n in range(g.batch):
-            image = padded[n]
             for r0 in range(0, g.out_height, self.rows):
                 rows = min(self.rows, g.out_height - r0)
                 patches = self.patches[:, :rows]
-                for i in range(kh):
-                    top = r0 * sh + i * dh
-                    for j in range(kw):
-                        left = j * dw
-                        tap = image[
-                            top : top + sh * (rows - 1) + 1 : sh,
-                            left : left + sw * (g.out_width - 1) + 1 : sw,
-                        ]
-                        grouped = tap.reshape(rows, g.out_width, groups, cg).transpose(2, 0, 1, 3)
-                        patches[:, :, :, i, j, :] = grouped
+                # Every tap of the block in one copy: patch (group, r, q, i, j) is the input pixel
+                # (r * sh + i * dh, q * sw + j * dw) of that group's channels.
+                taps = strided(
+                    flat,
+                    (n * g.padded_height + r0 * sh) * row,
+                    patches.shape,
+                    (cg, sh * row, sw * g.channels, dh * row, dw * g.channels, 1),
+                    read_only=True,
+                )
+                np.copyto(patches, taps)
                 pixels = rows * g.out_width
                 out = self.out[n, r0 : r0 + rows].reshape(pixels, g.out_channels)
                 if self.grouped is None:

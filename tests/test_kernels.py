@@ -3,6 +3,7 @@ and PyTorch."""
 
 from __future__ import annotations
 
+import time
 from typing import get_args
 
 import numpy as np
@@ -10,8 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsc_calc.bench.depthwise import DepthwisePlan
+from dsc_calc.bench import kernels
+from dsc_calc.bench.depthwise import DepthwisePlan, Geometry
 from dsc_calc.bench.kernels import (
+    MIN_CHUNK_PIXELS,
+    SMALL_GEMM_MACS,
     PointwisePlan,
     SeparablePlan,
     StandardPlan,
@@ -183,6 +187,84 @@ def test_separable_equals_standard_with_product_kernel(
     separable = SeparablePlan(depthwise, pointwise)(x).copy()
     standard = plan_conv(conv, source, 1, product.astype(np.float32))(x)
     np.testing.assert_allclose(separable, standard, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 40, 63])
+def test_pointwise_in_chunks_equals_the_matrix_product(chunk: int) -> None:
+    """Chunked GEMMs cover every pixel once, the last chunk a partial one: the output equals the
+    float64 product and bias, whatever the chunk size the plan measured faster."""
+    rng = np.random.default_rng(3)
+    conv = Conv2d(8, 12, 1, padding=(0, 0), bias=True)
+    weight = rng.standard_normal((12, 8, 1, 1), dtype=np.float32)
+    bias = rng.standard_normal(12, dtype=np.float32)
+    plan = plan_conv(conv, Shape(8, 7, 9), 1, weight, bias)
+    assert isinstance(plan, PointwisePlan)
+    plan.chunk_pixels = chunk
+    x = rng.standard_normal((1, 7, 9, 8), dtype=np.float32)
+    expected = x.reshape(63, 8).astype(np.float64) @ weight.reshape(12, 8).T.astype(np.float64)
+    np.testing.assert_allclose(plan(x).reshape(63, 12), expected + bias, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("channels", "out_channels", "side", "tried"),
+    [
+        (32, 64, 112, True),  # 488-pixel chunks of 12544 pixels
+        (512, 512, 14, False),  # a chunk would be 3 pixels
+        (16, 32, 20, False),  # 400 pixels: fewer than one chunk (1953)
+    ],
+)
+def test_pointwise_tries_chunks_only_where_they_hold_enough_pixels(
+    channels: int, out_channels: int, side: int, tried: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks are timed only when a chunk of SMALL_GEMM_MACS holds MIN_CHUNK_PIXELS pixels or more
+    and there is more than one of them; otherwise the plan is one GEMM without measuring."""
+    asked: list[int] = []
+
+    def record(_plan: PointwisePlan, chunk: int) -> int:
+        asked.append(chunk)
+        return chunk
+
+    monkeypatch.setattr(kernels, "_faster_chunking", record)
+    conv = Conv2d(channels, out_channels, 1, padding=(0, 0))
+    weight = np.zeros((out_channels, channels, 1, 1), np.float32)
+    plan = plan_conv(conv, Shape(channels, side, side), 1, weight)
+    assert isinstance(plan, PointwisePlan)
+    chunk = SMALL_GEMM_MACS // (channels * out_channels)
+    assert asked == ([chunk] if tried else [])
+    assert plan.chunk_pixels == (chunk if tried else side * side)
+    assert not tried or MIN_CHUNK_PIXELS <= chunk < side * side
+
+
+class _TimedPlan:
+    """A stand-in plan that takes ``slow`` seconds when called with ``slow_pixels`` per call."""
+
+    def __init__(self, slow_pixels: int | None, slow: float) -> None:
+        self.pixels = 1000
+        self.chunk_pixels = self.pixels
+        self.slow_pixels, self.slow = slow_pixels, slow
+        self.geometry = Geometry.of(
+            Conv2d(1, 1, 1, padding=(0, 0)), Shape(1, 10, 100), Shape(1, 10, 100), 1
+        )
+        self.calls: list[int] = []
+
+    def __call__(self, _x: np.ndarray) -> None:
+        self.calls.append(self.chunk_pixels)
+        if self.chunk_pixels == self.slow_pixels:
+            time.sleep(self.slow)
+
+
+@pytest.mark.parametrize(("slow_pixels", "kept"), [(1000, 250), (250, 1000), (None, 1000)])
+def test_chunking_is_kept_when_measured_faster(slow_pixels: int | None, kept: int) -> None:
+    """The plan keeps whichever way ran faster: chunks when one GEMM was slow, one GEMM when the
+    chunks were or when neither was (chunks must gain 10 %); both ways are called alike,
+    interleaved, a warm-up first, at least CHUNK_TRIALS times and for CHUNK_SECONDS."""
+    plan = _TimedPlan(slow_pixels, 0.001)
+    assert kernels._faster_chunking(plan, 250) == kept  # type: ignore[arg-type]
+    calls = len(plan.calls) // 2
+    assert plan.calls == [1000, 250] * calls
+    assert calls > kernels.CHUNK_TRIALS
+    if slow_pixels is not None:
+        assert (calls - 1) * 0.001 >= kernels.CHUNK_SECONDS
 
 
 def test_plan_reuses_its_output_buffer() -> None:

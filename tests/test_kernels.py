@@ -519,6 +519,52 @@ def test_depthwise_strips_equal_direct_einsums_bit_for_bit(
         np.testing.assert_array_equal(result, direct(x))
 
 
+@pytest.mark.parametrize(("conv", "batch", "height", "width"), STRIP_GEOMETRIES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_broadcast_weights_equal_tiled_ones_bit_for_bit(
+    conv: Conv2d,
+    batch: int,
+    height: int,
+    width: int,
+    threads: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Weights broadcast along each region's row (what BROADCAST_CHANNELS turns on for wide
+    layers; 1 turns it on here) give every output the same sum as weights tiled along it, and the
+    plan allocates what was estimated for it."""
+    from dsc_calc.bench import depthwise
+
+    source, x, weight, bias = _depthwise_case(conv, batch, height, width, seed=23)
+    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1 if threads > 1 else 2**21)
+    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
+    tiled = plan_conv(conv, source, batch, weight, bias, threads=threads)
+    monkeypatch.setattr(depthwise, "BROADCAST_CHANNELS", 1)
+    broadcast = plan_conv(conv, source, batch, weight, bias, threads=threads)
+    assert isinstance(tiled, DepthwisePlan)
+    assert isinstance(broadcast, DepthwisePlan)
+    if conv.stride == (1, 1):
+        assert any(broadcast.broadcast)
+        assert not any(tiled.broadcast)
+        assert broadcast.workspace_bytes <= tiled.workspace_bytes
+    assert estimate_workspace_bytes(conv, source, batch) == broadcast.workspace_bytes
+    np.testing.assert_array_equal(broadcast(x), tiled(x))
+
+
+def test_wide_depthwise_convs_broadcast_their_weights() -> None:
+    """From BROADCAST_CHANNELS channels a stride-1 plan broadcasts every region's weights (none is
+    a strip that wide) and still equals the textbook definition."""
+    from dsc_calc.bench.depthwise import BROADCAST_CHANNELS
+
+    conv = Conv2d(BROADCAST_CHANNELS, BROADCAST_CHANNELS, 5, groups=BROADCAST_CHANNELS)
+    source, x, weight, _ = _depthwise_case(conv, 1, 6, 7, seed=29)
+    plan = plan_conv(conv, source, 1, weight)
+    assert isinstance(plan, DepthwisePlan)
+    assert plan.broadcast
+    assert all(plan.broadcast)
+    reference = naive_conv(to_nchw(x), conv, weight, None)
+    np.testing.assert_allclose(to_nchw(plan(x)), reference, rtol=1e-4, atol=1e-4)
+
+
 def test_depthwise_reads_each_new_or_changed_input() -> None:
     """Views of the input are kept between calls, yet a new array, an array changed in place and a
     non-contiguous view all give their own result."""

@@ -27,7 +27,8 @@ parallel region (a few ms) to stop before our threads start, and OpenBLAS's afte
 
 The header lists what is needed to redo the table elsewhere: CPU model and caches, Python, NumPy
 and its SIMD levels, the BLAS and its kernel path, PyTorch and its oneDNN, and per shape the
-dsc-calc depthwise kernel path (einsums per call, threads it really uses).
+dsc-calc depthwise kernel path (einsums per call, threads it really uses) and how its pointwise
+GEMM runs (one call, or chunks of pixels when those were measured faster as the plan was made).
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench_vs_torch.py
      [--seconds 2] [--runs 3] [--threads 1,2] [--wait 60] [--settle 0.01]
@@ -52,7 +53,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from dsc_calc.bench.depthwise import DepthwisePlan
-from dsc_calc.bench.kernels import SeparablePlan, numba_available, plan_conv
+from dsc_calc.bench.kernels import PointwisePlan, SeparablePlan, numba_available, plan_conv
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def numpy_side(
         "pointwise": lambda: pointwise(middle),
         "separable": lambda: separable(x),
     }
-    return runs, depthwise_path(depthwise)
+    return runs, f"{depthwise_path(depthwise)}; pointwise: {pointwise_path(pointwise)}"
 
 
 def depthwise_path(plan: object) -> str:
@@ -130,6 +131,15 @@ def depthwise_path(plan: object) -> str:
         return type(plan).__name__
     layout = "stride-1 regions" if plan.unit_stride else "stride phases"
     return f"numpy einsum, {layout}, {plan.einsum_calls} einsums a call, {plan.threads} thread(s)"
+
+
+def pointwise_path(plan: object) -> str:
+    """How the pointwise plan runs: one GEMM, or GEMMs over the chunks it measured faster."""
+    if not isinstance(plan, PointwisePlan):
+        return type(plan).__name__
+    if plan.chunk_pixels == plan.pixels:
+        return f"one GEMM of {plan.pixels} pixels"
+    return f"GEMMs of {plan.chunk_pixels} of {plan.pixels} pixels (measured faster than one)"
 
 
 def torch_side(

@@ -502,6 +502,47 @@ def test_run_notes_name_short_kernels_and_what_threads_reach() -> None:
     assert "BLAS GEMMs only" in numba_threads
 
 
+def test_chunked_pointwise_note_names_the_chunks_it_ran() -> None:
+    """No note without chunked pointwise plans; one plan's chunk and pixel counts; a count of
+    several."""
+    from dsc_calc.bench.notes import chunked_pointwise_note
+
+    assert chunked_pointwise_note([]) == []
+    (one,) = chunked_pointwise_note([(488, 12544)])
+    assert "GEMMs over 488 of its 12544 pixels at a time" in one
+    (two,) = chunked_pointwise_note([(488, 12544), (651, 3136)])
+    assert "2 pointwise convs ran as GEMMs over chunks" in two
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_bench_notes_say_when_the_pointwise_gemm_ran_in_chunks(
+    kept: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the pointwise plan kept chunks is measured as it is made, so the single-layer and
+    the network reports say so when it did, and say nothing when it did not."""
+    from dsc_calc.bench import kernels
+    from dsc_calc.bench.run import run_network_bench
+
+    monkeypatch.setattr(
+        kernels, "_faster_chunking", lambda plan, chunk: chunk if kept else plan.pixels
+    )
+    conv, source = Conv2d(16, 32, 3), Shape(16, 48, 48)  # pointwise: 2304 pixels, chunks of 1953
+    quick = BenchSettings(budget=2.0, min_time=0.001, repeat=2)
+    notes = run_bench(conv, source, settings=quick).notes
+    chunked = [note for note in notes if "ran as GEMMs over" in note]
+    assert chunked == (
+        [
+            "On this BLAS the pointwise conv ran as GEMMs over 1953 of its 2304 pixels"
+            " at a time: measured faster than one GEMM when the kernel was planned (a small GEMM can"
+            " take the BLAS's faster small-matrix path)."
+        ]
+        if kept
+        else []
+    )
+    network = run_network_bench([("pw", conv.pointwise(), source)], settings=quick)
+    assert any("ran as GEMMs over 1953 of its 2304" in note for note in network.notes) == kept
+
+
 def test_warm_up_stops_at_its_time_limit() -> None:
     """The PyTorch warm-up calls each kernel up to TORCH_WARM_UP_RUNS times, within its seconds."""
     from dsc_calc.bench.vs_torch import TORCH_WARM_UP_RUNS, warm_up

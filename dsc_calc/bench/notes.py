@@ -54,6 +54,22 @@ def run_notes(
     return notes
 
 
+def chunked_pointwise_note(chunked: Sequence[tuple[int, int]]) -> list[str]:
+    """A note on the pointwise plans that run as GEMMs over chunks of pixels, given as (pixels a
+    GEMM, pixels) per plan: which way ran is measured as each plan is made, so it is said."""
+    if not chunked:
+        return []
+    if len(chunked) == 1:
+        ((chunk, pixels),) = chunked
+        what = f"the pointwise conv ran as GEMMs over {chunk} of its {pixels} pixels at a time"
+    else:
+        what = f"{len(chunked)} pointwise convs ran as GEMMs over chunks of their pixels"
+    return [
+        f"On this BLAS {what}: measured faster than one GEMM when the kernel was planned "
+        "(a small GEMM can take the BLAS's faster small-matrix path)."
+    ]
+
+
 def figure_warnings(
     kernels: dict[str, KernelResult],
     comparison: LayerComparison,

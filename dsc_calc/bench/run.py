@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dsc_calc.bench.machine import MachineMeasurement, blas_info, measure_machine
-from dsc_calc.bench.notes import descheduled, figure_warnings, run_notes
+from dsc_calc.bench.notes import chunked_pointwise_note, descheduled, figure_warnings, run_notes
 from dsc_calc.bench.settings import (
     LAYER_MIN_TIME,
     NETWORK_MIN_TIME,
@@ -277,7 +277,7 @@ def run_bench(
     report = progress_step(progress)
     with threadpool_limits(limits=threads):
         report("preparing inputs and buffers", 0.0)
-        runs, layers, x, drawn = _single_layer_runs(
+        runs, layers, x, drawn, chunked = _single_layer_runs(
             conv, source, batch, settings.seed, engine, threads
         )
         for position, name in enumerate(KERNELS):
@@ -321,7 +321,10 @@ def run_bench(
             },
         )
     short = [name for name in runs if len(samples[name]) < repeat]
-    notes = run_notes(short, repeat, threads, engine, comparison.depthwise.macs)
+    notes = [
+        *run_notes(short, repeat, threads, engine, comparison.depthwise.macs),
+        *chunked_pointwise_note(chunked),
+    ]
     notes.extend(figure_warnings(kernels, comparison, threads, torch_timing))
     report("done", 1.0)
     return BenchReport(
@@ -348,8 +351,15 @@ def _run_info(
 
 def _single_layer_runs(
     conv: Conv2d, source: Shape, batch: int, seed: int, engine: Engine, threads: int
-) -> tuple[dict[str, Callable[[], object]], tuple[Conv2d, ...], Any, list[tuple[Any, Any]]]:
-    """Our four kernels ready to time, the layers, the input and their (weight, bias)."""
+) -> tuple[
+    dict[str, Callable[[], object]],
+    tuple[Conv2d, ...],
+    Any,
+    list[tuple[Any, Any]],
+    list[tuple[int, int]],
+]:
+    """Our four kernels ready to time, the layers, the input, their (weight, bias), and the
+    pointwise plan's (pixels a GEMM, pixels) if it runs in chunks (:func:`chunked_of`)."""
     import numpy as np
 
     from dsc_calc.bench.kernels import SeparablePlan, plan_conv
@@ -379,7 +389,18 @@ def _single_layer_runs(
         "pointwise": lambda: pointwise(middle_input),
         "separable": lambda: separable(x),
     }
-    return runs, layers, x, drawn
+    return runs, layers, x, drawn, chunked_of([standard, pointwise])
+
+
+def chunked_of(plans: Sequence[object]) -> list[tuple[int, int]]:
+    """(pixels a GEMM, pixels) of each of ``plans`` that is a pointwise plan run in chunks."""
+    from dsc_calc.bench.kernels import PointwisePlan
+
+    return [
+        (plan.chunk_pixels, plan.pixels)
+        for plan in plans
+        if isinstance(plan, PointwisePlan) and plan.chunk_pixels < plan.pixels
+    ]
 
 
 def _results(
@@ -535,6 +556,7 @@ def run_network_bench(
         rng = np.random.default_rng(settings.seed)
         runs: dict[str, Callable[[], object]] = {}
         keys: list[str] = []
+        plans: list[object] = []
         for position, (name, conv, source) in enumerate(layers):
             report(f"preparing {name}", 0.05 * position / len(layers))
             shape = (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel)
@@ -544,6 +566,7 @@ def run_network_bench(
                 (batch, source.height, source.width, source.channels), np.float32
             )
             plan = plan_conv(conv, source, batch, weight, bias, engine, threads)
+            plans.append(plan)
             key = f"{position}:{name}"
             runs[key] = _bind(plan, x)
             keys.append(key)
@@ -568,6 +591,7 @@ def run_network_bench(
     if any(len(samples[key]) < repeat for key in keys):
         notes.append(f"The budget ran out before every layer reached {repeat} runs.")
     notes.extend(descheduled(timed, threads))
+    notes.extend(chunked_pointwise_note(chunked_of(plans)))
     report("done", 1.0)
     return NetworkBenchReport(
         layers=timed,

@@ -235,36 +235,62 @@ def test_pointwise_tries_chunks_only_where_they_hold_enough_pixels(
     assert not tried or MIN_CHUNK_PIXELS <= chunk < side * side
 
 
-class _TimedPlan:
-    """A stand-in plan that takes ``slow`` seconds when called with ``slow_pixels`` per call."""
+class _TimedPlan(PointwisePlan):
+    """A pointwise plan whose GEMMs take ``slow`` seconds more when run ``slow_way``: one GEMM
+    ("one") or chunks ("chunks"); it records the (rows, chunk) of each call."""
 
-    def __init__(self, slow_pixels: int | None, slow: float) -> None:
-        self.pixels = 1000
-        self.chunk_pixels = self.pixels
-        self.slow_pixels, self.slow = slow_pixels, slow
-        self.geometry = Geometry.of(
-            Conv2d(1, 1, 1, padding=(0, 0)), Shape(1, 10, 100), Shape(1, 10, 100), 1
-        )
-        self.calls: list[int] = []
+    def __init__(self, slow_way: str | None, slow: float, pixels: int = 1000) -> None:
+        conv = Conv2d(4, 4, 1, padding=(0, 0))
+        source = Shape(4, 1, pixels)
+        g = Geometry.of(conv, source, source, 1)
+        super().__init__(g, np.zeros((4, 4, 1, 1), np.float32), None, tune=False)
+        self.slow_way, self.slow = slow_way, slow
+        self.calls: list[tuple[int, int]] = []
 
-    def __call__(self, _x: np.ndarray) -> None:
-        self.calls.append(self.chunk_pixels)
-        if self.chunk_pixels == self.slow_pixels:
+    def gemms(self, flat: np.ndarray, out: np.ndarray, chunk: int) -> None:
+        self.calls.append((flat.shape[0], chunk))
+        way = "one" if chunk >= flat.shape[0] else "chunks"
+        if way == self.slow_way:
             time.sleep(self.slow)
+        super().gemms(flat, out, chunk)
 
 
-@pytest.mark.parametrize(("slow_pixels", "kept"), [(1000, 250), (250, 1000), (None, 1000)])
-def test_chunking_is_kept_when_measured_faster(slow_pixels: int | None, kept: int) -> None:
+@pytest.mark.parametrize(("slow_way", "kept"), [("one", 250), ("chunks", 1000), (None, 1000)])
+def test_chunking_is_kept_when_measured_faster(slow_way: str | None, kept: int) -> None:
     """The plan keeps whichever way ran faster: chunks when one GEMM was slow, one GEMM when the
     chunks were or when neither was (chunks must gain 10 %); both ways are called alike,
     interleaved, a warm-up first, at least CHUNK_TRIALS times and for CHUNK_SECONDS."""
-    plan = _TimedPlan(slow_pixels, 0.001)
-    assert kernels._faster_chunking(plan, 250) == kept  # type: ignore[arg-type]
+    plan = _TimedPlan(slow_way, 0.001)
+    assert kernels._faster_chunking(plan, 250) == kept
     calls = len(plan.calls) // 2
-    assert plan.calls == [1000, 250] * calls
+    assert plan.calls == [(1000, 1000), (1000, 250)] * calls
     assert calls > kernels.CHUNK_TRIALS
-    if slow_pixels is not None:
+    if slow_way is not None:
         assert (calls - 1) * 0.001 >= kernels.CHUNK_SECONDS
+
+
+def test_chunking_is_timed_on_a_bounded_sample_of_pixels() -> None:
+    """However many pixels the layer has, the timing runs on CHUNK_SAMPLE chunks' worth, so the
+    time and memory a plan spends choosing stay bounded; the choice covers all the pixels."""
+    pixels = 100 * kernels.CHUNK_SAMPLE
+    plan = _TimedPlan("one", 0.001, pixels=pixels)
+    assert kernels._faster_chunking(plan, 10) == 10
+    sample = 10 * kernels.CHUNK_SAMPLE
+    assert {rows for rows, _ in plan.calls} == {sample}
+    assert {chunk for _, chunk in plan.calls} == {sample, 10}
+
+
+def test_one_shot_convolution_does_not_tune(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conv2d_nhwc makes a plan for one call, so it never spends time choosing how to run it."""
+
+    def refuse(_plan: PointwisePlan, _chunk: int) -> int:
+        raise AssertionError("tuned")
+
+    monkeypatch.setattr(kernels, "_faster_chunking", refuse)
+    conv = Conv2d(16, 32, 1, padding=(0, 0))
+    x = np.ones((1, 48, 48, 16), np.float32)
+    out = conv2d_nhwc(x, conv, np.ones((32, 16, 1, 1), np.float32))
+    np.testing.assert_array_equal(out, np.full((1, 48, 48, 32), 16.0, np.float32))
 
 
 def test_plan_reuses_its_output_buffer() -> None:

@@ -88,6 +88,8 @@ def plan_conv(
     bias: Array | None = None,
     engine: Engine = "numpy",
     threads: int = 1,
+    *,
+    tune: bool = True,
 ) -> ConvPlan:
     """The fastest kernel for ``conv`` on ``batch`` samples of ``source``, buffers allocated.
 
@@ -96,7 +98,9 @@ def plan_conv(
     module docstring; NumPy unless asked, so results never depend on what else is installed);
     the other kernels are NumPy + BLAS whatever it says. ``threads`` is how many threads the NumPy
     depthwise kernel shares its row blocks between, at most one per
-    :data:`DEPTHWISE_THREAD_MACS` of work (the GEMMs follow BLAS's own thread count).
+    :data:`DEPTHWISE_THREAD_MACS` of work (the GEMMs follow BLAS's own thread count). ``tune``
+    lets a pointwise plan time its GEMM two ways, a few ms when it is made, and keep the faster
+    (:data:`SMALL_GEMM_MACS`); without it the plan is one GEMM.
     """
     chosen = resolve_engine(engine)
     out_shape = conv.output_shape(source)
@@ -117,7 +121,7 @@ def plan_conv(
             return NumbaDepthwisePlan(geometry, weight, bias)
         return DepthwisePlan(geometry, weight, bias, threads)
     if conv.is_pointwise and conv.stride == (1, 1) and geometry.no_padding:
-        return PointwisePlan(geometry, weight, bias)
+        return PointwisePlan(geometry, weight, bias, tune)
     return StandardPlan(geometry, weight, bias)
 
 
@@ -159,7 +163,8 @@ def conv2d_nhwc(
     if x.ndim != 4:
         raise DscCalcError("x", f"must be NHWC (batch, height, width, channels), got {x.shape}")
     batch, height, width, channels = x.shape
-    plan = plan_conv(conv, Shape(channels, height, width), batch, weight, bias, engine)
+    source = Shape(channels, height, width)
+    plan = plan_conv(conv, source, batch, weight, bias, engine, tune=False)  # one call: no tuning
     return plan(np.ascontiguousarray(x, dtype=np.float32)).copy()
 
 
@@ -210,10 +215,12 @@ SMALL_GEMM_MACS = 1_000_000
 #: (96 -> 144 channels in chunks of 72 pixels: 12 % slower here).
 MIN_CHUNK_PIXELS = 128
 
-#: Each way is called, interleaved with the other, until it has run this long (and at least
-#: :data:`CHUNK_TRIALS` times, after a warm-up call); the fastest call counts. Chunks are kept only
-#: when :data:`CHUNK_GAIN` faster: a 0.14 ms GEMM, timed 3 times each way, once kept chunks that
-#: were 2x slower on two threads.
+#: Each way is timed on the first :data:`CHUNK_SAMPLE` chunks' worth of pixels (at most; zeros,
+#: so the time and memory it takes are bounded whatever the layer), called interleaved with the
+#: other until it has run :data:`CHUNK_SECONDS` (and at least :data:`CHUNK_TRIALS` times, after a
+#: warm-up call); the fastest call counts. Chunks are kept only when :data:`CHUNK_GAIN` faster: a
+#: 0.14 ms GEMM, timed 3 times each way, once kept chunks that were 2x slower on two threads.
+CHUNK_SAMPLE = 16
 CHUNK_SECONDS = 0.002
 CHUNK_TRIALS = 5
 CHUNK_GAIN = 0.9
@@ -221,11 +228,12 @@ CHUNK_GAIN = 0.9
 
 class PointwisePlan:
     """A 1x1 conv as GEMMs over the pixels, ``(N*H*W, Cin) @ (Cin, Cout)``: one, or one per chunk
-    of :attr:`chunk_pixels` when that was faster here (:data:`SMALL_GEMM_MACS`)."""
+    of :attr:`chunk_pixels` when that was measured faster here (:data:`SMALL_GEMM_MACS`; only if
+    ``tune``, else one)."""
 
     kind = "pointwise"
 
-    def __init__(self, g: Geometry, weight: Array, bias: Array | None) -> None:
+    def __init__(self, g: Geometry, weight: Array, bias: Array | None, tune: bool = True) -> None:
         self.geometry = g
         self.weights: Array = np.ascontiguousarray(
             weight.reshape(g.out_channels, g.channels).T, dtype=np.float32
@@ -236,49 +244,54 @@ class PointwisePlan:
         #: Pixels per GEMM call; all of them unless chunks were measured faster.
         self.chunk_pixels = self.pixels
         chunk = SMALL_GEMM_MACS // (g.channels * g.out_channels)
-        if MIN_CHUNK_PIXELS <= chunk < self.pixels:
+        if tune and MIN_CHUNK_PIXELS <= chunk < self.pixels:
             self.chunk_pixels = _faster_chunking(self, chunk)
 
     @property
     def workspace_bytes(self) -> int:
         return self.out.nbytes + self.weights.nbytes
 
+    def gemms(self, flat: Array, out: Array, chunk: int) -> None:
+        """``out = flat @ weights``, as one GEMM or one per ``chunk`` rows."""
+        rows = flat.shape[0]
+        if chunk >= rows:
+            np.matmul(flat, self.weights, out=out)
+            return
+        for start in range(0, rows, chunk):
+            np.matmul(flat[start : start + chunk], self.weights, out=out[start : start + chunk])
+
     def __call__(self, x: Array) -> Array:
         g = self.geometry
         if x.shape != g.input_shape:
             raise DscCalcError("x", f"must have NHWC shape {g.input_shape}, got {x.shape}")
-        pixels, chunk = self.pixels, self.chunk_pixels
-        flat = np.ascontiguousarray(x).reshape(pixels, g.channels)
-        out = self.out.reshape(pixels, g.out_channels)
-        if chunk == pixels:
-            np.matmul(flat, self.weights, out=out)
-        else:
-            for start in range(0, pixels, chunk):
-                np.matmul(flat[start : start + chunk], self.weights, out=out[start : start + chunk])
+        flat = np.ascontiguousarray(x).reshape(self.pixels, g.channels)
+        out = self.out.reshape(self.pixels, g.out_channels)
+        self.gemms(flat, out, self.chunk_pixels)
         if self.bias is not None:
             np.add(out, self.bias, out=out)
         return self.out
 
 
 def _faster_chunking(plan: PointwisePlan, chunk: int) -> int:
-    """``chunk`` if it ran ``plan`` on zeros at least 10 % faster than one GEMM, else all the
-    pixels (see :data:`CHUNK_SECONDS`)."""
-    zeros: Array = np.zeros(plan.geometry.input_shape, dtype=np.float32)
-    ways = (plan.pixels, chunk)
+    """``chunk`` if GEMMs of that many pixels ran at least 10 % faster than one GEMM, else all the
+    pixels (see :data:`CHUNK_SAMPLE`)."""
+    sample = min(plan.pixels, CHUNK_SAMPLE * chunk)
+    zeros: Array = np.zeros((sample, plan.geometry.channels), dtype=np.float32)
+    out = plan.out.reshape(plan.pixels, plan.geometry.out_channels)[:sample]
+    ways = (sample, chunk)
     fastest = dict.fromkeys(ways, float("inf"))
     spent = dict.fromkeys(ways, 0.0)
     calls = 0
     while calls <= CHUNK_TRIALS or min(spent.values()) < CHUNK_SECONDS:
-        for pixels in ways:
-            plan.chunk_pixels = pixels
+        for way in ways:
             start = time.perf_counter()
-            plan(zeros)
+            plan.gemms(zeros, out, way)
             took = time.perf_counter() - start
             if calls:  # the first call of each way warms it up
-                fastest[pixels] = min(fastest[pixels], took)
-                spent[pixels] += took
+                fastest[way] = min(fastest[way], took)
+                spent[way] += took
         calls += 1
-    return chunk if fastest[chunk] < CHUNK_GAIN * fastest[plan.pixels] else plan.pixels
+    return chunk if fastest[chunk] < CHUNK_GAIN * fastest[sample] else plan.pixels
 
 
 class StandardPlan:

@@ -54,6 +54,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from dsc_calc.bench.depthwise import DepthwisePlan
 from dsc_calc.bench.kernels import PointwisePlan, SeparablePlan, numba_available, plan_conv
+from dsc_calc.bench.notes import NOISY_SPREAD
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
@@ -358,6 +359,12 @@ def report(shape: Shape4, threads: int, engines: list[str], runs: list[Medians])
         "  run-to-run spread (max-min)/median, worst kernel: "
         + ", ".join(f"{side} {100 * value:.0f}%" for side, value in spread.items())
     )
+    if max(spread.values()) > NOISY_SPREAD:
+        print(
+            f"  noisy: a kernel's runs differ by more than {100 * NOISY_SPREAD:.0f}% of its "
+            "median; for figures to compare, rerun with --wait 60 (a quiet machine), more "
+            "--runs or --seconds, or pinned to cores (taskset -c 0 for one thread)"
+        )
     return Row(shape, threads, ratios, speedups)
 
 

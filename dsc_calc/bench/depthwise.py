@@ -62,9 +62,9 @@ STRIP_FLOATS = 256
 
 #: A stride-1 region of at least this many channels broadcasts its taps' weights along its row
 #: (stride 0) instead of tiling them: each einsum inner loop is then one pixel's channels, not the
-#: whole row, but the weights shrink to one pixel's worth a tap and stay in the first-level cache.
-#: The interior einsum of a 5x5 conv at 14x14x512 took 0.81x the time of the tiled one (25 taps x
-#: 10 columns x 512 floats of tiled weights, 0.5 MiB), 3x3 at 14x14x512 0.82x, 7x7x1024 0.93x;
+#: whole row, but the weights shrink to one pixel's worth a tap (a 5x5 conv at 14x14x512: 51 KiB,
+#: not 0.5 MiB streaming through L2 with the input). The interior einsum of that conv took 0.81x
+#: the time of the tiled one, 3x3 at 14x14x512 0.82x, 7x7x1024 0.93x;
 #: at 256 channels the shorter loop cost more than it saved (1.16x). Same sums, bit for bit.
 BROADCAST_CHANNELS = 512
 

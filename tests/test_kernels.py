@@ -237,7 +237,7 @@ def test_pointwise_tries_chunks_only_where_they_hold_enough_pixels(
 
 class _TimedPlan(PointwisePlan):
     """A pointwise plan whose GEMMs take ``slow`` seconds more when run ``slow_way``: one GEMM
-    ("one") or chunks ("chunks"); it records the (rows, chunk) of each call."""
+    ("one"), chunks ("chunks") or either ("both"); it records the (rows, chunk) of each call."""
 
     def __init__(self, slow_way: str | None, slow: float, pixels: int = 1000) -> None:
         conv = Conv2d(4, 4, 1, padding=(0, 0))
@@ -250,7 +250,7 @@ class _TimedPlan(PointwisePlan):
     def gemms(self, flat: np.ndarray, out: np.ndarray, chunk: int) -> None:
         self.calls.append((flat.shape[0], chunk))
         way = "one" if chunk >= flat.shape[0] else "chunks"
-        if way == self.slow_way:
+        if self.slow_way in (way, "both"):
             time.sleep(self.slow)
         super().gemms(flat, out, chunk)
 
@@ -259,14 +259,25 @@ class _TimedPlan(PointwisePlan):
 def test_chunking_is_kept_when_measured_faster(slow_way: str | None, kept: int) -> None:
     """The plan keeps whichever way ran faster: chunks when one GEMM was slow, one GEMM when the
     chunks were or when neither was (chunks must gain 10 %); both ways are called alike,
-    interleaved, a warm-up first, at least CHUNK_TRIALS times and for CHUNK_SECONDS."""
+    interleaved, a warm-up first, more than CHUNK_TRIALS times."""
     plan = _TimedPlan(slow_way, 0.001)
     assert kernels._faster_chunking(plan, 250) == kept
     calls = len(plan.calls) // 2
     assert plan.calls == [(1000, 1000), (1000, 250)] * calls
     assert calls > kernels.CHUNK_TRIALS
-    if slow_way is not None:
-        assert (calls - 1) * 0.001 >= kernels.CHUNK_SECONDS
+
+
+def test_chunking_is_timed_for_chunk_seconds_at_least(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When each call takes long enough, it is the time spent, not the count, that ends the
+    timing: both ways run until the faster has spent CHUNK_SECONDS in timed calls."""
+    monkeypatch.setattr(kernels, "CHUNK_SECONDS", 0.05)
+    plan = _TimedPlan("both", 0.001)
+    started = time.perf_counter()
+    kernels._faster_chunking(plan, 250)
+    took = time.perf_counter() - started
+    timed = len(plan.calls) // 2 - 1  # calls of each way after its warm-up
+    assert timed > kernels.CHUNK_TRIALS  # more than the count alone asks for (calls under 10 ms)
+    assert took >= 2 * 0.05  # each way spent CHUNK_SECONDS in timed calls
 
 
 def test_chunking_is_timed_on_a_bounded_sample_of_pixels() -> None:

@@ -407,6 +407,15 @@ def test_depthwise_row_blocks_match_reference(
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
 
 
+def _share_rows(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """Plans made after this cut a depthwise conv into one-row blocks on ``threads > 1`` (one
+    block on one thread), every block a share of its own."""
+    from dsc_calc.bench import depthwise
+
+    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1 if threads > 1 else 2**21)
+    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
+
+
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize(
     ("conv", "batch", "height", "width"),
@@ -421,10 +430,7 @@ def test_threaded_depthwise_matches_reference(
     conv: Conv2d, batch: int, height: int, width: int, threads: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The depthwise row blocks shared between threads give the naive reference's result."""
-    from dsc_calc.bench import depthwise
-
-    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1)  # one row per block: many blocks
-    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)  # threads even for tiny convs
+    _share_rows(monkeypatch, threads)  # one row per block, threads even for tiny convs
     rng = np.random.default_rng(5)
     x = rng.standard_normal((batch, conv.in_channels, height, width), dtype=np.float32)
     weight = rng.standard_normal((conv.out_channels, 1, *conv.kernel), dtype=np.float32)
@@ -506,12 +512,9 @@ def test_threaded_depthwise_equals_one_thread_bit_for_bit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Shared out between threads in one-row blocks, each output is summed as on one thread."""
-    from dsc_calc.bench import depthwise
-
     source, x, weight, bias = _depthwise_case(conv, batch, height, width, seed=13)
     single = plan_conv(conv, source, batch, weight, bias)(x).copy()
-    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1)
-    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
+    _share_rows(monkeypatch, threads)
     plan = plan_conv(conv, source, batch, weight, bias, threads=threads)
     assert isinstance(plan, DepthwisePlan)
     assert plan.threads == threads
@@ -541,8 +544,7 @@ def test_depthwise_strips_equal_direct_einsums_bit_for_bit(
     from dsc_calc.bench import depthwise
 
     source, x, weight, bias = _depthwise_case(conv, batch, height, width, seed=19)
-    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1 if threads > 1 else 2**21)
-    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
+    _share_rows(monkeypatch, threads)
     plan = plan_conv(conv, source, batch, weight, bias, threads=threads)
     assert isinstance(plan, DepthwisePlan)
     assert any(strip is not None for strip in plan.strips)
@@ -572,8 +574,7 @@ def test_depthwise_broadcast_weights_equal_tiled_ones_bit_for_bit(
     from dsc_calc.bench import depthwise
 
     source, x, weight, bias = _depthwise_case(conv, batch, height, width, seed=23)
-    monkeypatch.setattr(depthwise, "DEPTHWISE_ROWS_BYTES", 1 if threads > 1 else 2**21)
-    monkeypatch.setattr(depthwise, "DEPTHWISE_THREAD_MACS", 1)
+    _share_rows(monkeypatch, threads)
     tiled = plan_conv(conv, source, batch, weight, bias, threads=threads)
     monkeypatch.setattr(depthwise, "BROADCAST_CHANNELS", 1)
     broadcast = plan_conv(conv, source, batch, weight, bias, threads=threads)

@@ -403,6 +403,71 @@ def test_vs_torch_times_pytorch_beside_ours() -> None:
     assert "Separable speedup: dsc-calc" in table.stdout
 
 
+@pytest.mark.torch
+def test_vs_torch_says_which_backend_pytorch_picked_for_each_conv() -> None:
+    """Each of PyTorch's three convs carries the backend its dispatcher picked, one of the names
+    of torch's own enum in lower case (the pair, two convs, has none), and the table names them."""
+    torch = pytest.importorskip("torch")
+    names = {name.lower() for name in dir(torch._C._ConvBackend) if not name.startswith("_")}
+    data = quick_json("--vs-torch", "--repeat", "3")
+    kernels = data["torch"]["kernels"]
+    assert kernels["separable"]["backend"] is None
+    picked = {name: kernels[name]["backend"] for name in ("standard", "depthwise", "pointwise")}
+    assert set(picked.values()) <= names
+    table = run_cli("bench", *QUICK, "--vs-torch", "-q")
+    assert table.exit_code == 0, table.stderr
+    said = " ".join(table.stdout.split())  # notes wrap
+    assert "its dispatcher picked standard " in said
+    slow = [name for name, path in picked.items() if path != "mkldnn"]
+    assert ("PyTorch's dispatcher ran its" in said) == bool(slow)
+
+
+@pytest.mark.torch
+def test_conv_backend_asks_the_dispatcher_at_the_current_thread_count() -> None:
+    """conv_backend gives what torch._C._select_conv_backend gives for the same conv, in lower
+    case, and None where a torch has no such function or it refuses the arguments."""
+    from types import SimpleNamespace
+
+    from dsc_calc.bench.vs_torch import conv_backend
+
+    torch = pytest.importorskip("torch")
+    x, weight = torch.zeros(1, 8, 6, 6), torch.zeros(4, 8, 1, 1)
+    expected = torch._C._select_conv_backend(
+        x, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1
+    )
+    assert conv_backend(torch, x, weight, None, (1, 1), (0, 0), (1, 1), 1) == expected.name.lower()
+    assert conv_backend(SimpleNamespace(), x, weight, None, (1, 1), (0, 0), (1, 1), 1) is None
+
+    def refuses(*_arguments: object) -> object:
+        raise RuntimeError("Given groups=1, weight of size [4, 3, 1, 1] ...")
+
+    refusing = SimpleNamespace(_C=SimpleNamespace(_select_conv_backend=refuses))
+    assert conv_backend(refusing, x, weight, None, (1, 1), (0, 0), (1, 1), 1) is None
+
+
+def test_torch_backend_note_names_the_convs_onednn_did_not_run() -> None:
+    """No note when every conv ran on oneDNN, when oneDNN is off, or when the backends are not
+    known; otherwise one note naming each other conv and its backend."""
+    from dsc_calc.bench.notes import torch_backend_note
+    from dsc_calc.bench.vs_torch import TorchTiming
+
+    timings = {name: Timing((1.0,)) for name in ("standard", "depthwise", "pointwise")}
+    onednn = {"standard": "mkldnn", "depthwise": "mkldnn", "pointwise": "mkldnn"}
+    assert torch_backend_note(TorchTiming("2.13", 1, True, timings, onednn)) == []
+    assert torch_backend_note(TorchTiming("2.13", 1, True, timings)) == []
+    slow = {**onednn, "pointwise": "slow2d"}
+    assert torch_backend_note(TorchTiming("2.13", 1, False, timings, slow)) == []
+    (note,) = torch_backend_note(TorchTiming("2.13", 1, True, timings, slow))
+    assert note.startswith(
+        "On 1 thread(s) PyTorch's dispatcher ran its pointwise conv on slow2d (its own im2col "
+        "and BLAS GEMM), not oneDNN"
+    )
+    other = {**slow, "standard": "overrideable"}
+    (note,) = torch_backend_note(TorchTiming("2.13", 2, True, timings, other))
+    assert "On 2 thread(s) PyTorch's dispatcher ran its standard conv on overrideable and " in note
+    assert "its pointwise conv on slow2d (its own" in note
+
+
 def test_json_torch_key_is_null_without_vs_torch() -> None:
     """Without --vs-torch the torch key is there and null (an additive key)."""
     assert quick_json()["torch"] is None
@@ -464,7 +529,7 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
         bias = rng.standard_normal(layer.out_channels, np.float32) if layer.bias else None
         drawn.append((rng.standard_normal(shape, np.float32), bias))
     x = rng.standard_normal((2, 9, 8, conv.in_channels), np.float32)
-    theirs = torch_runs(torch, layers, source, x, drawn)
+    theirs, _ = torch_runs(torch, layers, source, x, drawn)
     middle = conv.depthwise().output_shape(source)
     standard = plan_conv(conv, source, 2, *drawn[0])
     depthwise = plan_conv(layers[1], source, 2, *drawn[1])

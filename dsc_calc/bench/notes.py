@@ -70,6 +70,30 @@ def chunked_pointwise_note(chunked: Sequence[tuple[int, int]]) -> list[str]:
     ]
 
 
+#: What PyTorch's conv backends other than oneDNN (``mkldnn``) are, for the notes.
+TORCH_BACKENDS = {"slow2d": "its own im2col and BLAS GEMM"}
+
+
+def torch_backend_note(torch: TorchTiming) -> list[str]:
+    """A note naming PyTorch's convs that its dispatcher did not hand to oneDNN although oneDNN
+    is there: their times (and PyTorch's speedup) are of another path than oneDNN's kernels."""
+    if not torch.mkldnn:
+        return []
+    elsewhere = [
+        f"its {name} conv on {path}"
+        + (f" ({TORCH_BACKENDS[path]})" if path in TORCH_BACKENDS else "")
+        for name, path in torch.backends.items()
+        if path != "mkldnn"
+    ]
+    if not elsewhere:
+        return []
+    return [
+        f"On {torch.threads} thread(s) PyTorch's dispatcher ran {' and '.join(elsewhere)}, not "
+        "oneDNN: PyTorch's times there, and its speedup, are of that path, not of oneDNN's "
+        "kernels."
+    ]
+
+
 def figure_warnings(
     kernels: dict[str, KernelResult],
     comparison: LayerComparison,

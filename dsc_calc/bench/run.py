@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dsc_calc.bench.machine import MachineMeasurement, blas_info, measure_machine
-from dsc_calc.bench.notes import chunked_pointwise_note, descheduled, figure_warnings, run_notes
+from dsc_calc.bench.notes import (
+    chunked_pointwise_note,
+    descheduled,
+    figure_warnings,
+    run_notes,
+    torch_backend_note,
+)
 from dsc_calc.bench.settings import (
     LAYER_MIN_TIME,
     NETWORK_MIN_TIME,
@@ -230,6 +236,7 @@ class BenchReport:
                     "spread": timing.spread,
                     "samples": len(timing.samples),
                     "ratio": self.kernels[name].timing.median / timing.median,
+                    "backend": theirs.backends.get(name),
                 }
                 for name, timing in theirs.kernels.items()
             },
@@ -284,11 +291,12 @@ def run_bench(
             report(f"warm-up: {name}", 0.05 * position / len(KERNELS))
             runs[name]()
         torch_threads = 0
+        backends: dict[str, str] = {}
         if torch is not None:
             report("warm-up: PyTorch", 0.05)
             torch_threads = torch.get_num_threads()
             torch.set_num_threads(threads)
-            theirs = torch_runs(torch, layers, source, x, drawn)
+            theirs, backends = torch_runs(torch, layers, source, x, drawn)
             warm_up(theirs, min(TORCH_WARM_UP_S, 0.1 * budget))
             runs.update({f"torch {name}": call for name, call in theirs.items()})
         if time.perf_counter() > deadline:
@@ -309,21 +317,12 @@ def run_bench(
                 torch.set_num_threads(torch_threads)
         blas = blas_info()
     kernels = _results(comparison, samples, cpu, probe)
-    torch_timing = None
-    if torch is not None:
-        torch_timing = TorchTiming(
-            str(torch.__version__),
-            threads,
-            bool(torch.backends.mkldnn.is_available()),
-            {
-                name: Timing(tuple(samples[f"torch {name}"]), tuple(cpu[f"torch {name}"]))
-                for name in KERNELS
-            },
-        )
+    torch_timing = None if torch is None else _torch_timing(torch, threads, samples, cpu, backends)
     short = [name for name in runs if len(samples[name]) < repeat]
     notes = [
         *run_notes(short, repeat, threads, engine, comparison.depthwise.macs),
         *chunked_pointwise_note(chunked),
+        *(torch_backend_note(torch_timing) if torch_timing is not None else []),
     ]
     notes.extend(figure_warnings(kernels, comparison, threads, torch_timing))
     report("done", 1.0)
@@ -334,6 +333,26 @@ def run_bench(
         machine=probe,
         notes=tuple(notes),
         torch=torch_timing,
+    )
+
+
+def _torch_timing(
+    torch: Any,
+    threads: int,
+    samples: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    backends: dict[str, str],
+) -> TorchTiming:
+    """PyTorch's side of the run: its kernels' samples (``torch …`` in ``samples`` and ``cpu``)."""
+    return TorchTiming(
+        str(torch.__version__),
+        threads,
+        bool(torch.backends.mkldnn.is_available()),
+        {
+            name: Timing(tuple(samples[f"torch {name}"]), tuple(cpu[f"torch {name}"]))
+            for name in KERNELS
+        },
+        backends,
     )
 
 

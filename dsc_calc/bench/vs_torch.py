@@ -7,7 +7,7 @@ torch is imported only when asked for (:func:`import_torch`), never at start-up.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dsc_calc.errors import DscCalcError
@@ -27,6 +27,9 @@ class TorchTiming:
     threads: int
     mkldnn: bool
     kernels: dict[str, Timing]
+    #: Per conv (standard, depthwise, pointwise), the backend PyTorch's dispatcher picked for it
+    #: (:func:`conv_backend`); none where this torch cannot say.
+    backends: dict[str, str] = field(default_factory=dict)
 
     @property
     def speedup_measured(self) -> float:
@@ -83,8 +86,9 @@ def keep_freed_memory() -> None:
 
 def torch_runs(
     torch: Any, layers: Sequence[Conv2d], source: Shape, x: Any, drawn: Sequence[tuple[Any, Any]]
-) -> dict[str, Callable[[], object]]:
-    """PyTorch's four kernels on the same weights and input as ours: NCHW, inference mode.
+) -> tuple[dict[str, Callable[[], object]], dict[str, str]]:
+    """PyTorch's four kernels on the same weights and input as ours: NCHW, inference mode; and
+    the backend its dispatcher picks for each of the three convs at its current thread count.
 
     ``layers`` is (standard, depthwise, pointwise) and ``drawn`` their (weight, bias). Symmetric
     padding goes to conv2d itself; an asymmetric one ("same" with an even kernel) is applied to
@@ -102,16 +106,22 @@ def torch_runs(
         padding = (0, 0)
     tensors = [(torch.from_numpy(w), None if b is None else torch.from_numpy(b)) for w, b in drawn]
 
-    def conv(index: int, value: Any) -> Any:
-        layer = layers[index]
-        weight, bias = tensors[index]
+    def arguments(index: int) -> tuple[Any, Any, Any, Any, Any, int]:
+        layer, (weight, bias) = layers[index], tensors[index]
         pad = padding if index < 2 else (0, 0)
-        return functional.conv2d(
-            value, weight, bias, layer.stride, pad, layer.dilation, layer.groups
-        )
+        return weight, bias, layer.stride, pad, layer.dilation, layer.groups
+
+    def conv(index: int, value: Any) -> Any:
+        return functional.conv2d(value, *arguments(index))
 
     with torch.inference_mode():
         middle = conv(1, image)
+    inputs = (image, image, middle)
+    backends = {
+        name: backend
+        for index, name in enumerate(("standard", "depthwise", "pointwise"))
+        if (backend := conv_backend(torch, inputs[index], *arguments(index))) is not None
+    }
 
     def run(call: Callable[[], Any]) -> Callable[[], object]:
         def timed() -> object:
@@ -120,12 +130,43 @@ def torch_runs(
 
         return timed
 
-    return {
+    runs = {
         "standard": run(lambda: conv(0, image)),
         "depthwise": run(lambda: conv(1, image)),
         "pointwise": run(lambda: conv(2, middle)),
         "separable": run(lambda: conv(2, conv(1, image))),
     }
+    return runs, backends
+
+
+def conv_backend(
+    torch: Any,
+    value: Any,
+    weight: Any,
+    bias: Any,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+) -> str | None:
+    """The backend PyTorch's conv dispatcher picks for this conv, lower case (``mkldnn``: oneDNN;
+    ``slow2d``: its own im2col and BLAS GEMM), as ``torch._C._select_conv_backend`` says at the
+    current thread count; None where this torch has no such function or it fails.
+
+    It is a private function, asked only to explain the figures: on one thread PyTorch 2.13 runs a
+    1x1 conv on ``slow2d`` (MKL's GEMM in PyTorch's wheels), not oneDNN, and so times something
+    other than oneDNN's kernel.
+    """
+    select = getattr(getattr(torch, "_C", None), "_select_conv_backend", None)
+    if select is None:
+        return None
+    try:
+        chosen = select(
+            value, weight, bias, list(stride), list(padding), list(dilation), False, [0, 0], groups
+        )
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    return str(getattr(chosen, "name", chosen)).rsplit(".", 1)[-1].lower()
 
 
 def warm_up(runs: dict[str, Callable[[], object]], seconds: float) -> None:

@@ -126,6 +126,17 @@ class TorchKernel(_Contract):
     ratio: Annotated[
         Ratio, msgspec.Meta(description="Our median / PyTorch's (above 1: ours is slower).")
     ]
+    backend: Annotated[
+        str | None,
+        msgspec.Meta(
+            description=(
+                "The backend PyTorch's conv dispatcher picked for this conv, in lower case: "
+                "'mkldnn' is oneDNN, 'slow2d' PyTorch's own im2col and BLAS GEMM (its 1x1 conv "
+                "on one thread). Null for the separable pair (two convs) or where this torch "
+                "cannot say."
+            )
+        ),
+    ]
 
 
 class TorchKernels(_Contract):

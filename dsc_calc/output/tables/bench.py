@@ -158,7 +158,14 @@ def _torch_table(report: BenchReport, theirs: TorchTiming) -> Table:
             f"Separable speedup: dsc-calc {report.speedup_measured:.2f}\u00d7, PyTorch "
             f"{theirs.speedup_measured:.2f}\u00d7 ({100 * gap:+.0f}% ours against PyTorch's).",
             f"PyTorch {theirs.version}, {theirs.threads} thread(s), oneDNN (mkldnn) "
-            f"{'on' if theirs.mkldnn else 'off'}; NCHW float32 in inference mode, the same "
+            f"{'on' if theirs.mkldnn else 'off'}"
+            + (
+                "; its dispatcher picked "
+                + ", ".join(f"{name} {path}" for name, path in theirs.backends.items())
+                if theirs.backends
+                else ""
+            )
+            + "; NCHW float32 in inference mode, the same "
             "weights and inputs, timed interleaved with ours after its own warm-up (glibc set "
             "to keep freed memory, as a framework's caching allocator does).",
         ),

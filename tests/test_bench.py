@@ -618,3 +618,38 @@ def test_warm_up_stops_at_its_time_limit() -> None:
     calls.clear()
     warm_up({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0)
     assert calls == ["a", "b"]
+
+
+def test_numpy_engine_note_only_when_auto_fell_back_and_a_depthwise_conv_ran() -> None:
+    """The note on NumPy's einsum kernel is given when ``auto`` resolved to numpy and a depthwise
+    conv was timed; not for an engine asked for by name, numba, or no depthwise conv."""
+    from dsc_calc.bench.notes import numpy_engine_note
+
+    (note,) = numpy_engine_note("auto", "numpy", depthwise=True)
+    assert "baseline SIMD (128-bit on x86-64)" in note
+    assert "pip install 'dsc-calc[fast]'" in note
+    assert numpy_engine_note("numpy", "numpy", depthwise=True) == []
+    assert numpy_engine_note("auto", "numba", depthwise=True) == []
+    assert numpy_engine_note("auto", "numpy", depthwise=False) == []
+
+
+def test_bench_notes_the_numpy_engine_where_numba_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without numba, `bench` (engine auto) notes what the NumPy depthwise kernel means for its
+    figures, and a network bench does so only when a layer ran on that kernel; `--engine numpy`
+    (asked for by name) has no such note."""
+    from dsc_calc.bench import kernels
+    from dsc_calc.bench.run import run_network_bench
+
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    hint = "pip install 'dsc-calc[fast]'"
+    layer = quick_json()
+    assert layer["settings"]["engine"] == "numpy"
+    assert any(hint in note for note in layer["notes"])
+    assert not any(hint in note for note in quick_json("--engine", "numpy")["notes"])
+    settings = BenchSettings(budget=2.0, min_time=0.002, repeat=1)
+    plain = [("conv", Conv2d(3, 8, 3), Shape(3, 8, 8))]
+    separable = [*plain, ("dw", Conv2d(8, 8, 3, groups=8), Shape(8, 8, 8))]
+    assert not any(hint in n for n in run_network_bench(plain, settings=settings).notes)
+    assert any(hint in n for n in run_network_bench(separable, settings=settings).notes)

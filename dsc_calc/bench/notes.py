@@ -54,6 +54,20 @@ def run_notes(
     return notes
 
 
+def numpy_engine_note(requested: str, engine: str, depthwise: bool) -> list[str]:
+    """A note, when ``auto`` fell back to the NumPy depthwise kernel for want of numba and a
+    depthwise conv was timed: that kernel runs NumPy's einsum at NumPy's baseline SIMD, which on
+    the x86 CPUs measured (README, Benchmarks) took 1.3 to 3.1x oneDNN's time on one thread."""
+    if requested != "auto" or engine != "numpy" or not depthwise:
+        return []
+    return [
+        "The depthwise conv ran on NumPy's einsum, compiled for NumPy's baseline SIMD (128-bit on "
+        "x86-64): a framework's kernel can run it 2 to 3\u00d7 faster on a CPU with 512-bit "
+        "vector units, so its time here is high and the separable saving understated. "
+        "pip install 'dsc-calc[fast]' times a compiled depthwise kernel instead."
+    ]
+
+
 def chunked_pointwise_note(chunked: Sequence[tuple[int, int]]) -> list[str]:
     """A note on the pointwise plans that run as GEMMs over chunks of pixels, given as (pixels a
     GEMM, pixels) per plan: which way ran is measured as each plan is made, so it is said."""

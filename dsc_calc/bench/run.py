@@ -28,6 +28,7 @@ from dsc_calc.bench.notes import (
     chunked_pointwise_note,
     descheduled,
     figure_warnings,
+    numpy_engine_note,
     run_notes,
     torch_backend_note,
 )
@@ -321,6 +322,7 @@ def run_bench(
     short = [name for name in runs if len(samples[name]) < repeat]
     notes = [
         *run_notes(short, repeat, threads, engine, comparison.depthwise.macs),
+        *numpy_engine_note(settings.engine, engine, depthwise=True),
         *chunked_pointwise_note(chunked),
         *(torch_backend_note(torch_timing) if torch_timing is not None else []),
     ]
@@ -570,6 +572,7 @@ def run_network_bench(
     with threadpool_limits(limits=threads):
         import numpy as np
 
+        from dsc_calc.bench.depthwise import DepthwisePlan
         from dsc_calc.bench.kernels import plan_conv
 
         rng = np.random.default_rng(settings.seed)
@@ -610,6 +613,8 @@ def run_network_bench(
     if any(len(samples[key]) < repeat for key in keys):
         notes.append(f"The budget ran out before every layer reached {repeat} runs.")
     notes.extend(descheduled(timed, threads))
+    ran_depthwise = any(isinstance(plan, DepthwisePlan) for plan in plans)
+    notes.extend(numpy_engine_note(settings.engine, engine, ran_depthwise))
     notes.extend(chunked_pointwise_note(chunked_of(plans)))
     report("done", 1.0)
     return NetworkBenchReport(

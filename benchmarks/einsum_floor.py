@@ -10,10 +10,12 @@ ufuncs have). This prints, in nanoseconds per multiply-add, on one thread:
    do), with the weights as a run (``tiled``, what the kernel uses) and as one value a tap
    (``scalar``, stride 0; the channels-last kernel cannot have it: its weights vary along a run);
 2. the kernel itself (``plan_conv``, engine numpy) at the four shapes of issue 15;
-3. with PyTorch installed, oneDNN's depthwise conv (``aten.mkldnn_convolution``) at those shapes,
+3. the same conv by NumPy's multiply and add ufuncs, which NumPy dispatches to AVX-512 (``ufuncs``:
+   a product into a temporary and a sum a tap, in row blocks);
+4. with PyTorch installed, oneDNN's depthwise conv (``aten.mkldnn_convolution``) at those shapes,
    and the ratio of the floor to it: the least time the NumPy kernel could take / oneDNN's.
 
-No formulation that sums the taps through this einsum can beat line 1, so where the floor is
+No formulation that sums the taps through this einsum can beat item 1, so where the floor is
 above twice oneDNN's rate, a NumPy-only kernel cannot be within 2x of oneDNN on that CPU.
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/einsum_floor.py [--seconds 0.2]
@@ -39,6 +41,8 @@ SHAPES = [(32, 112, 3), (64, 56, 3), (256, 14, 3), (512, 14, 5)]  # channels, si
 RUNS = (256, 1024, 3584)
 OUTPUTS = 200
 TAPS = 9
+#: The ufunc conv's row blocks: output, product and input rows of a block stay in L2 together.
+UFUNC_BLOCK_BYTES = 2**18
 
 
 def best(call: Callable[[], object], seconds: float, repeats: int = 5) -> float:
@@ -73,8 +77,52 @@ def loop_floor(seconds: float) -> dict[tuple[str, int], float]:
     return floor
 
 
-def kernel_rates(seconds: float, torch: Any) -> list[tuple[tuple[int, int, int], float, float]]:
-    """Per shape: ns per multiply-add of the NumPy kernel, and of oneDNN's (nan without torch)."""
+def ufunc_conv(x: Any, weight: Any, k: int) -> Callable[[], object]:
+    """The same "same" depthwise conv by NumPy's multiply and add ufuncs (dispatched to AVX-512
+    where the CPU has it): per block of ROWS output rows and per tap, a product into a temporary
+    and a sum into the output, over a zero-bordered copy of the input; checked once against a
+    direct sum, so that both compute the same conv."""
+    _, size, _, channels = x.shape
+    pad = k // 2
+    padded = np.zeros((size + 2 * pad, size + 2 * pad, channels), np.float32)
+    rows = padded.reshape(size + 2 * pad, -1)
+    taps = weight[:, 0].transpose(1, 2, 0)  # (k, k, C)
+    tiled = np.ascontiguousarray(np.broadcast_to(taps[:, :, None, :], (k, k, size, channels)))
+    tiled = tiled.reshape(k, k, size * channels)
+    out = np.empty((size, size * channels), np.float32)
+    block = max(1, min(size, UFUNC_BLOCK_BYTES // (4 * size * channels)))
+    scratch = np.empty((block, size * channels), np.float32)
+
+    def run() -> object:
+        padded[pad : pad + size, pad : pad + size] = x[0]
+        for top in range(0, size, block):
+            bottom = min(size, top + block)
+            total, product = out[top:bottom], scratch[: bottom - top]
+            for i in range(k):
+                for j in range(k):
+                    view = rows[top + i : bottom + i, j * channels : (j + size) * channels]
+                    if i == j == 0:
+                        np.multiply(view, tiled[i, j], out=total)
+                    else:
+                        np.multiply(view, tiled[i, j], out=product)
+                        np.add(total, product, out=total)
+        return out
+
+    reference = np.pad(x[0], ((pad, pad), (pad, pad), (0, 0)))
+    expected = sum(
+        reference[i : i + size, j : j + size] * taps[i, j] for i in range(k) for j in range(k)
+    )
+    run()
+    if not np.allclose(out.reshape(size, size, channels), expected, rtol=1e-4, atol=1e-4):
+        raise SystemExit("the ufunc conv differs from the direct sum")
+    return run
+
+
+def kernel_rates(
+    seconds: float, torch: Any
+) -> list[tuple[tuple[int, int, int], float, float, float]]:
+    """Per shape: ns per multiply-add of the NumPy kernel, of the ufunc conv, and of oneDNN's
+    (nan without torch)."""
     rates = []
     for channels, size, k in SHAPES:
         rng = np.random.default_rng(0)
@@ -89,6 +137,7 @@ def kernel_rates(seconds: float, torch: Any) -> list[tuple[tuple[int, int, int],
             return plan(x)
 
         ours = best(numpy_kernel, seconds) * 1e9 / macs
+        ufuncs = best(ufunc_conv(x, weight, k), seconds) * 1e9 / macs
         theirs = float("nan")
         if torch is not None:
             image = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
@@ -100,7 +149,7 @@ def kernel_rates(seconds: float, torch: Any) -> list[tuple[tuple[int, int, int],
                     return torch.ops.aten.mkldnn_convolution(image, taps, None, *arguments)
 
             theirs = best(onednn, seconds) * 1e9 / macs
-        rates.append(((channels, size, k), ours, theirs))
+        rates.append(((channels, size, k), ours, ufuncs, theirs))
     return rates
 
 
@@ -129,11 +178,15 @@ def main() -> int:
     lowest = min(floor.values())
     tiled = min(value for (name, _), value in floor.items() if name == "tiled")
     print(f"  lowest: {lowest:.4f} (tiled weights, as the kernel has them: {tiled:.4f})")
-    print("\nchannels, size, k:  numpy kernel  oneDNN   numpy/oneDNN  floor/oneDNN (tiled)")
-    for (channels, size, k), ours, theirs in rates:
+    print(
+        "\nchannels, size, k:  numpy kernel  ufuncs  oneDNN   numpy/oneDNN  ufuncs/numpy  "
+        "floor/oneDNN (tiled)"
+    )
+    for (channels, size, k), ours, ufuncs, theirs in rates:
         print(
-            f"  {channels:4d}, {size:3d}, {k}:     {ours:.4f}   {theirs:.4f}   "
-            f"{ours / theirs:9.2f}x  {lowest / theirs:9.2f}x ({tiled / theirs:.2f}x)"
+            f"  {channels:4d}, {size:3d}, {k}:     {ours:.4f}   {ufuncs:.4f}  {theirs:.4f}   "
+            f"{ours / theirs:9.2f}x  {ufuncs / ours:11.2f}x  {lowest / theirs:9.2f}x "
+            f"({tiled / theirs:.2f}x)"
         )
     return 0
 

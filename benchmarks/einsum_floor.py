@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from dsc_calc.bench.depthwise import _einsum
 from dsc_calc.bench.kernels import plan_conv
+from dsc_calc.bench.vs_torch import keep_freed_memory
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(1)
+        keep_freed_memory()  # PyTorch allocates each output: keep glibc from unmapping them
     except ImportError:
         print("torch is not installed: no oneDNN column")
     simd = np.show_config(mode="dicts").get("SIMD Extensions", {})

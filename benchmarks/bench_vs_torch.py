@@ -62,6 +62,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from dsc_calc.bench.depthwise import DepthwisePlan
 from dsc_calc.bench.kernels import PointwisePlan, SeparablePlan, numba_available, plan_conv
 from dsc_calc.bench.notes import NOISY_SPREAD
+from dsc_calc.bench.vs_torch import conv_backend
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
@@ -208,20 +209,9 @@ def torch_sides(
             return direct["p"](direct["d"](x))
 
     backends = {
-        name: str(
-            torch._C._select_conv_backend(
-                value,
-                module.weight,
-                None,
-                list(module.stride),
-                list(module.padding),
-                list(module.dilation),
-                False,
-                [0, 0],
-                module.groups,
-            )
-        ).rsplit(".", 1)[-1]
-        for name, module, value in (
+        name: conv_backend(torch, value, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+        or "?"
+        for name, m, value in (
             ("standard", standard, x),
             ("depthwise", depthwise, x),
             ("pointwise", pointwise, middle),

@@ -57,13 +57,13 @@ def run_notes(
 def numpy_engine_note(requested: str, engine: str, depthwise: bool) -> list[str]:
     """A note, when ``auto`` fell back to the NumPy depthwise kernel for want of numba and a
     depthwise conv was timed: that kernel runs NumPy's einsum at NumPy's baseline SIMD, which on
-    the x86 CPUs measured (README, Benchmarks) took 1.3 to 3.1x oneDNN's time on one thread."""
+    the x86 CPUs measured (README, Benchmarks) took up to 3.1x oneDNN's time on one thread."""
     if requested != "auto" or engine != "numpy" or not depthwise:
         return []
     return [
         "The depthwise conv ran on NumPy's einsum, compiled for NumPy's baseline SIMD (128-bit on "
-        "x86-64): a framework's kernel can run it 2 to 3\u00d7 faster on a CPU with 512-bit "
-        "vector units, so its time here is high and the separable saving understated. "
+        "x86-64): a framework's kernel can run it up to 3\u00d7 faster on a CPU with 512-bit "
+        "vector units, so its time here can be high and the separable saving understated. "
         "pip install 'dsc-calc[fast]' times a compiled depthwise kernel instead."
     ]
 

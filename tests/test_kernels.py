@@ -321,16 +321,20 @@ def test_plan_reuses_its_output_buffer() -> None:
         Conv2d(16, 32, 3, stride=2, groups=4),
         Conv2d(16, 16, 5, groups=16),
         Conv2d(16, 16, 3, stride=2, groups=16),
+        Conv2d(16, 16, 3, groups=16, bias=True),
+        Conv2d(16, 16, 3, stride=2, groups=16, bias=True),
         Conv2d(16, 32, 1, padding=(0, 0)),
     ],
-    ids=["standard", "grouped", "depthwise", "depthwise s2", "pointwise"],
+    ids=["standard", "grouped", "depthwise", "depthwise s2", "dw bias", "dw s2 bias", "pointwise"],
 )
 def test_workspace_estimate_matches_allocation(conv: Conv2d) -> None:
-    """The memory estimate made before allocating equals what the plan then allocates."""
+    """The memory estimate made before allocating equals what the plan then allocates (a
+    depthwise conv's bias included: its plan tiles it along an output row)."""
     source = Shape(16, 20, 24)
     rng = np.random.default_rng(2)
     shape = (conv.out_channels, conv.in_channels // conv.groups, *conv.kernel)
-    plan = plan_conv(conv, source, 2, rng.standard_normal(shape, dtype=np.float32))
+    bias = rng.standard_normal(conv.out_channels, np.float32) if conv.bias else None
+    plan = plan_conv(conv, source, 2, rng.standard_normal(shape, dtype=np.float32), bias)
     assert estimate_workspace_bytes(conv, source, 2) == plan.workspace_bytes
 
 

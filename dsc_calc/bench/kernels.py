@@ -184,15 +184,16 @@ def estimate_workspace_bytes(
         if resolve_engine(engine) == "numba":
             border = padded if (padded_height, padded_width) != (source.height, source.width) else 0
             return ITEM * (border + output + (kh * kw + 1) * conv.in_channels)
+        bias_row = out.width * conv.in_channels if conv.bias else 0
         if conv.stride == (1, 1):
             regions = output_regions(Geometry.of(conv, source, out, batch))
             counts = (r.workspace_count(conv.in_channels, batch, conv.dilation[0]) for r in regions)
-            return ITEM * (output + sum(counts))
+            return ITEM * (output + bias_row + sum(counts))
         tiled = kh * kw * conv.in_channels * out.width
         sh, sw = conv.stride
         phases = sh * sw * batch * -(-padded_height // sh) * -(-padded_width // sw)
         partial = output if len(phase_taps(conv.kernel, conv.stride, conv.dilation)) > 1 else 0
-        return ITEM * (phases * source.channels + output + partial + tiled)
+        return ITEM * (phases * source.channels + output + partial + tiled + bias_row)
     if conv.is_pointwise and conv.stride == (1, 1) and top + bottom + left + right == 0:
         return ITEM * (output + weights)
     rows = rows_per_block(out.width, kh * kw * conv.in_channels, out.height)

@@ -512,10 +512,15 @@ def test_bench_never_imports_torch_without_vs_torch() -> None:
     ],
     ids=["3x3", "even kernel", "s2 d2 bias", "valid 3x5"],
 )
-def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
-    """PyTorch's four timed kernels give our kernels' outputs: both sides time the same work."""
+def test_torch_side_computes_what_ours_computes(
+    conv: Conv2d, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyTorch's four timed kernels give our kernels' outputs: both sides time the same work. So
+    do oneDNN's own convs, timed for every conv PyTorch's dispatcher sends elsewhere (here all
+    three, as if it had picked slow2d for each), and the pair with oneDNN for both convs."""
     import numpy as np
 
+    from dsc_calc.bench import vs_torch
     from dsc_calc.bench.kernels import SeparablePlan, plan_conv, to_nchw
     from dsc_calc.bench.vs_torch import torch_runs
 
@@ -529,7 +534,8 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
         bias = rng.standard_normal(layer.out_channels, np.float32) if layer.bias else None
         drawn.append((rng.standard_normal(shape, np.float32), bias))
     x = rng.standard_normal((2, 9, 8, conv.in_channels), np.float32)
-    theirs, _ = torch_runs(torch, layers, source, x, drawn)
+    prepared = torch_runs(torch, layers, source, x, drawn)
+    theirs = prepared.runs
     middle = conv.depthwise().output_shape(source)
     standard = plan_conv(conv, source, 2, *drawn[0])
     depthwise = plan_conv(layers[1], source, 2, *drawn[1])
@@ -546,6 +552,55 @@ def test_torch_side_computes_what_ours_computes(conv: Conv2d) -> None:
     their_pointwise = theirs["pointwise"]()
     assert isinstance(their_pointwise, torch.Tensor)
     assert tuple(their_pointwise.shape) == (2, conv.out_channels, middle.height, middle.width)
+    if not torch.backends.mkldnn.is_available():
+        return
+    monkeypatch.setattr(vs_torch, "conv_backend", lambda *_arguments: "slow2d")
+    elsewhere = torch_runs(torch, layers, source, x, drawn)
+    assert elsewhere.backends == dict.fromkeys(("standard", "depthwise", "pointwise"), "slow2d")
+    assert list(elsewhere.onednn) == ["standard", "depthwise", "pointwise", "separable"]
+    ours["pointwise"] = to_nchw(pointwise(depthwise(x).copy()))
+    for name, expected in ours.items():
+        got = elsewhere.onednn[name]()
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.torch
+def test_no_onednn_runs_when_every_conv_ran_on_onednn_or_it_disagrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing more is timed when the dispatcher picked oneDNN for every conv, nor when oneDNN's
+    own conv gives other results than PyTorch's conv (it would time other work)."""
+    import numpy as np
+
+    from dsc_calc.bench import vs_torch
+
+    torch = pytest.importorskip("torch")
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch has no oneDNN")
+    conv, source = Conv2d(4, 6, 3), Shape(4, 7, 7)
+    layers = (conv, conv.depthwise(), conv.pointwise())
+    rng = np.random.default_rng(8)
+    drawn = [
+        (rng.standard_normal((6, 4, 3, 3), np.float32), None),
+        (rng.standard_normal((4, 1, 3, 3), np.float32), None),
+        (rng.standard_normal((6, 4, 1, 1), np.float32), None),
+    ]
+    x = rng.standard_normal((1, 7, 7, 4), np.float32)
+    monkeypatch.setattr(vs_torch, "conv_backend", lambda *_arguments: "mkldnn")
+    assert vs_torch.torch_runs(torch, layers, source, x, drawn).onednn == {}
+    monkeypatch.setattr(vs_torch, "conv_backend", lambda *_arguments: "slow2d")
+    real = torch.ops.aten.mkldnn_convolution
+
+    class Aten:
+        """torch.ops.aten with a mkldnn_convolution that is off by one."""
+
+        @staticmethod
+        def mkldnn_convolution(*arguments: object) -> object:
+            return real(*arguments) + 1
+
+    monkeypatch.setattr(torch.ops, "aten", Aten)
+    assert vs_torch.torch_runs(torch, layers, source, x, drawn).onednn == {}
 
 
 def test_run_notes_name_short_kernels_and_what_threads_reach() -> None:
@@ -653,3 +708,59 @@ def test_bench_notes_the_numpy_engine_where_numba_is_missing(
     separable = [*plain, ("dw", Conv2d(8, 8, 3, groups=8), Shape(8, 8, 8))]
     assert not any(hint in n for n in run_network_bench(plain, settings=settings).notes)
     assert any(hint in n for n in run_network_bench(separable, settings=settings).notes)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("picked", ["slow2d", "mkldnn"])
+def test_vs_torch_times_onednn_own_conv_where_pytorch_did_not(
+    picked: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where PyTorch's dispatcher sends the 1x1 conv elsewhere than oneDNN, `torch.onednn` holds
+    oneDNN's own 1x1 conv and the pair with oneDNN for both convs, our ratios to them and that
+    pair's speedup (the standard conv, already oneDNN's, from PyTorch's side); the table has a
+    row for each and the note gives the speedup. Where every conv ran on oneDNN: null, no rows."""
+    torch = pytest.importorskip("torch")
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch has no oneDNN")
+    from dsc_calc.bench import vs_torch
+
+    def backend(_torch: object, _value: object, weight: Any, *_rest: object) -> str:
+        return picked if tuple(weight.shape[-2:]) == (1, 1) else "mkldnn"
+
+    monkeypatch.setattr(vs_torch, "conv_backend", backend)
+    data = quick_json("--vs-torch", "--repeat", "3")
+    theirs = data["torch"]
+    assert theirs["kernels"]["pointwise"]["backend"] == picked
+    table = run_cli("bench", *QUICK, "--vs-torch", "-q")
+    assert table.exit_code == 0, table.stderr
+    if picked == "mkldnn":
+        assert theirs["onednn"] is None
+        assert "pointwise, oneDNN" not in table.stdout
+        return
+    onednn = theirs["onednn"]
+    assert list(onednn["kernels"]) == ["pointwise", "separable"]
+    for name, entry in onednn["kernels"].items():
+        assert entry["samples"] >= 3
+        assert entry["ratio"] == pytest.approx(
+            data["kernels"][name]["median_s"] / entry["median_s"]
+        )
+    standard = theirs["kernels"]["standard"]["median_s"]
+    speedup = standard / onednn["kernels"]["separable"]["median_s"]
+    assert onednn["speedup"] == pytest.approx(speedup)
+    assert onednn["speedup_gap"] == pytest.approx(data["speedup"]["measured"] / speedup - 1)
+    assert any(f"gives a speedup of {speedup:.2f}" in note for note in data["notes"])
+    assert "pointwise, oneDNN" in table.stdout
+    assert "separable, oneDNN" in table.stdout
+
+
+def test_onednn_speedup_takes_onednn_standard_time_where_it_was_timed() -> None:
+    """The speedup with oneDNN for every conv: None when oneDNN's own pair was not timed; the
+    standard conv's oneDNN time when it was re-timed, PyTorch's otherwise."""
+    from dsc_calc.bench.vs_torch import TorchTiming
+
+    kernels = {name: Timing((value,)) for name, value in (("standard", 8.0), ("separable", 2.0))}
+    assert TorchTiming("2.13", 1, True, kernels).onednn_speedup is None
+    pair = {"separable": Timing((1.0,))}
+    assert TorchTiming("2.13", 1, True, kernels, {}, pair).onednn_speedup == 8.0
+    both = {**pair, "standard": Timing((4.0,))}
+    assert TorchTiming("2.13", 1, True, kernels, {}, both).onednn_speedup == 4.0

@@ -101,10 +101,16 @@ def torch_backend_note(torch: TorchTiming) -> list[str]:
     ]
     if not elsewhere:
         return []
+    timed = (
+        f" oneDNN's own conv, timed beside it, gives a speedup of {torch.onednn_speedup:.2f}\u00d7 "
+        "(`torch.onednn` in --json)."
+        if torch.onednn_speedup is not None
+        else ""
+    )
     return [
         f"On {torch.threads} thread(s) PyTorch's dispatcher ran {' and '.join(elsewhere)}, not "
         "oneDNN: PyTorch's times there, and its speedup, are of that path, not of oneDNN's "
-        "kernels."
+        f"kernels.{timed}"
     ]
 
 

@@ -42,6 +42,7 @@ from dsc_calc.bench.settings import (
 from dsc_calc.bench.timing import Timing, interleave, progress_step
 from dsc_calc.bench.vs_torch import (
     TORCH_WARM_UP_S,
+    TorchRuns,
     TorchTiming,
     import_torch,
     keep_freed_memory,
@@ -231,14 +232,7 @@ class BenchReport:
             "threads": theirs.threads,
             "mkldnn": theirs.mkldnn,
             "kernels": {
-                name: {
-                    "median_s": timing.median,
-                    "min_s": timing.minimum,
-                    "spread": timing.spread,
-                    "samples": len(timing.samples),
-                    "ratio": self.kernels[name].timing.median / timing.median,
-                    "backend": theirs.backends.get(name),
-                }
+                name: {**self._their_kernel(name, timing), "backend": theirs.backends.get(name)}
                 for name, timing in theirs.kernels.items()
             },
             "speedup": {
@@ -246,6 +240,30 @@ class BenchReport:
                 "measured_parts": theirs.speedup_parts,
             },
             "speedup_gap": self.speedup_measured / theirs.speedup_measured - 1,
+            "onednn": self._onednn_dict(theirs),
+        }
+
+    def _onednn_dict(self, theirs: TorchTiming) -> dict[str, object] | None:
+        """The ``torch.onednn`` key: oneDNN's own convs where they were timed (or null)."""
+        speedup = theirs.onednn_speedup
+        if speedup is None:
+            return None
+        return {
+            "kernels": {
+                name: self._their_kernel(name, timing) for name, timing in theirs.onednn.items()
+            },
+            "speedup": speedup,
+            "speedup_gap": self.speedup_measured / speedup - 1,
+        }
+
+    def _their_kernel(self, name: str, timing: Timing) -> dict[str, object]:
+        """One of the other side's kernels: its timing and our median / its median."""
+        return {
+            "median_s": timing.median,
+            "min_s": timing.minimum,
+            "spread": timing.spread,
+            "samples": len(timing.samples),
+            "ratio": self.kernels[name].timing.median / timing.median,
         }
 
 
@@ -292,14 +310,15 @@ def run_bench(
             report(f"warm-up: {name}", 0.05 * position / len(KERNELS))
             runs[name]()
         torch_threads = 0
-        backends: dict[str, str] = {}
+        theirs = None
         if torch is not None:
             report("warm-up: PyTorch", 0.05)
             torch_threads = torch.get_num_threads()
             torch.set_num_threads(threads)
-            theirs, backends = torch_runs(torch, layers, source, x, drawn)
-            warm_up(theirs, min(TORCH_WARM_UP_S, 0.1 * budget))
-            runs.update({f"torch {name}": call for name, call in theirs.items()})
+            theirs = torch_runs(torch, layers, source, x, drawn)
+            warm_up({**theirs.runs, **theirs.onednn}, min(TORCH_WARM_UP_S, 0.1 * budget))
+            runs.update({f"torch {name}": call for name, call in theirs.runs.items()})
+            runs.update({f"onednn {name}": call for name, call in theirs.onednn.items()})
         if time.perf_counter() > deadline:
             raise DscCalcError(
                 "budget",
@@ -318,7 +337,7 @@ def run_bench(
                 torch.set_num_threads(torch_threads)
         blas = blas_info()
     kernels = _results(comparison, samples, cpu, probe)
-    torch_timing = None if torch is None else _torch_timing(torch, threads, samples, cpu, backends)
+    torch_timing = None if theirs is None else _torch_timing(torch, threads, samples, cpu, theirs)
     short = [name for name in runs if len(samples[name]) < repeat]
     notes = [
         *run_notes(short, repeat, threads, engine, comparison.depthwise.macs),
@@ -343,18 +362,21 @@ def _torch_timing(
     threads: int,
     samples: dict[str, list[float]],
     cpu: dict[str, list[float]],
-    backends: dict[str, str],
+    theirs: TorchRuns,
 ) -> TorchTiming:
-    """PyTorch's side of the run: its kernels' samples (``torch …`` in ``samples`` and ``cpu``)."""
+    """PyTorch's side of the run: its kernels' samples (``torch …`` in ``samples`` and ``cpu``)
+    and oneDNN's own where it was timed (``onednn …``)."""
+
+    def timing(key: str) -> Timing:
+        return Timing(tuple(samples[key]), tuple(cpu[key]))
+
     return TorchTiming(
         str(torch.__version__),
         threads,
         bool(torch.backends.mkldnn.is_available()),
-        {
-            name: Timing(tuple(samples[f"torch {name}"]), tuple(cpu[f"torch {name}"]))
-            for name in KERNELS
-        },
-        backends,
+        {name: timing(f"torch {name}") for name in KERNELS},
+        theirs.backends,
+        {name: timing(f"onednn {name}") for name in theirs.onednn},
     )
 
 

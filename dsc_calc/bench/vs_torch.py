@@ -30,6 +30,17 @@ class TorchTiming:
     #: Per conv (standard, depthwise, pointwise), the backend PyTorch's dispatcher picked for it
     #: (:func:`conv_backend`); none where this torch cannot say.
     backends: dict[str, str] = field(default_factory=dict)
+    #: oneDNN's own conv, timed where PyTorch's dispatcher picked another backend: those convs
+    #: and the separable pair with oneDNN for both of its convs (empty when all ran on oneDNN).
+    onednn: dict[str, Timing] = field(default_factory=dict)
+
+    @property
+    def onednn_speedup(self) -> float | None:
+        """The standard time / the pair time with oneDNN for every conv (None: not timed)."""
+        if "separable" not in self.onednn:
+            return None
+        standard = self.onednn.get("standard", self.kernels["standard"])
+        return standard.median / self.onednn["separable"].median
 
     @property
     def speedup_measured(self) -> float:
@@ -84,11 +95,28 @@ def keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 2**31 - 1)
 
 
+@dataclass(frozen=True, slots=True)
+class TorchRuns:
+    """PyTorch's side of a run, ready to time: its four kernels as it dispatches them, the backend
+    its dispatcher picks for each conv, and oneDNN's own conv where it picks another."""
+
+    runs: dict[str, Callable[[], object]]
+    backends: dict[str, str]
+    #: Where a conv's backend is not oneDNN's: that conv by oneDNN's own conv, and the separable
+    #: pair with oneDNN for both convs (none where oneDNN ran all or cannot be called directly).
+    onednn: dict[str, Callable[[], object]]
+
+
+#: The convs of a comparison, in the order of ``layers``.
+CONVS = ("standard", "depthwise", "pointwise")
+
+
 def torch_runs(
     torch: Any, layers: Sequence[Conv2d], source: Shape, x: Any, drawn: Sequence[tuple[Any, Any]]
-) -> tuple[dict[str, Callable[[], object]], dict[str, str]]:
-    """PyTorch's four kernels on the same weights and input as ours: NCHW, inference mode; and
-    the backend its dispatcher picks for each of the three convs at its current thread count.
+) -> TorchRuns:
+    """PyTorch's four kernels on the same weights and input as ours: NCHW, inference mode; the
+    backend its dispatcher picks for each of the three convs at its current thread count; and,
+    for the convs it does not hand to oneDNN, oneDNN's own conv on the same arguments.
 
     ``layers`` is (standard, depthwise, pointwise) and ``drawn`` their (weight, bias). Symmetric
     padding goes to conv2d itself; an asymmetric one ("same" with an even kernel) is applied to
@@ -119,9 +147,11 @@ def torch_runs(
     inputs = (image, image, middle)
     backends = {
         name: backend
-        for index, name in enumerate(("standard", "depthwise", "pointwise"))
+        for index, name in enumerate(CONVS)
         if (backend := conv_backend(torch, inputs[index], *arguments(index))) is not None
     }
+    elsewhere = [CONVS.index(name) for name, path in backends.items() if path != "mkldnn"]
+    direct = _onednn_conv(torch, arguments, inputs, conv, elsewhere)
 
     def run(call: Callable[[], Any]) -> Callable[[], object]:
         def timed() -> object:
@@ -136,7 +166,51 @@ def torch_runs(
         "pointwise": run(lambda: conv(2, middle)),
         "separable": run(lambda: conv(2, conv(1, image))),
     }
-    return runs, backends
+    onednn: dict[str, Callable[[], object]] = {}
+    if direct is not None:
+
+        def own(index: int, value: Any) -> Any:
+            return direct(index, value) if index in elsewhere else conv(index, value)
+
+        def alone(index: int) -> Callable[[], Any]:
+            return lambda: direct(index, inputs[index])
+
+        for index in elsewhere:
+            onednn[CONVS[index]] = run(alone(index))
+        onednn["separable"] = run(lambda: own(2, own(1, image)))
+    return TorchRuns(runs, backends, onednn)
+
+
+def _onednn_conv(
+    torch: Any,
+    arguments: Callable[[int], tuple[Any, Any, Any, Any, Any, int]],
+    inputs: Sequence[Any],
+    conv: Callable[[int, Any], Any],
+    convs: Sequence[int],
+) -> Callable[[int, Any], Any] | None:
+    """Conv ``index`` of ``arguments`` by oneDNN's own conv (``aten.mkldnn_convolution``, what
+    PyTorch calls when it hands a conv to oneDNN), for the ``convs`` given; None when there are
+    none, this torch has no oneDNN or no such op, or it refuses them or gives other results than
+    PyTorch's own conv (then nothing of it is timed)."""
+    if not convs or not torch.backends.mkldnn.is_available():
+        return None
+    op = getattr(torch.ops.aten, "mkldnn_convolution", None)
+    if op is None:
+        return None
+
+    def direct(index: int, value: Any) -> Any:
+        weight, bias, stride, padding, dilation, groups = arguments(index)
+        return op(value, weight, bias, list(padding), list(stride), list(dilation), groups)
+
+    try:
+        with torch.inference_mode():
+            same = all(
+                torch.allclose(direct(i, inputs[i]), conv(i, inputs[i]), rtol=1e-4, atol=1e-4)
+                for i in convs
+            )
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    return direct if same else None
 
 
 def conv_backend(

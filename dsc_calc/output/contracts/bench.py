@@ -116,16 +116,21 @@ class BenchSettings(_Contract):
     elapsed_s: Seconds
 
 
-class TorchKernel(_Contract):
-    """One of PyTorch's kernels, timed in the same run as ours."""
+class TheirKernel(_Contract):
+    """One of the other side's kernels, timed in the same run as ours."""
 
     median_s: Seconds
     min_s: Seconds
     spread: Annotated[float, msgspec.Meta(description="Interquartile range / median.")]
     samples: int
     ratio: Annotated[
-        Ratio, msgspec.Meta(description="Our median / PyTorch's (above 1: ours is slower).")
+        Ratio, msgspec.Meta(description="Our median / theirs (above 1: ours is slower).")
     ]
+
+
+class TorchKernel(TheirKernel):
+    """One of PyTorch's kernels, timed in the same run as ours."""
+
     backend: Annotated[
         str | None,
         msgspec.Meta(
@@ -155,6 +160,29 @@ class TorchSpeedup(_Contract):
     measured_parts: Ratio
 
 
+class OneDnnComparison(_Contract):
+    """oneDNN's own conv (aten.mkldnn_convolution), timed beside ours for the convs PyTorch's
+    dispatcher ran elsewhere (its 1x1 conv on one thread), and the pair with oneDNN for both."""
+
+    kernels: Annotated[
+        dict[str, TheirKernel],
+        msgspec.Meta(
+            description=(
+                "By kernel: each conv whose backend was not mkldnn, and 'separable', the pair "
+                "with oneDNN for both convs."
+            )
+        ),
+    ]
+    speedup: Annotated[
+        Ratio,
+        msgspec.Meta(description="The standard time / the pair's, each conv on oneDNN (measured)."),
+    ]
+    speedup_gap: Annotated[
+        Ratio,
+        msgspec.Meta(description="Our measured speedup / this one - 1 (0.1 = ours 10% higher)."),
+    ]
+
+
 class TorchComparison(_Contract):
     """bench --vs-torch: PyTorch's kernels (oneDNN on x86) timed beside ours."""
 
@@ -166,6 +194,15 @@ class TorchComparison(_Contract):
     speedup_gap: Annotated[
         Ratio,
         msgspec.Meta(description="Our measured speedup / PyTorch's - 1 (0.1 = ours 10% higher)."),
+    ]
+    onednn: Annotated[
+        OneDnnComparison | None,
+        msgspec.Meta(
+            description=(
+                "oneDNN's own conv where PyTorch's dispatcher picked another backend; null "
+                "when every conv ran on oneDNN (or oneDNN cannot be called directly)."
+            )
+        ),
     ]
 
 

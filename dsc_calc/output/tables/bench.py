@@ -133,17 +133,28 @@ def bench_tables(report: BenchReport, _view: TableView) -> list[Table]:
 
 def _torch_table(report: BenchReport, theirs: TorchTiming) -> Table:
     """Our kernels beside PyTorch's, and both separable speedups."""
+    timed = [*theirs.kernels.items(), *((name, t) for name, t in theirs.onednn.items())]
     rows = [
         (
-            name,
+            name if position < len(theirs.kernels) else f"{name}, oneDNN",
             report.kernels[name].timing.median,
             timing.median,
             report.kernels[name].timing.median / timing.median,
             timing.spread,
         )
-        for name, timing in theirs.kernels.items()
+        for position, (name, timing) in enumerate(timed)
     ]
     gap = report.speedup_measured / theirs.speedup_measured - 1
+    onednn = theirs.onednn_speedup
+    own = (
+        ()
+        if onednn is None
+        else (
+            f"The rows marked oneDNN call oneDNN's own conv where PyTorch's dispatcher did not "
+            f"(separable: both convs on oneDNN): speedup {onednn:.2f}\u00d7 "
+            f"({100 * (report.speedup_measured / onednn - 1):+.0f}% ours against it).",
+        )
+    )
     return Table(
         title="Beside PyTorch's kernels, same run",
         columns=(
@@ -157,6 +168,7 @@ def _torch_table(report: BenchReport, theirs: TorchTiming) -> Table:
         notes=(
             f"Separable speedup: dsc-calc {report.speedup_measured:.2f}\u00d7, PyTorch "
             f"{theirs.speedup_measured:.2f}\u00d7 ({100 * gap:+.0f}% ours against PyTorch's).",
+            *own,
             f"PyTorch {theirs.version}, {theirs.threads} thread(s), oneDNN (mkldnn) "
             f"{'on' if theirs.mkldnn else 'off'}"
             + (

@@ -764,3 +764,20 @@ def test_onednn_speedup_takes_onednn_standard_time_where_it_was_timed() -> None:
     assert TorchTiming("2.13", 1, True, kernels, {}, pair).onednn_speedup == 8.0
     both = {**pair, "standard": Timing((4.0,))}
     assert TorchTiming("2.13", 1, True, kernels, {}, both).onednn_speedup == 4.0
+
+
+def test_vs_torch_budget_counts_pytorch_and_onednn_warm_ups() -> None:
+    """With --vs-torch a warm-up is counted three times (ours, PyTorch's, and oneDNN's own at
+    most all over again): a layer whose single warm-up fits the budget at the pessimistic rate,
+    but not three of them, is refused with --vs-torch only."""
+    from dsc_calc.bench.settings import PESSIMISTIC_GFLOPS, check_layer_limits
+    from dsc_calc.cost.conv import compare
+    from dsc_calc.errors import DscCalcError
+
+    comparison = compare(Conv2d(64, 64, 3), Shape(64, 56, 56))
+    flops = comparison.standard.flops + 2 * comparison.separable.flops
+    budget = 2 * flops / (PESSIMISTIC_GFLOPS * 1e9)  # room for two warm-ups, not three
+    settings = BenchSettings(budget=budget, min_time=0.0)
+    check_layer_limits(comparison, settings, 0.0, machine=False, vs_torch=False)
+    with pytest.raises(DscCalcError, match="raise --budget"):
+        check_layer_limits(comparison, settings, 0.0, machine=False, vs_torch=True)

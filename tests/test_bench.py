@@ -570,7 +570,8 @@ def test_no_onednn_runs_when_every_conv_ran_on_onednn_or_it_disagrees(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Nothing more is timed when the dispatcher picked oneDNN for every conv, nor when oneDNN's
-    own conv gives other results than PyTorch's conv (it would time other work)."""
+    own conv gives other results than PyTorch's conv (it would time other work), refuses the
+    arguments, or is not there."""
     import numpy as np
 
     from dsc_calc.bench import vs_torch
@@ -600,6 +601,18 @@ def test_no_onednn_runs_when_every_conv_ran_on_onednn_or_it_disagrees(
             return real(*arguments) + 1
 
     monkeypatch.setattr(torch.ops, "aten", Aten)
+    assert vs_torch.torch_runs(torch, layers, source, x, drawn).onednn == {}
+
+    class Refusing:
+        """torch.ops.aten with a mkldnn_convolution that refuses its arguments."""
+
+        @staticmethod
+        def mkldnn_convolution(*_arguments: object) -> object:
+            raise RuntimeError("mkldnn_convolution: unsupported")
+
+    monkeypatch.setattr(torch.ops, "aten", Refusing)
+    assert vs_torch.torch_runs(torch, layers, source, x, drawn).onednn == {}
+    monkeypatch.setattr(torch.ops, "aten", object())  # a torch without the op
     assert vs_torch.torch_runs(torch, layers, source, x, drawn).onednn == {}
 
 

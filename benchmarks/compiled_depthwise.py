@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from einsum_floor import one_thread_torch, onednn_depthwise
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from dsc_calc.bench.kernels import plan_conv
-from dsc_calc.bench.vs_torch import keep_freed_memory
 from dsc_calc.cost.conv import Conv2d, Shape
 
 if TYPE_CHECKING:
@@ -163,14 +163,7 @@ def main() -> int:
     if shutil.which(args.cc) is None:
         print(f"no C compiler {args.cc!r} on PATH: pass --cc", file=sys.stderr)
         return 1
-    torch: Any = None
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-        keep_freed_memory()  # PyTorch allocates each output: keep glibc from unmapping them
-    except ImportError:
-        print("torch is not installed: no oneDNN column")
+    torch = one_thread_torch()
     version = subprocess.run([args.cc, "--version"], capture_output=True, text=True, check=False)
     with tempfile.TemporaryDirectory() as folder:
         library, seconds, size = build(args.cc, Path(folder))
@@ -197,15 +190,7 @@ def main() -> int:
 
                 calls: list[Callable[[], object]] = [numpy_kernel, compiled]
                 if torch is not None:
-                    image = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-                    tensors = (torch.from_numpy(weight), None)
-                    settings = ([k // 2] * 2, [1, 1], [1, 1], channels)
-
-                    def onednn(image: Any = image, t: Any = tensors, s: Any = settings) -> Any:
-                        with torch.inference_mode():
-                            return torch.ops.aten.mkldnn_convolution(image, *t, *s)
-
-                    calls.append(onednn)
+                    calls.append(onednn_depthwise(torch, x, weight))
                 ours, loop, *rest = median_times(calls, args.seconds)
                 theirs = rest[0] if rest else float("nan")
                 print(

@@ -141,31 +141,46 @@ def kernel_rates(
         ufuncs = best(ufunc_conv(x, weight, k), seconds) * 1e9 / macs
         theirs = float("nan")
         if torch is not None:
-            image = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            taps = torch.from_numpy(weight)
-            arguments = ([k // 2] * 2, [1, 1], [1, 1], channels)
-
-            def onednn(image: Any = image, taps: Any = taps, arguments: Any = arguments) -> object:
-                with torch.inference_mode():
-                    return torch.ops.aten.mkldnn_convolution(image, taps, None, *arguments)
-
-            theirs = best(onednn, seconds) * 1e9 / macs
+            theirs = best(onednn_depthwise(torch, x, weight), seconds) * 1e9 / macs
         rates.append(((channels, size, k), ours, ufuncs, theirs))
     return rates
+
+
+def one_thread_torch() -> Any:
+    """PyTorch on one thread, glibc told to keep the outputs it frees (PyTorch allocates each one;
+    unmapped, each call page-faults it back), or None where torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        print("torch is not installed: no oneDNN column")
+        return None
+    torch.set_num_threads(1)
+    keep_freed_memory()
+    return torch
+
+
+def onednn_depthwise(torch: Any, x: Any, weight: Any, bias: Any = None) -> Callable[[], object]:
+    """oneDNN's own depthwise conv (``aten.mkldnn_convolution``, "same" padding, stride 1) on the
+    NHWC ``x`` by (C, 1, k, k) ``weight``, in NCHW as PyTorch holds it."""
+    image = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    taps = torch.from_numpy(weight)
+    offset = None if bias is None else torch.from_numpy(bias)
+    k, channels = weight.shape[-1], weight.shape[0]
+
+    def call() -> object:
+        with torch.inference_mode():
+            return torch.ops.aten.mkldnn_convolution(
+                image, taps, offset, [k // 2] * 2, [1, 1], [1, 1], channels
+            )
+
+    return call
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=0.2, help="seconds a timing round")
     args = parser.parse_args()
-    torch: Any = None
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-        keep_freed_memory()  # PyTorch allocates each output: keep glibc from unmapping them
-    except ImportError:
-        print("torch is not installed: no oneDNN column")
+    torch = one_thread_torch()
     simd = np.show_config(mode="dicts").get("SIMD Extensions", {})
     print(
         f"numpy {np.__version__}, SIMD baseline {'/'.join(simd.get('baseline', ['?']))}, "

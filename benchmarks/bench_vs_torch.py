@@ -152,20 +152,11 @@ def pointwise_path(plan: object) -> str:
     return f"GEMMs of {plan.chunk_pixels} of {plan.pixels} pixels (measured faster than one)"
 
 
-def torch_side(
-    torch: object, cin: int, cout: int, size: int, k: int
-) -> dict[str, Callable[[], object]]:
-    """The same four convs as torch.nn.Conv2d modules in inference mode."""
-    return torch_sides(torch, cin, cout, size, k)[0]
+Convs = dict[str, tuple[Any, Any]]  # conv name -> (nn.Conv2d module, its input)
 
 
-def torch_sides(
-    torch: Any, cin: int, cout: int, size: int, k: int
-) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]], dict[str, str]]:
-    """The same four convs twice: as torch.nn.Conv2d modules in inference mode (PyTorch's own
-    dispatch), and as calls of oneDNN's conv itself (``aten.mkldnn_convolution``, what PyTorch
-    calls when it hands a conv to oneDNN) on the same weights; and the backend PyTorch's
-    dispatcher picks for each conv at the current thread count."""
+def torch_convs(torch: Any, cin: int, cout: int, size: int, k: int) -> Convs:
+    """The three convs as torch.nn.Conv2d modules in inference mode, each with its input."""
     nn = torch.nn
     torch.manual_seed(0)
     x = torch.randn(1, cin, size, size)
@@ -174,17 +165,48 @@ def torch_sides(
     pointwise = nn.Conv2d(cin, cout, 1, bias=False).eval()
     with torch.inference_mode():
         middle = depthwise(x)
+    return {
+        "standard": (standard, x),
+        "depthwise": (depthwise, x),
+        "pointwise": (pointwise, middle),
+    }
 
-    def run(module: Callable[[object], object], value: object) -> Callable[[], object]:
-        def call() -> object:
+
+def timed_runs(
+    torch: Any, calls: dict[str, Callable[[Any], Any]], convs: Convs
+) -> dict[str, Callable[[], object]]:
+    """Each conv's call on its input, and the separable pair, in inference mode."""
+
+    def run(call: Callable[[Any], Any], value: object) -> Callable[[], object]:
+        def timed() -> object:
             with torch.inference_mode():
-                return module(value)
+                return call(value)
 
-        return call
+        return timed
 
-    def pair() -> object:
-        with torch.inference_mode():
-            return pointwise(depthwise(x))
+    runs = {name: run(calls[name], value) for name, (_, value) in convs.items()}
+    image = convs["depthwise"][1]
+    runs["separable"] = run(lambda value: calls["pointwise"](calls["depthwise"](value)), image)
+    return runs
+
+
+def torch_side(
+    torch: Any, cin: int, cout: int, size: int, k: int
+) -> dict[str, Callable[[], object]]:
+    """The four kernels as PyTorch dispatches them (nn.Conv2d modules). Nothing else runs, so
+    that ``--onednn``'s ONEDNN_VERBOSE lists only the kernels PyTorch itself picks."""
+    convs = torch_convs(torch, cin, cout, size, k)
+    return timed_runs(torch, {name: module for name, (module, _) in convs.items()}, convs)
+
+
+def torch_sides(
+    torch: Any, cin: int, cout: int, size: int, k: int
+) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]], dict[str, str]]:
+    """The same four kernels twice: as PyTorch dispatches them (:func:`torch_side`), and as calls
+    of oneDNN's conv itself (``aten.mkldnn_convolution``, what PyTorch calls when it hands a conv
+    to oneDNN) on the same weights, checked to give the modules' results; and the backend
+    PyTorch's dispatcher picks for each conv at the current thread count."""
+    convs = torch_convs(torch, cin, cout, size, k)
 
     def onednn(module: Any) -> Callable[[object], object]:
         weight = module.weight.detach()
@@ -195,42 +217,18 @@ def torch_sides(
 
         return call
 
-    direct = {name: onednn(m) for name, m in (("s", standard), ("d", depthwise), ("p", pointwise))}
+    direct = {name: onednn(module) for name, (module, _) in convs.items()}
     with torch.inference_mode():  # the direct calls compute what the modules do
-        for name, module, value in (
-            ("s", standard, x),
-            ("d", depthwise, x),
-            ("p", pointwise, middle),
-        ):
+        for name, (module, value) in convs.items():
             if not torch.allclose(direct[name](value), module(value), rtol=1e-4, atol=1e-4):
                 raise SystemExit(f"aten.mkldnn_convolution differs from nn.Conv2d ({name})")
-
-    def direct_pair() -> object:
-        with torch.inference_mode():
-            return direct["p"](direct["d"](x))
-
     backends = {
         name: conv_backend(torch, value, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
         or "?"
-        for name, m, value in (
-            ("standard", standard, x),
-            ("depthwise", depthwise, x),
-            ("pointwise", pointwise, middle),
-        )
+        for name, (m, value) in convs.items()
     }
-    dispatched = {
-        "standard": run(standard, x),
-        "depthwise": run(depthwise, x),
-        "pointwise": run(pointwise, middle),
-        "separable": pair,
-    }
-    own = {
-        "standard": run(direct["s"], x),
-        "depthwise": run(direct["d"], x),
-        "pointwise": run(direct["p"], middle),
-        "separable": direct_pair,
-    }
-    return dispatched, own, backends
+    dispatched = timed_runs(torch, {name: module for name, (module, _) in convs.items()}, convs)
+    return dispatched, timed_runs(torch, direct, convs), backends
 
 
 def interleaved(
